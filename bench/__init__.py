@@ -1,0 +1,1 @@
+"""Benchmarks: latency, real-time factor, quality."""

@@ -1,0 +1,167 @@
+"""Score an enhancer on (noisy, clean) file pairs: per-file and mean metrics, input vs output.
+
+No torch: the caller passes `enhance(noisy, sr) -> enhanced`, a plain function on 1-D float
+numpy arrays (same length and sample-aligned with its input; remove any model delay first).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from streamse.errors import require
+
+from .metrics import score
+
+Enhance = Callable[[np.ndarray, int], np.ndarray]
+METRIC_LABELS = {"pesq": "PESQ-WB", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "csig": "CSIG",
+                 "cbak": "CBAK", "covl": "COVL", "dnsmos_sig": "DNSMOS SIG",
+                 "dnsmos_bak": "DNSMOS BAK", "dnsmos_ovrl": "DNSMOS OVRL",
+                 "dnsmos_p808": "DNSMOS P.808"}
+
+
+@dataclass
+class EvalRow:
+    """Scores of one pair: `noisy` = the unprocessed input vs clean, `enhanced` = output."""
+
+    name: str
+    seconds: float
+    noisy: dict[str, float]
+    enhanced: dict[str, float]
+
+
+@dataclass
+class EvalReport:
+    """Per-file rows, their means (nan-skipping), and the enhancer's real-time factor."""
+
+    sample_rate: int
+    rows: list[EvalRow] = field(default_factory=list)
+    enhance_seconds: float = 0.0  # wall time spent inside `enhance`
+
+    def mean(self, which: str) -> dict[str, float]:
+        """Mean of each metric over files for "noisy" or "enhanced", nan values skipped."""
+        keys = dict.fromkeys(k for r in self.rows for k in getattr(r, which))
+        return {k: _nanmean([getattr(r, which).get(k, math.nan) for r in self.rows])
+                for k in keys}
+
+    @property
+    def audio_seconds(self) -> float:
+        return sum(r.seconds for r in self.rows)
+
+    @property
+    def rtf(self) -> float:
+        """Processing time / audio duration of `enhance` (< 1 is faster than real time)."""
+        return self.enhance_seconds / self.audio_seconds if self.audio_seconds else math.nan
+
+
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def read_audio(path: str, sr: int) -> np.ndarray:
+    """float64 mono (samples,) at `sr` Hz (channels averaged, resampled with soxr if needed)."""
+    import soundfile as sf
+
+    audio, file_sr = sf.read(path, dtype="float64", always_2d=True)
+    mono = audio.mean(axis=1)
+    if file_sr != sr:
+        import soxr
+
+        mono = soxr.resample(mono, file_sr, sr, quality="HQ")
+    return mono
+
+
+def evaluate_pairs(pairs: list[tuple[str, str]], enhance: Enhance, sr: int = 16000,
+                   with_dnsmos: bool = False, progress: bool = True) -> EvalReport:
+    """Score `enhance` on (noisy_path, clean_path) pairs, e.g. from `load_pairs`.
+
+    Both files are read at `sr`; if their lengths differ, both are cut to the shorter. The
+    output must have exactly the input's length, else ValueError.
+    """
+    from tqdm import tqdm
+
+    report = EvalReport(sample_rate=sr)
+    for noisy_path, clean_path in tqdm(pairs, desc="evaluating", unit="file",
+                                       disable=not progress, leave=False):
+        noisy, clean = read_audio(noisy_path, sr), read_audio(clean_path, sr)
+        n = min(noisy.size, clean.size)
+        noisy, clean = noisy[:n], clean[:n]
+        start = time.perf_counter()
+        enhanced = np.asarray(enhance(noisy.copy(), sr), dtype=np.float64).ravel()
+        report.enhance_seconds += time.perf_counter() - start
+        if enhanced.shape != noisy.shape:
+            raise ValueError(f"enhance returned {enhanced.size} samples for {n} "
+                             f"({os.path.basename(noisy_path)}); it must keep the length")
+        report.rows.append(EvalRow(os.path.basename(noisy_path), n / sr,
+                                   score(clean, noisy, sr, with_dnsmos),
+                                   score(clean, enhanced, sr, with_dnsmos)))
+    return report
+
+
+def format_table(report: EvalReport) -> str:
+    """Mean of each metric for the noisy input and the enhanced output, and the change."""
+    noisy, enhanced = report.mean("noisy"), report.mean("enhanced")
+    lines = [f"{len(report.rows)} files, {report.audio_seconds:.1f} s of audio, "
+             f"enhance RTF {report.rtf:.3f}",
+             f"{'metric':<14}{'noisy':>9}{'enhanced':>10}{'change':>9}"]
+    for key in enhanced:
+        a, b = noisy.get(key, math.nan), enhanced[key]
+        lines.append(f"{METRIC_LABELS.get(key, key):<14}{a:>9.3f}{b:>10.3f}{b - a:>+9.3f}")
+    return "\n".join(lines)
+
+
+def _clean_json(values: dict[str, float]) -> dict[str, float | None]:
+    """nan/inf -> None, so the result is strict JSON."""
+    return {k: (float(v) if math.isfinite(v) else None) for k, v in values.items()}
+
+
+def to_json(report: EvalReport) -> dict:
+    """A JSON-ready dict: sample_rate, n_files, audio_seconds, rtf, mean {noisy, enhanced},
+    files [{name, seconds, noisy, enhanced}]. Undefined metrics are null."""
+    return {
+        "sample_rate": report.sample_rate,
+        "n_files": len(report.rows),
+        "audio_seconds": report.audio_seconds,
+        "rtf": report.rtf if math.isfinite(report.rtf) else None,
+        "mean": {w: _clean_json(report.mean(w)) for w in ("noisy", "enhanced")},
+        "files": [{"name": r.name, "seconds": r.seconds, "noisy": _clean_json(r.noisy),
+                   "enhanced": _clean_json(r.enhanced)} for r in report.rows],
+    }
+
+
+def _log_spectrogram(x: np.ndarray, n_fft: int = 512, hop: int = 128) -> np.ndarray:
+    """Power in dB, (freq bins, frames), Hann window."""
+    x = np.pad(np.asarray(x, np.float64), (0, max(0, n_fft - len(x))))
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * np.hanning(n_fft)
+    return 10 * np.log10(np.abs(np.fft.rfft(frames, axis=1)).T ** 2 + 1e-12)
+
+
+def save_spectrograms(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray, sr: int,
+                      path_png: str) -> None:
+    """Write noisy / enhanced / clean spectrograms, stacked, on one shared dB scale, to a PNG.
+
+    Uses matplotlib's object API with the Agg canvas, so no global pyplot state is touched.
+    """
+    require("matplotlib", "eval")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    specs = [_log_spectrogram(x) for x in (noisy, enhanced, clean)]
+    vmax = max(float(s.max()) for s in specs)
+    fig = Figure(figsize=(10, 8), constrained_layout=True)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(3, 1, sharex=True)
+    for ax, spec, title in zip(axes, specs, ("noisy", "enhanced", "clean")):
+        extent = (0.0, spec.shape[1] * 128 / sr, 0.0, sr / 2000)
+        image = ax.imshow(spec, origin="lower", aspect="auto", extent=extent, cmap="magma",
+                          vmin=vmax - 80, vmax=vmax)
+        ax.set(title=title, ylabel="kHz")
+    axes[-1].set_xlabel("time (s)")
+    fig.colorbar(image, ax=list(axes), label="dB")
+    fig.savefig(path_png, dpi=100)

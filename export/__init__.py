@@ -1,0 +1,1 @@
+"""ONNX export of streamse models and its self-checks (needs torch and onnx)."""

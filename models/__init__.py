@@ -1,0 +1,1 @@
+"""PyTorch side of streamse: architectures, streaming layers and trainers (needs torch)."""

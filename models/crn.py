@@ -1,0 +1,119 @@
+"""Frame-by-frame low-latency mask CRN (after Google's arXiv 1811.07030), truly causal.
+
+Signal chain per 10 ms hop (16 kHz, 20 ms sqrt-Hann window, no look-ahead):
+compressed complex spectrum Xc (|X|^0.3, noisy phase) -> causal conv encoder over frequency
+(time kernel 2 = current + 1 past frame, stride 2 in frequency, per-frame norm, PReLU) ->
+one-directional GRU over time -> fully connected layers -> sigmoid real and imaginary masks ->
+mask applied to Xc -> decompress -> overlap-add.
+
+Dimensions: B batch, T frames, F = n_fft/2 + 1 bins, C channels, H GRU units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .spectral import SpectralEnhancer
+from .streaming import CausalConv2d, FrameNorm, StreamGRU, StreamLSTM
+
+
+@dataclass(frozen=True)
+class CRNConfig:
+    """Architecture of the mask CRN. Window/hop in samples at `sample_rate`.
+
+    mask: 'crm' multiplies Xc by a complex mask whose real and imaginary parts are
+    `mask_max * (2 * sigmoid(z) - 1)` (can rotate phase, sign and gain up to mask_max);
+    'elementwise' scales real and imaginary parts separately by sigmoid(z) in [0, 1], as the
+    unofficial port of the paper does.
+    """
+
+    sample_rate: int = 16000
+    win: int = 320
+    hop: int = 160
+    n_fft: int = 320
+    window: str = "sqrt_hann"
+    compress: float = 0.3
+    channels: tuple[int, ...] = (16, 32, 32)
+    kernel: tuple[int, int] = (2, 5)
+    stride_f: int = 2
+    rnn: str = "gru"
+    rnn_hidden: int = 256
+    rnn_layers: int = 2
+    fc_hidden: int = 256
+    mask: str = "crm"
+    mask_max: float = 1.25
+
+
+@dataclass(frozen=True)
+class CRNNetState:
+    enc: tuple  # per conv layer: ConvState | None
+    rnn: object  # GRUState | LSTMState
+
+
+class _EncoderLayer(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel: tuple[int, int], in_freq: int, stride_f: int):
+        super().__init__()
+        self.conv = CausalConv2d(cin, cout, kernel, in_freq, stride_f=stride_f)
+        self.norm = FrameNorm(cout)
+        self.act = nn.PReLU(cout)
+        self.out_freq = self.conv.out_freq
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.norm(self.conv(x)))
+
+    def step(self, x: torch.Tensor, state):
+        y, state = self.conv.step(x, state)
+        return self.act(self.norm(y)), state
+
+
+class MaskCRN(SpectralEnhancer):
+    def __init__(self, cfg: CRNConfig):
+        super().__init__(cfg)
+        layers, cin, freq = [], 2, self.n_bins
+        for cout in cfg.channels:
+            layers.append(_EncoderLayer(cin, cout, cfg.kernel, freq, cfg.stride_f))
+            cin, freq = cout, layers[-1].out_freq
+        self.encoder = nn.ModuleList(layers)
+        rnn_cls = {"gru": StreamGRU, "lstm": StreamLSTM}[cfg.rnn]
+        self.rnn = rnn_cls(cin * freq, cfg.rnn_hidden, cfg.rnn_layers)
+        self.head = nn.Sequential(
+            nn.Linear(cfg.rnn_hidden, cfg.fc_hidden), nn.ReLU(),
+            nn.Linear(cfg.fc_hidden, 2 * self.n_bins),
+        )
+
+    def _apply_mask(self, xc: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """xc (B, 2, T, F), h (B, T, H) -> masked (B, 2, T, F)."""
+        b, _, t, f = xc.shape
+        z = self.head(h).reshape(b, t, 2, f).transpose(1, 2)  # (B, 2, T, F)
+        if self.cfg.mask == "elementwise":
+            return xc * torch.sigmoid(z)
+        m = self.cfg.mask_max * (2.0 * torch.sigmoid(z) - 1.0)
+        re = m[:, 0] * xc[:, 0] - m[:, 1] * xc[:, 1]
+        im = m[:, 0] * xc[:, 1] + m[:, 1] * xc[:, 0]
+        return torch.stack([re, im], dim=1)
+
+    @staticmethod
+    def _flatten(x: torch.Tensor) -> torch.Tensor:
+        b, c, t, f = x.shape
+        return x.permute(0, 2, 1, 3).reshape(b, t, c * f)  # (B, T, C*F')
+
+    def net_forward(self, xc: torch.Tensor) -> torch.Tensor:
+        x = xc
+        for layer in self.encoder:
+            x = layer(x)  # (B, C, T, F')
+        return self._apply_mask(xc, self.rnn(self._flatten(x)))
+
+    def net_init_state(self, batch: int) -> CRNNetState:
+        enc = tuple(layer.conv.init_state(batch) for layer in self.encoder)
+        return CRNNetState(enc, self.rnn.init_state(batch))
+
+    def net_step(self, xc: torch.Tensor, state: CRNNetState) -> tuple[torch.Tensor, CRNNetState]:
+        x, enc = xc, []
+        for layer, s in zip(self.encoder, state.enc):
+            x, s = layer.step(x, s)
+            enc.append(s)
+        h, s_rnn = self.rnn.step(self._flatten(x), state.rnn)
+        return self._apply_mask(xc, h), CRNNetState(tuple(enc), s_rnn)

@@ -1,0 +1,84 @@
+"""Architectures are data: a table of named configurations, and checkpoints that rebuild
+their model by themselves (config inside, loaded with `weights_only=True`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from streamse.errors import StreamseError
+
+from .crn import CRNConfig, MaskCRN
+
+# family -> (model class, config class)
+FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
+    "crn": (MaskCRN, CRNConfig),
+}
+
+# user-facing model name -> (family, config)
+ARCHITECTURES: dict[str, tuple[str, Any]] = {
+    "crn": ("crn", CRNConfig()),
+    "crn-s": ("crn", CRNConfig(channels=(8, 16, 16), rnn_hidden=128, rnn_layers=1, fc_hidden=128)),
+}
+
+CHECKPOINT_FORMAT = "streamse-checkpoint-v1"
+
+
+def architecture(name: str) -> tuple[str, Any]:
+    """Model name -> (family, default config)."""
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise StreamseError(f"unknown model {name!r}; choose one of {sorted(ARCHITECTURES)}") from None
+
+
+def config_from_dict(family: str, data: dict) -> Any:
+    """Rebuild a frozen config dataclass from its `asdict` form (lists become tuples)."""
+    cls = FAMILIES[family][1]
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise StreamseError(f"config has unknown fields for {family}: {sorted(unknown)}")
+    return cls(**{k: tuple(_tuples(v)) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def _tuples(v: list) -> list:
+    return [tuple(_tuples(x)) if isinstance(x, list) else x for x in v]
+
+
+def build(family: str, cfg: Any) -> nn.Module:
+    return FAMILIES[family][0](cfg)
+
+
+def build_by_name(name: str) -> nn.Module:
+    family, cfg = architecture(name)
+    return build(family, cfg)
+
+
+def checkpoint_dict(model: nn.Module, name: str, family: str, **extra: Any) -> dict:
+    """Everything needed to rebuild `model`: name, family, config, weights, plus `extra`."""
+    return {"format": CHECKPOINT_FORMAT, "name": name, "family": family,
+            "config": dataclasses.asdict(model.cfg), "state_dict": model.state_dict(), **extra}
+
+
+def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
+    """Load a checkpoint as data (never code) and rebuild its model in eval mode."""
+    path = Path(path)
+    if not path.is_file():
+        raise StreamseError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated, or not a torch file
+        raise StreamseError(f"cannot read checkpoint {path}: {exc.__class__.__name__}: {exc}") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise StreamseError(f"{path} is not a streamse checkpoint")
+    family = ckpt["family"]
+    if family not in FAMILIES:
+        raise StreamseError(f"{path}: unknown model family {family!r}")
+    model = build(family, config_from_dict(family, ckpt["config"]))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval(), ckpt

@@ -1,0 +1,18 @@
+"""Streaming layers: each has an offline `forward` and a `step` over the same weights.
+
+Every stateful layer owns a small frozen dataclass of tensors, created by `init_state(batch)`
+and passed in and returned by `step`. `state.flatten_state` / `state.unflatten_state` turn a
+model's tree of such states into named tensors for ONNX.
+"""
+
+from .conv import CausalConv1d, CausalConv2d, ConvState
+from .norm import FrameNorm
+from .rnn import GRUState, LSTMState, StreamGRU, StreamLSTM
+from .state import flatten_state, unflatten_state
+from .stft import ISTFT, STFT, ISTFTState, STFTState
+
+__all__ = [
+    "CausalConv1d", "CausalConv2d", "ConvState", "FrameNorm", "GRUState", "LSTMState",
+    "StreamGRU", "StreamLSTM", "flatten_state", "unflatten_state", "ISTFT", "STFT",
+    "ISTFTState", "STFTState",
+]

@@ -1,0 +1,49 @@
+"""Walk a model's state tree (dataclasses, tuples, tensors, None) as named tensors.
+
+Names join field names and tuple indices with dots, e.g. ``net.enc.1.past``; the order is the
+dataclass field order, so it is stable and matches between export and runtime.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterator
+
+import torch
+
+
+def flatten_state(state: Any, prefix: str = "") -> list[tuple[str, torch.Tensor]]:
+    """State tree -> [(name, tensor)] in a fixed order. `None` leaves (stateless layers) vanish."""
+    if state is None:
+        return []
+    if isinstance(state, torch.Tensor):
+        return [(prefix, state)]
+    if dataclasses.is_dataclass(state):
+        items = [(f.name, getattr(state, f.name)) for f in dataclasses.fields(state)]
+    elif isinstance(state, (tuple, list)):
+        items = [(str(i), s) for i, s in enumerate(state)]
+    else:
+        raise TypeError(f"unsupported state leaf at {prefix!r}: {type(state).__name__}")
+    out: list[tuple[str, torch.Tensor]] = []
+    for name, sub in items:
+        out += flatten_state(sub, f"{prefix}.{name}" if prefix else name)
+    return out
+
+
+def unflatten_state(template: Any, tensors: list[torch.Tensor] | Iterator[torch.Tensor]) -> Any:
+    """Rebuild a tree shaped like `template` taking leaves from `tensors` in flatten order."""
+    it = iter(tensors)
+    return _rebuild(template, it)
+
+
+def _rebuild(template: Any, it: Iterator[torch.Tensor]) -> Any:
+    if template is None:
+        return None
+    if isinstance(template, torch.Tensor):
+        return next(it)
+    if dataclasses.is_dataclass(template):
+        kwargs = {f.name: _rebuild(getattr(template, f.name), it) for f in dataclasses.fields(template)}
+        return type(template)(**kwargs)
+    if isinstance(template, (tuple, list)):
+        return type(template)(_rebuild(s, it) for s in template)
+    raise TypeError(f"unsupported state leaf: {type(template).__name__}")

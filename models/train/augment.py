@@ -1,0 +1,170 @@
+"""Signal-level augmentation primitives for building training mixtures (numpy, no torch).
+
+All signals are float32/float64 1-D arrays of samples; every random choice comes from the
+`numpy.random.Generator` passed in, so callers control determinism.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-10
+
+
+def crop_or_pad(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A random n-sample window of x (samples,); shorter x is zero-padded at a random offset."""
+    if x.size >= n:
+        start = int(rng.integers(0, x.size - n + 1))
+        return np.array(x[start:start + n], dtype=np.float64)
+    out = np.zeros(n)
+    offset = int(rng.integers(0, n - x.size + 1))
+    out[offset:offset + x.size] = x
+    return out
+
+
+def crop_loop(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n samples of x looped end to end, starting at a random position anywhere in x."""
+    start = int(rng.integers(0, x.size))
+    reps = -(-(start + n) // x.size)  # ceil
+    return np.tile(np.asarray(x, dtype=np.float64), reps)[start:start + n]
+
+
+def active_power(x: np.ndarray, sample_rate: int, floor_db: float = 40.0) -> float:
+    """Mean power over the active 20 ms frames: those within `floor_db` of the loudest one.
+
+    Used as the speech level for SNRs, so zero padding and pauses do not lower the SNR.
+    Returns 0.0 for an all-zero signal.
+    """
+    frame = max(1, sample_rate // 50)
+    n_frames = max(1, x.size // frame)
+    frames = x[:n_frames * frame].reshape(n_frames, -1) if x.size >= frame else x[None, :]
+    energy = np.mean(frames.astype(np.float64) ** 2, axis=1)  # (n_frames,)
+    peak = float(energy.max(initial=0.0))
+    if peak <= 0.0:
+        return 0.0
+    return float(energy[energy >= peak * 10 ** (-floor_db / 10)].mean())
+
+
+def power(x: np.ndarray) -> float:
+    """Mean power over all samples."""
+    return float(np.mean(np.square(x, dtype=np.float64)))
+
+
+def scale_to_power(x: np.ndarray, target_power: float) -> np.ndarray:
+    """x rescaled so power(x) == target_power (an all-zero x stays zero)."""
+    return x * np.sqrt(target_power / (power(x) + EPS))
+
+
+def noise_gain_for_snr(speech_power: float, noise: np.ndarray, snr_db: float) -> float:
+    """Gain g such that 10*log10(speech_power / power(g*noise)) == snr_db."""
+    return float(np.sqrt(speech_power / ((power(noise) + EPS) * 10 ** (snr_db / 10))))
+
+
+def colored_noise(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit-power noise with power spectrum ~ 1/f^exponent, (n,) samples.
+
+    exponent 0 = white, 1 = pink, 2 = brown (red). Shaped in the frequency domain from white
+    Gaussian noise; DC is removed and bins below 1/1000 of Nyquist are clamped, so brown noise
+    does not turn into a drifting offset.
+    """
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n)  # cycles per sample, 0..0.5
+    shape = np.maximum(f, 0.5e-3) ** (-exponent / 2.0)
+    shape[0] = 0.0
+    x = np.fft.irfft(spec * shape, n)
+    return scale_to_power(x, 1.0)
+
+
+def level_and_clip_guard(noisy: np.ndarray, clean: np.ndarray, level_db: float,
+                         max_peak: float = 0.99) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the same gain to both so noisy has RMS `level_db` dBFS; if a peak then exceeds
+    `max_peak`, scale both down further so nothing clips. Keeps noisy/clean ratio exact."""
+    gain = 10 ** (level_db / 20) / np.sqrt(power(noisy) + EPS)
+    peak = gain * max(float(np.max(np.abs(noisy))), float(np.max(np.abs(clean))))
+    if peak > max_peak:
+        gain *= max_peak / peak
+    return noisy * gain, clean * gain
+
+
+def convolve_same(x: np.ndarray, rirs: list[np.ndarray]) -> list[np.ndarray]:
+    """Causal FFT convolution of x (samples,) with each RIR, each output cut to len(x).
+
+    x's spectrum is computed once and shared by all RIRs (e.g. full and early parts).
+    """
+    from scipy import fft as sfft
+
+    n_fft = sfft.next_fast_len(x.size + max(h.size for h in rirs) - 1, real=True)
+    spec = sfft.rfft(x, n_fft)
+    return [sfft.irfft(spec * sfft.rfft(h, n_fft), n_fft)[:x.size] for h in rirs]
+
+
+# --- room impulse responses ----------------------------------------------------------------
+
+SPEED_OF_SOUND = 343.0  # m/s
+
+
+def _random_geometry(rng: np.random.Generator, room_min, room_max, min_wall: float):
+    """Room size (3,), source and mic positions (3,) each, in metres, >= min_wall from walls."""
+    dims = rng.uniform(room_min, room_max)
+    src, mic = (rng.uniform(min_wall, dims - min_wall) for _ in range(2))
+    return dims, src, mic
+
+
+def _ism_rir(dims, src, mic, rt60: float, sample_rate: int, max_order: int) -> np.ndarray:
+    """Image-source RIR from pyroomacoustics, Sabine absorption for `rt60` seconds."""
+    import pyroomacoustics as pra
+
+    absorption, _ = pra.inverse_sabine(rt60, dims)
+    room = pra.ShoeBox(dims, fs=sample_rate, materials=pra.Material(absorption),
+                       max_order=max_order)
+    room.add_source(src)
+    room.add_microphone(mic)
+    room.compute_rir()
+    return np.asarray(room.rir[0][0], dtype=np.float64)
+
+
+def synth_rir(rng: np.random.Generator, sample_rate: int, rt60_range=(0.2, 0.8),
+              room_min=(3.0, 3.0, 2.5), room_max=(10.0, 8.0, 4.0), early_ms: float = 50.0,
+              ism_order: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """One random shoebox RIR as (full, early), float32 samples, propagation delay removed.
+
+    Hybrid model, because a full image-source RIR at RT60 0.8 s costs ~0.5 s per room:
+    the first `early_ms` after the direct path come from the image-source method (low order,
+    exact early reflections); after that, a Gaussian tail decaying 60 dB per RT60 takes over,
+    its level matched to the image-source energy just before the boundary.
+
+    The propagation delay is cut (index 0 is where pyroomacoustics' 81-tap fractional-delay
+    filter of the direct path starts, so the direct sound peaks ~40 samples in); `early` is
+    `full[:direct + early_ms]`. Both are scaled so the direct-path peak is 1.
+    """
+    import pyroomacoustics as pra
+
+    for _ in range(100):  # some (room, RT60) pairs are physically impossible: redraw
+        dims, src, mic = _random_geometry(rng, room_min, room_max, 0.5)
+        rt60 = float(rng.uniform(*rt60_range))
+        try:
+            h = _ism_rir(dims, src, mic, rt60, sample_rate, ism_order)
+            break
+        except ValueError:
+            continue
+    else:
+        raise RuntimeError("could not draw a valid room for the RT60 range")
+    half_filter = pra.constants.get("frac_delay_length") // 2
+    delay = int(round(np.linalg.norm(src - mic) / SPEED_OF_SOUND * sample_rate))
+    h = h[delay:]  # (samples,), direct-path filter starts at 0, peaks near half_filter
+    boundary = half_filter + int(early_ms * 1e-3 * sample_rate)
+    full = _with_stochastic_tail(h[:boundary], rt60, sample_rate, rng)
+    full /= np.max(np.abs(full[:2 * half_filter + 1])) + EPS
+    return full.astype(np.float32), full[:boundary].astype(np.float32)
+
+
+def _with_stochastic_tail(early: np.ndarray, rt60: float, sample_rate: int,
+                          rng: np.random.Generator) -> np.ndarray:
+    """early (samples,) continued by exponentially decaying Gaussian noise until -60 dB."""
+    t = np.arange(int(rt60 * sample_rate)) / sample_rate  # (tail,) seconds after the boundary
+    envelope = 10 ** (-3.0 * t / rt60)  # amplitude: -60 dB at t = rt60
+    ref = early[-early.size // 3:]  # last ~1/3 of the early part sets the tail level
+    decay_in_ref = 10 ** (-3.0 * (np.arange(ref.size) - ref.size) / sample_rate / rt60)
+    level = np.sqrt(np.mean(ref ** 2) / np.mean(decay_in_ref ** 2))
+    tail = level * envelope * rng.standard_normal(t.size)
+    return np.concatenate([early, tail])

@@ -1,0 +1,93 @@
+"""Typed training configuration, read from a TOML file with four optional tables.
+
+```toml
+[train]            # TrainConfig fields
+steps = 4000
+[data]             # DataConfig fields (models/train/data.py)
+segment_seconds = 2.0
+[loss]             # LossConfig fields (models/train/losses.py)
+mag = 1.0
+[model]            # overrides of the named architecture's config fields
+rnn_hidden = 256
+```
+Every field has a default; paths are relative to the working directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamse.errors import StreamseError
+
+from .data import DataConfig
+from .losses import LossConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 4000
+    batch_size: int = 8
+    lr: float = 1e-3
+    lr_min: float = 5e-5  # cosine decay floor
+    warmup_steps: int = 100
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads; 0 = torch's default
+    num_workers: int = 0
+    log_every: int = 25
+    valid_every: int = 500  # steps; also at the end
+    valid_noisy_dir: str = "../shared/data/dev/mixed/noisy"
+    valid_clean_dir: str = "../shared/data/dev/mixed/clean"
+    valid_max_files: int = 16  # first N pairs (sorted), to keep validation cheap
+    valid_metric: str = "pesq_wb"  # the best checkpoint maximises this
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    model: dict = field(default_factory=dict)  # architecture overrides
+
+
+def _build(cls: type, table: dict, where: str) -> Any:
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(table) - set(names)
+    if unknown:
+        raise StreamseError(f"unknown keys in [{where}]: {sorted(unknown)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
+
+
+def config_from_tables(tables: dict) -> TrainConfig:
+    """Nested dict (as parsed from TOML) -> TrainConfig."""
+    unknown = set(tables) - {"train", "data", "loss", "model"}
+    if unknown:
+        raise StreamseError(f"unknown tables in config: {sorted(unknown)}")
+    base = _build(TrainConfig, tables.get("train", {}), "train")
+    return dataclasses.replace(
+        base,
+        data=_build(DataConfig, tables.get("data", {}), "data"),
+        loss=_build(LossConfig, tables.get("loss", {}), "loss"),
+        model=dict(tables.get("model", {})),
+    )
+
+
+def load_config(path: str | Path | None) -> TrainConfig:
+    """TOML file -> TrainConfig; None gives the defaults."""
+    if path is None:
+        return TrainConfig()
+    path = Path(path)
+    try:
+        tables = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise StreamseError(f"config not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise StreamseError(f"{path}: invalid TOML: {exc}") from None
+    return config_from_tables(tables)
+
+
+def to_tables(cfg: TrainConfig) -> dict:
+    """TrainConfig -> plain nested dict (stored inside checkpoints)."""
+    d = dataclasses.asdict(cfg)
+    train = {k: v for k, v in d.items() if k not in ("data", "loss", "model")}
+    return {"train": train, "data": d["data"], "loss": d["loss"], "model": d["model"]}

@@ -1,0 +1,186 @@
+"""On-the-fly noisy/clean training mixtures, the DataLoader around them, and dev-set pairing.
+
+Each item is rebuilt from scratch by a generator seeded with (seed, epoch, index), so an item
+is reproducible anywhere (any worker, any rank, after a restart) and every epoch sees new
+mixtures. Steps per item (all on 16 kHz float64 numpy, cast to float32 at the end):
+
+1. crop `segment_seconds` of a random utterance (shorter ones are zero-padded at a random spot);
+2. with `p_reverb`, convolve with a random RIR from a seeded bank made at construction.
+   The TARGET is then the direct path + first 50 ms (early reflections) of the reverberant
+   speech, not the dry speech: early reflections are perceptually benign and cannot be undone
+   causally, while the late tail is what hurts intelligibility (the DNS-Challenge convention).
+   Input and target share the RIR's direct-path filter, so they stay sample-aligned;
+3. noise: babble of 3-6 other utterances (`p_babble`), or white/pink/brown noise
+   (`p_colored`), or else a random crop (looped if short) of a real noise clip; with
+   `p_second_noise` a second real noise clip is added 0-10 dB below the first;
+4. scale the noise to an SNR drawn from `snr_db`, measured against the active speech level
+   of the (reverberant) speech;
+5. one random gain on both so the mixture has RMS drawn from `level_db` dBFS, lowered further
+   if any peak would exceed 0.99 (no clipping).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from . import augment as aug
+from .audio_pool import AUDIO_EXTENSIONS, AudioPool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Training-mixture recipe. Paths are relative to the working directory.
+
+    Probabilities are per item; babble and coloured noise replace the real noise clip.
+    """
+
+    clean_dirs: tuple[str, ...] = ("../shared/data/train/clean",)
+    noise_dirs: tuple[str, ...] = ("../shared/data/train/noise",)
+    sample_rate: int = 16000
+    segment_seconds: float = 3.0
+    snr_db: tuple[float, float] = (-5.0, 20.0)
+    level_db: tuple[float, float] = (-35.0, -15.0)  # mixture RMS, dBFS
+    p_reverb: float = 0.25
+    p_babble: float = 0.15
+    p_colored: float = 0.15
+    p_second_noise: float = 0.2
+    seed: int = 0
+    epoch_size: int = 2000  # mixtures per epoch
+    babble_talkers: tuple[int, int] = (3, 6)  # inclusive range of utterances in babble
+    second_noise_db: tuple[float, float] = (-10.0, 0.0)  # second noise level re the first
+    rir_bank_size: int = 200
+    rt60_s: tuple[float, float] = (0.2, 0.8)
+    early_ms: float = 50.0  # reverberant target keeps this much after the direct path
+
+    @property
+    def segment_samples(self) -> int:
+        return int(round(self.segment_seconds * self.sample_rate))
+
+
+def make_rir_bank(cfg: DataConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`cfg.rir_bank_size` (full, early) RIR pairs, seeded by cfg.seed (same bank every run)."""
+    rng = np.random.default_rng((cfg.seed, 0x5217))
+    return [aug.synth_rir(rng, cfg.sample_rate, cfg.rt60_s, early_ms=cfg.early_ms)
+            for _ in range(cfg.rir_bank_size if cfg.p_reverb > 0 else 0)]
+
+
+class MixtureDataset(Dataset):
+    """`cfg.epoch_size` random (noisy, clean) pairs per epoch, each float32 (segment_samples,).
+
+    Call `set_epoch(e)` before iterating an epoch (with DataLoader workers, before the iterator
+    is created; do not use persistent_workers, or the workers keep the old epoch).
+    """
+
+    def __init__(self, cfg: DataConfig, speech: AudioPool, noise: AudioPool):
+        if len(speech) < 2 or len(noise) < 1:
+            raise ValueError(f"need >= 2 speech clips and >= 1 noise clip, got "
+                             f"{len(speech)} and {len(noise)}")
+        for pool in (speech, noise):
+            if pool.sample_rate != cfg.sample_rate:
+                raise ValueError(f"pool at {pool.sample_rate} Hz, config at {cfg.sample_rate}")
+        self.cfg, self.speech, self.noise = cfg, speech, noise
+        self.epoch = 0
+        self.rirs = make_rir_bank(cfg)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.cfg.epoch_size
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(noisy, clean), float32 tensors of shape (segment_samples,), sample-aligned."""
+        noisy, clean = self.make_item(np.random.default_rng((self.cfg.seed, self.epoch, index)))
+        return torch.from_numpy(noisy), torch.from_numpy(clean)
+
+    def make_item(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One (noisy, clean) float32 numpy pair drawn with `rng`."""
+        cfg, n = self.cfg, self.cfg.segment_samples
+        speech_idx = int(rng.integers(len(self.speech)))
+        reverberant, target = self._speech(speech_idx, n, rng)
+        noise = self._noise(speech_idx, n, rng)  # unit power
+        speech_power = aug.active_power(reverberant, cfg.sample_rate)
+        if speech_power > 0.0:
+            noise = noise * aug.noise_gain_for_snr(speech_power, noise, rng.uniform(*cfg.snr_db))
+        else:  # speech-free crop: noise only, still a valid (noisy, silent target) pair
+            rng.uniform(*cfg.snr_db)  # keep the draw sequence independent of this branch
+        noisy, clean = aug.level_and_clip_guard(reverberant + noise, target,
+                                                rng.uniform(*cfg.level_db))
+        return noisy.astype(np.float32), clean.astype(np.float32)
+
+    def _speech(self, idx: int, n: int, rng: np.random.Generator):
+        """(speech as heard in the mixture, target), each (n,) float64."""
+        if not self.rirs or rng.random() >= self.cfg.p_reverb:
+            dry = aug.crop_or_pad(self.speech[idx], n, rng)
+            return dry, dry
+        full, early = self.rirs[int(rng.integers(len(self.rirs)))]
+        context = full.size  # earlier speech whose reverb tail reaches into the crop
+        dry = aug.crop_or_pad(self.speech[idx], n + context, rng)
+        wet, target = aug.convolve_same(dry, [full, early])
+        return wet[context:], target[context:]
+
+    def _noise(self, speech_idx: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Unit-power noise (n,) float64: babble, coloured, or real (+ maybe a second one)."""
+        cfg, u = self.cfg, rng.random()
+        if u < cfg.p_babble:
+            noise = self._babble(speech_idx, n, rng)
+        elif u < cfg.p_babble + cfg.p_colored:
+            noise = aug.colored_noise(n, float(rng.choice([0.0, 1.0, 2.0])), rng)
+        else:
+            noise = self._real_noise(n, rng)
+        if rng.random() < cfg.p_second_noise:
+            gain_db = rng.uniform(*cfg.second_noise_db)
+            noise = noise + self._real_noise(n, rng) * 10 ** (gain_db / 20)
+        return aug.scale_to_power(noise, 1.0)
+
+    def _real_noise(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        clip = self.noise[int(rng.integers(len(self.noise)))]
+        return aug.scale_to_power(aug.crop_loop(clip, n, rng), 1.0)
+
+    def _babble(self, speech_idx: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Sum of 3-6 other utterances at equal active level, each looped to n samples."""
+        lo, hi = self.cfg.babble_talkers
+        others = np.delete(np.arange(len(self.speech)), speech_idx)
+        picks = rng.choice(others, size=min(int(rng.integers(lo, hi + 1)), others.size),
+                           replace=False)
+        talkers = [aug.crop_loop(self.speech[int(k)], n, rng) for k in picks]
+        return sum(t / np.sqrt(aug.active_power(t, self.cfg.sample_rate) + aug.EPS)
+                   for t in talkers)
+
+
+def make_loader(cfg: DataConfig, dataset: MixtureDataset, batch_size: int, num_workers: int = 0,
+                rank: int = 0, world_size: int = 1) -> DataLoader:
+    """Batches of (noisy, clean), each (batch, segment_samples) float32.
+
+    With world_size > 1 each rank gets a disjoint, deterministic 1/world_size of the indices
+    (items are random already, so no shuffling). Incomplete last batches are dropped.
+    Workers are not persistent, so `dataset.set_epoch` before each epoch reaches them.
+    """
+    del cfg  # the dataset carries its config; kept in the signature for a uniform API
+    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False,
+                                 drop_last=True)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                      drop_last=True, persistent_workers=False)
+
+
+def load_pairs(noisy_dir: str, clean_dir: str) -> list[tuple[str, str]]:
+    """(noisy_path, clean_path) for every audio file present in both folders under the same
+    name (top level only), sorted by name. Unmatched files are logged; no match at all raises."""
+    def audio_names(folder: str) -> set[str]:
+        return {f for f in os.listdir(folder) if f.lower().endswith(AUDIO_EXTENSIONS)}
+
+    noisy, clean = audio_names(noisy_dir), audio_names(clean_dir)
+    common = sorted(noisy & clean)
+    if not common:
+        raise FileNotFoundError(f"no files with the same name in {noisy_dir} and {clean_dir}")
+    for name in sorted(noisy ^ clean):
+        log.warning("no partner for %s; left out", name)
+    return [(os.path.join(noisy_dir, f), os.path.join(clean_dir, f)) for f in common]

@@ -1,0 +1,214 @@
+"""`streamse train`: supervised training of any registered spectral model.
+
+Determinism: the model is initialised from `seed`; batch b of epoch e holds the items
+perm(seed, e)[b*bs : (b+1)*bs] (split across DDP ranks), and each item is rebuilt from
+(seed, e, index). A checkpoint stores weights, optimizer, scheduler, step and config, so
+`--resume` continues exactly where the run stopped.
+
+Distributed: started by `torchrun`, each rank trains on its share of every batch (gloo on CPU,
+nccl on GPU); rank 0 validates, logs and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from streamse.errors import StreamseError
+
+from ..registry import architecture, build, checkpoint_dict, config_from_dict
+from .audio_pool import AudioPool
+from .config import TrainConfig, to_tables
+from .data import MixtureDataset
+from .losses import EnhancementLoss
+from .validate import validate
+
+
+def _dist() -> tuple[int, int]:
+    """(rank, world size), initialising torch.distributed when run under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    rank = torch.distributed.get_rank() if world > 1 else 0
+    return rank, world
+
+
+def lr_lambda(cfg: TrainConfig):
+    """Linear warm-up then cosine decay to lr_min, as a factor of cfg.lr."""
+    floor = cfg.lr_min / cfg.lr
+
+    def f(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return f
+
+
+class _Estimator(nn.Module):
+    """forward = model.estimate, so DDP can wrap the training forward."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+        return self.model.estimate(noisy)
+
+
+class Trainer:
+    def __init__(self, name: str, cfg: TrainConfig, out_dir: Path, resume: Path | None = None,
+                 speech: AudioPool | None = None, noise: AudioPool | None = None,
+                 progress: bool = True):
+        self.name, self.cfg, self.out_dir, self.progress = name, cfg, Path(out_dir), progress
+        self.rank, self.world = _dist()
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.family, arch_cfg = architecture(name)
+        model_cfg = dataclasses.replace(arch_cfg, **cfg.model)
+        self.model = build(self.family, model_cfg)
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device)
+        self.net: nn.Module = _Estimator(self.model)
+        if self.world > 1:  # DDP syncs the gradients of what its forward produced
+            self.net = nn.parallel.DistributedDataParallel(self.net)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda(cfg))
+        self.loss = EnhancementLoss(cfg.loss)
+        self.step, self.best = 0, -math.inf
+        if resume is not None:
+            self._load(resume)
+        speech = speech or AudioPool(cfg.data.clean_dirs, cfg.data.sample_rate, progress=progress)
+        noise = noise or AudioPool(cfg.data.noise_dirs, cfg.data.sample_rate, progress=progress)
+        self.dataset = MixtureDataset(cfg.data, speech, noise)
+        self.writer = self._writer() if self.rank == 0 else None
+
+    # data -----------------------------------------------------------------------------------
+    @property
+    def batches_per_epoch(self) -> int:
+        return max(1, self.cfg.data.epoch_size // self.cfg.batch_size)
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(noisy, clean) (B_rank, N) for global step `step` on this rank."""
+        epoch, b = divmod(step, self.batches_per_epoch)
+        perm = np.random.default_rng((self.cfg.seed, epoch, 0xBA7C)).permutation(len(self.dataset))
+        idx = perm[b * self.cfg.batch_size : (b + 1) * self.cfg.batch_size][self.rank :: self.world]
+        self.dataset.set_epoch(epoch)
+        items = [self.dataset[int(i)] for i in idx]
+        noisy = torch.stack([n for n, _ in items]).to(self.device)
+        clean = torch.stack([c for _, c in items]).to(self.device)
+        return noisy, clean
+
+    # training -------------------------------------------------------------------------------
+    def train_step(self, noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
+        self.net.train()
+        est_c = self.net(noisy)  # (B, 2, T, F) compressed estimate
+        ref_c = self.model.analyse(clean)
+        need_wav = self.cfg.loss.sisdr > 0 or self.cfg.loss.mrstft > 0
+        est_wav = ref_wav = None
+        if need_wav:  # the synthesised output is delayed by win - hop: delay the reference too
+            est_wav = self.model.synthesise(est_c)
+            d = self.model.geometry.delay_samples
+            ref_wav = F.pad(clean, (d, 0))[:, : est_wav.shape[1]]
+        loss, parts = self.loss(est_c, ref_c, est_wav, ref_wav)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad = nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        self.step += 1
+        return {**parts, "loss": loss.item(), "grad_norm": grad.item(),
+                "lr": self.sched.get_last_lr()[0]}
+
+    def run(self, on_log=None) -> dict:
+        """Train until cfg.steps; validate every cfg.valid_every steps and at the end."""
+        from tqdm import tqdm
+
+        bar = tqdm(total=self.cfg.steps, initial=self.step, disable=not self.progress or self.rank,
+                   desc=f"train {self.name}", unit="step", dynamic_ncols=True)
+        last: dict = {}
+        t0 = time.perf_counter()
+        while self.step < self.cfg.steps:
+            parts = self.train_step(*self.batch(self.step))
+            bar.update(1)
+            if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
+                parts["step_s"] = (time.perf_counter() - t0) / max(1, self.step - bar.initial)
+                self._log("train", parts)
+                bar.set_postfix(loss=f"{parts['loss']:.4f}")
+                if on_log:
+                    on_log(self.step, parts)
+            if self.step % self.cfg.valid_every == 0 or self.step == self.cfg.steps:
+                last = self.validate_and_save()
+        bar.close()
+        return last
+
+    # validation and checkpoints -------------------------------------------------------------
+    def validate_and_save(self) -> dict:
+        scores: dict = {}
+        if self.rank == 0:
+            if self.cfg.valid_max_files > 0 and Path(self.cfg.valid_noisy_dir).is_dir():
+                scores = validate(self.model, self.cfg.valid_noisy_dir, self.cfg.valid_clean_dir,
+                                  self.cfg.valid_max_files)
+                self._log("valid", scores)
+            metric = scores.get(self.cfg.valid_metric, -self.step)  # no dev set: keep the last
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.save(self.out_dir / "last.pt", scores)
+            if metric > self.best or not math.isfinite(self.best):
+                self.best = metric
+                self.save(self.out_dir / "best.pt", scores)
+        if self.world > 1:
+            torch.distributed.barrier()
+        return scores
+
+    def save(self, path: Path, scores: dict) -> None:
+        ckpt = checkpoint_dict(
+            self.model, self.name, self.family, step=self.step, best=self.best,
+            optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
+            train_config=to_tables(self.cfg), scores=dict(scores),
+            torch_rng=torch.get_rng_state(),
+        )
+        tmp = path.with_suffix(".tmp")
+        torch.save(ckpt, tmp)
+        os.replace(tmp, path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            ckpt = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as exc:
+            raise StreamseError(f"cannot resume from {path}: {exc}") from None
+        if ckpt.get("family") != self.family:
+            raise StreamseError(f"{path} holds a {ckpt.get('family')} model, not {self.family}")
+        if config_from_dict(self.family, ckpt["config"]) != self.model.cfg:
+            raise StreamseError(f"{path}: model config differs from this run's config")
+        self.model.load_state_dict(ckpt["state_dict"])
+        self.opt.load_state_dict(ckpt["optimizer"])
+        self.sched.load_state_dict(ckpt["scheduler"])
+        self.step, self.best = int(ckpt["step"]), float(ckpt["best"])
+        torch.set_rng_state(ckpt["torch_rng"].cpu())
+
+    # logging --------------------------------------------------------------------------------
+    def _writer(self):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            return None
+        return SummaryWriter(str(self.out_dir / "tb"))
+
+    def _log(self, split: str, values: dict) -> None:
+        if self.writer is None:
+            return
+        for k, v in values.items():
+            if isinstance(v, (int, float)) and math.isfinite(v):
+                self.writer.add_scalar(f"{split}/{k}", v, self.step)
+        self.writer.flush()

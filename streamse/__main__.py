@@ -1,0 +1,5 @@
+import sys
+
+from streamse.cli import main
+
+sys.exit(main())

@@ -1,0 +1,169 @@
+"""`streamse` command line: each verb parses flags and calls one library function.
+
+User errors (StreamseError) print one line and exit 2; nothing else is caught.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import StreamseError
+
+DEFAULT_MODEL = "crn"
+
+
+def _add_runtime_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help="shipped model name or path to a .onnx file (default: %(default)s)")
+    p.add_argument("-t", "--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
+
+
+def cmd_enhance(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .enhance import enhance_file, plan_outputs
+    from .runtime import load_streamer
+
+    streamer = load_streamer(args.model, args.threads, args.provider)
+    pairs = plan_outputs([Path(p) for p in args.inputs], Path(args.output))
+    failed = 0
+    for src, dst in tqdm(pairs, desc="enhance", unit="file", disable=len(pairs) < 2):
+        try:
+            res = enhance_file(streamer, src, dst)
+        except StreamseError as exc:
+            if len(pairs) == 1:
+                raise
+            print(f"streamse: skipped: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        if res.clipped:
+            print(f"streamse: warning: {src}: {res.clipped} clipped input samples", file=sys.stderr)
+        if len(pairs) == 1:
+            print(f"{dst}  ({res.seconds:.2f} s of audio, RTF {res.rtf:.3f})")
+    if failed:
+        print(f"streamse: {failed} of {len(pairs)} files failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    print(run_demo(args.model, Path(args.output), args.threads))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.e2e:
+        from .live.e2e import run_e2e_bench
+
+        report = run_e2e_bench(args.model, args.samplerate, args.blocksize, args.threads,
+                               args.seconds)
+        print(json.dumps(report) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
+        return 0
+    from streamse.bench.rtf import format_report, run_rtf
+
+    models = args.model or [DEFAULT_MODEL]
+    reports = [run_rtf(m, threads=args.threads, seconds=args.seconds) for m in models]
+    for r in reports:
+        print(json.dumps(r) if args.json else format_report(r))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .errors import require
+
+    require("torch", "train")
+    from streamse.export.cli import export_checkpoint
+
+    print(export_checkpoint(Path(args.checkpoint), Path(args.output), args.check_audio, args.tol))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .errors import require
+
+    require("torch", "train")
+    from streamse.models.train.run import train
+
+    result = train(args.model, args.config, args.out, args.resume, args.steps)
+    print(json.dumps(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streamse", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("enhance", help="enhance audio files or folders")
+    p.add_argument("inputs", nargs="+", help="audio files or folders")
+    p.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
+    _add_runtime_args(p)
+    p.set_defaults(func=cmd_enhance)
+
+    p = sub.add_parser("demo", help="the bundled noisy sample through the streaming engine")
+    p.add_argument("-o", "--output", default="streamse-demo-enhanced.wav")
+    _add_runtime_args(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="latency and real-time factor")
+    p.add_argument("--rtf", action="store_true", help="per-hop timing and RTF (the default)")
+    p.add_argument("--e2e", action="store_true", help="end-to-end delay through the sound device")
+    p.add_argument("--model", action="append", help="model name(s); repeat for several")
+    p.add_argument("--threads", type=int, default=None, help="threads for the 'N threads' row")
+    p.add_argument("--seconds", type=float, default=10.0, help="audio seconds per measurement")
+    p.add_argument("--samplerate", type=int, default=48000, help="device rate for --e2e")
+    p.add_argument("--blocksize", type=int, default=480, help="device block for --e2e")
+    p.add_argument("--json", action="store_true", help="one JSON object per model")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("export", help="checkpoint -> checked ONNX hop graph")
+    p.add_argument("--model", help="(informational) model name; the checkpoint names its model")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("-o", "--output", required=True, help="output .onnx path")
+    p.add_argument("--check-audio", default=None, help="utterance for the ONNX-vs-PyTorch check "
+                   "(default: the bundled demo sample)")
+    p.add_argument("--tol", type=float, default=1e-4, help="max error relative to peak")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("train", help="train a model (needs streamse[train])")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--config", default=None, help="TOML file: [train] [data] [loss] [model]")
+    p.add_argument("--resume", default=None, help="checkpoint to continue from")
+    p.add_argument("--out", default="runs/train", help="checkpoint and log folder")
+    p.add_argument("--steps", type=int, default=None, help="override [train] steps")
+    p.set_defaults(func=cmd_train)
+
+    _register_optional(sub)
+    return parser
+
+
+def _register_optional(sub) -> None:
+    """Verbs whose modules live in optional parts of the package."""
+    for module in ("streamse.live.cli", "streamse.bench.eval_cli"):
+        try:
+            mod = __import__(module, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # a real missing dependency inside: report it
+                raise
+            continue
+        mod.register(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except StreamseError as exc:
+        print(f"streamse: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("streamse: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""A virtual sound card for tests and `bench --e2e`: jackd's dummy backend plus a JACK-Client
+"vio" that plays a signal into PortAudio's input ports and records its first output port in the
+same JACK cycle (sample-accurate). Recipe: /work/shared/headless-audio.md (jackd2 dummy).
+
+Order matters: start the server before PortAudio initialises (`reinit_portaudio`), and close
+PortAudio before the server stops (else pa_jack asserts / segfaults).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import numpy as np
+
+from streamse.errors import StreamseError, require
+
+SETUP_HINT = "apt-get install libportaudio2 jackd2 && pip install JACK-Client"
+
+
+class JackServer:
+    """`jackd -n NAME -d dummy -r RATE -p PERIOD`; sets JACK_DEFAULT_SERVER while it runs."""
+
+    def __init__(self, name: str, rate: int, period: int):
+        self.name, self.rate, self.period = name, rate, period
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "JackServer":
+        if shutil.which("jackd") is None:
+            raise StreamseError(f"jackd not found: {SETUP_HINT}")
+        rt_ok = subprocess.run(["chrt", "-f", "10", "true"], capture_output=True).returncode == 0
+        cmd = ["jackd", "-n", self.name, *([] if rt_ok else ["--no-realtime"]),
+               "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._env = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+        os.environ["JACK_DEFAULT_SERVER"] = self.name
+        os.environ["JACK_NO_START_SERVER"] = "1"  # never let a client spawn a default server
+        ok = subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True).returncode == 0
+        if not ok:
+            self.__exit__()
+            raise StreamseError(f"jackd {self.name} did not start ({' '.join(cmd)})")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.proc = None
+        for key, value in getattr(self, "_env", {}).items():
+            if key == "JACK_DEFAULT_SERVER":
+                os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+
+
+def reinit_portaudio(sd) -> None:
+    """Re-scan host APIs (private sounddevice calls; needed after jackd starts or stops)."""
+    sd._terminate()
+    sd._initialize()
+
+
+class VirtualIO:
+    """Plays x (n,) float32 into every `client`:in_* port and records `client`:out_0 into
+    (n + tail,) float32; recording index i is the JACK frame on which x[i] was played."""
+
+    def __init__(self, x: np.ndarray, tail: int, client: str = "PortAudio"):
+        jack = require("jack", "test")
+        self.x = np.asarray(x, dtype=np.float32)
+        self.rec = np.zeros(self.x.size + tail, dtype=np.float32)
+        self.pos, self.armed, self.client = 0, False, client
+        self.jc = jack.Client("vio", no_start_server=True)
+        self.mic = self.jc.outports.register("mic")
+        self.spk = self.jc.inports.register("spk")
+        self.jc.set_process_callback(self._process)
+
+    def _process(self, n: int) -> None:
+        o, i = self.mic.get_array(), self.spk.get_array()
+        if not self.armed:
+            o[:] = 0
+            return
+        p = self.pos
+        m = max(0, min(n, self.x.size - p))
+        o[:m] = self.x[p : p + m]
+        o[m:] = 0
+        k = max(0, min(n, self.rec.size - p))
+        self.rec[p : p + k] = i[:k]
+        self.pos = p + n
+
+    def run(self, connect_timeout: float = 20.0) -> np.ndarray:
+        """Wait for the client's ports, connect, play and record everything; return rec."""
+        with self.jc:
+            deadline = time.monotonic() + connect_timeout
+            while True:
+                ins = self.jc.get_ports(f"{self.client}:in_.*", is_audio=True, is_input=True)
+                outs = self.jc.get_ports(f"{self.client}:out_.*", is_audio=True, is_output=True)
+                if ins and outs:
+                    break
+                if time.monotonic() > deadline:
+                    raise StreamseError(f"no JACK client '{self.client}' appeared")
+                time.sleep(0.05)
+            for port in ins:
+                self.jc.connect(self.mic, port)
+            self.jc.connect(outs[0], self.spk)
+            time.sleep(0.2)
+            self.armed = True
+            while self.pos < self.rec.size:
+                time.sleep(0.02)
+        return self.rec
+
+
+def measure_delay(rec: np.ndarray, ref: np.ndarray, max_lag: int) -> int:
+    """Lag (samples, 0..max_lag) maximising the cross-correlation of rec[lag:] with ref."""
+    n = 1 << int(rec.size + ref.size).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(rec, n) * np.conj(np.fft.rfft(ref, n)), n)
+    return int(np.argmax(corr[: max_lag + 1]))
+
+
+def snr_db(rec: np.ndarray, ref: np.ndarray, lag: int) -> float:
+    """How well rec[lag:] matches ref (dB); both (n,) float."""
+    seg = rec[lag : lag + ref.size]
+    r = ref[: seg.size]
+    return float(10 * np.log10(np.sum(r**2) / max(np.sum((seg - r) ** 2), 1e-20)))

@@ -1,0 +1,78 @@
+"""Counters the engine updates and the status line reads, and the latency breakdown.
+
+Counters are plain attributes written by one thread each (callback or worker) and only read by
+others, so no lock is needed (and none may be: the callback must never wait on the worker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class Stats:
+    """Written by the callback: callbacks, underruns, missing, overruns, device_xruns,
+    callback_errors, cb_time_max_s, cb_time_sum_s. Written by the worker: hops, model_time_s,
+    model_time_max_s, audio_time_s (model audio processed), resyncs, peak_in, peak_out."""
+
+    def __init__(self) -> None:
+        self.callbacks = 0
+        self.underruns = 0        # callbacks that found output missing (worker late)
+        self.missing = 0          # device samples replaced by the fallback
+        self.overruns = 0         # callbacks that overwrote input the worker had not read
+        self.device_xruns = 0     # PortAudio status flags (input_overflow / output_underflow)
+        self.callback_errors = 0
+        self.cb_time_max_s = 0.0
+        self.cb_time_sum_s = 0.0
+        self.hops = 0
+        self.model_time_s = 0.0
+        self.model_time_max_s = 0.0
+        self.audio_time_s = 0.0
+        self.resyncs = 0          # worker restarts after falling too far behind
+        self.peak_in = 0.0        # linear peak since the status line last read it
+        self.peak_out = 0.0
+
+    @property
+    def rtf(self) -> float:
+        """Model compute time / audio time (chain incl. resampling); 0 before the first hop."""
+        return self.model_time_s / self.audio_time_s if self.audio_time_s else 0.0
+
+    @property
+    def ms_per_hop(self) -> float:
+        return 1000.0 * self.model_time_s / self.hops if self.hops else 0.0
+
+    @property
+    def xruns(self) -> int:
+        return self.underruns + self.overruns + self.device_xruns
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Mic-to-speaker latency, seconds. `engine_samples`: output index - input index at the
+    device rate (exact); `device`: PortAudio's input + output latency (as the stream states it)."""
+
+    device_rate: int
+    engine_samples: int
+    algorithmic: float
+    device: float = 0.0
+
+    @property
+    def engine(self) -> float:
+        return self.engine_samples / self.device_rate
+
+    @property
+    def buffering(self) -> float:
+        """Engine buffering beyond the model's algorithmic latency (hop/block alignment,
+        resampler look-ahead, compute margin)."""
+        return self.engine - self.algorithmic
+
+    @property
+    def total(self) -> float:
+        return self.engine + self.device
+
+    @property
+    def total_samples(self) -> float:
+        return self.total * self.device_rate
+
+    def describe(self) -> str:
+        return (f"latency {1e3 * self.total:.1f} ms = algorithmic {1e3 * self.algorithmic:.1f}"
+                f" + buffering {1e3 * self.buffering:.1f} + device {1e3 * self.device:.1f}")

@@ -1,0 +1,99 @@
+"""The runtime streamer: an onnxruntime session over a streamse hop graph. No torch here.
+
+`load_streamer("crn")` finds the weights shipped in the package; a path to a .onnx file works
+too. The graph does STFT, network and overlap-add, so this code knows nothing about any model
+beyond the metadata stored in the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import StreamseError
+from .metadata import METADATA_KEY, ModelMetadata
+from .streamer import FrameGeometry, HopStreamer
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+def shipped_models() -> list[str]:
+    """Names of the models whose ONNX file ships inside the package."""
+    return sorted(p.parent.name for p in ASSETS.glob("*/*.onnx") if p.stem == p.parent.name)
+
+
+def resolve_model(model: str) -> Path:
+    """A shipped model name or a path to a .onnx file -> the .onnx path."""
+    path = Path(model)
+    if path.suffix == ".onnx":
+        if not path.is_file():
+            raise StreamseError(f"model file not found: {path}")
+        return path
+    shipped = ASSETS / model / f"{model}.onnx"
+    if shipped.is_file():
+        return shipped
+    raise StreamseError(f"unknown model {model!r}: shipped models are {shipped_models()}, "
+                        "or pass a path to a .onnx file")
+
+
+def make_session(path: Path, threads: int = 1, provider: str = "cpu"):
+    """onnxruntime session with `threads` intra-op threads on `provider` ('cpu' or 'cuda')."""
+    import onnxruntime as ort
+
+    if provider not in PROVIDERS:
+        raise StreamseError(f"unknown provider {provider!r}; choose {sorted(PROVIDERS)}")
+    if PROVIDERS[provider] not in ort.get_available_providers():
+        raise StreamseError(f"onnxruntime has no {provider.upper()} provider here "
+                            "(for CUDA: pip install 'streamse[gpu]' on a machine with a GPU)")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), opts, providers=[PROVIDERS[provider]])
+    except Exception as exc:  # corrupt or truncated file, wrong format
+        raise StreamseError(f"cannot load model {path}: {str(exc).splitlines()[0][:200]}") from None
+
+
+def read_metadata(session, path: Path) -> ModelMetadata:
+    props = session.get_modelmeta().custom_metadata_map
+    if METADATA_KEY not in props:
+        raise StreamseError(f"{path} is not a streamse model (no '{METADATA_KEY}' metadata)")
+    return ModelMetadata.from_json(props[METADATA_KEY])
+
+
+class OnnxStreamer(HopStreamer):
+    """Runs a streamse ONNX hop graph hop by hop for one stream."""
+
+    def __init__(self, path: str | Path, threads: int = 1, provider: str = "cpu"):
+        self.path = Path(path)
+        self.session = make_session(self.path, threads, provider)
+        self.meta = read_metadata(self.session, self.path)
+        super().__init__(FrameGeometry(self.meta.sample_rate, self.meta.hop, self.meta.window))
+        self._in_names = [s.name for s in self.meta.states]
+        self._out_names = ["enhanced"] + [s.out_name for s in self.meta.states]
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._state = {s.name: np.zeros(s.shape, dtype=np.float32) for s in self.meta.states}
+
+    def _process(self, x: np.ndarray) -> np.ndarray:
+        hop = self.hop
+        out = np.empty_like(x)
+        feeds = self._state
+        for i in range(0, x.size, hop):
+            feeds["audio"] = x[None, i : i + hop]
+            res = self.session.run(self._out_names, feeds)
+            out[i : i + hop] = res[0][0]
+            feeds = dict(zip(self._in_names, res[1:]))
+        self._state = feeds
+        self._state.pop("audio", None)
+        return out
+
+
+def load_streamer(model: str, threads: int = 1, provider: str = "cpu") -> OnnxStreamer:
+    """A shipped model name ('crn') or a .onnx path -> a ready streamer."""
+    return OnnxStreamer(resolve_model(model), threads=threads, provider=provider)

@@ -1,0 +1,21 @@
+"""Shared fixtures: bundled audio (tests/data) and small seeded models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def noisy_clean() -> tuple[np.ndarray, np.ndarray]:
+    """A real VoiceBank+DEMAND pair, 16 kHz float32 mono, same length."""
+    import soundfile as sf
+
+    noisy, sr = sf.read(DATA / "noisy.wav", dtype="float32")
+    clean, _ = sf.read(DATA / "clean.wav", dtype="float32")
+    assert sr == 16000
+    return noisy, clean
