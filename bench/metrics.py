@@ -56,8 +56,10 @@ def si_sdr(ref: np.ndarray, est: np.ndarray) -> float:
         return NAN
     target = (np.dot(est, ref) / ref_energy) * ref
     noise_energy = float(np.sum((est - target) ** 2))
-    with np.errstate(divide="ignore"):
-        return float(10 * np.log10(np.sum(target ** 2) / noise_energy)) if noise_energy else math.inf
+    if noise_energy == 0.0:
+        return math.inf
+    with np.errstate(divide="ignore"):  # est orthogonal to ref: -inf
+        return float(10 * np.log10(np.sum(target ** 2) / noise_energy))
 
 
 def pesq_wb(ref: np.ndarray, est: np.ndarray, sr: int = 16000) -> float:

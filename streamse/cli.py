@@ -60,7 +60,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.e2e:
         from .live.e2e import run_e2e_bench
 
-        report = run_e2e_bench(args.model, args.samplerate, args.blocksize, args.threads,
+        model = (args.model or [DEFAULT_MODEL])[0]
+        report = run_e2e_bench(model, args.samplerate, args.blocksize, args.threads or 1,
                                args.seconds)
         print(json.dumps(report) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
         return 0

@@ -138,12 +138,12 @@ class Trainer:
         bar = tqdm(total=self.cfg.steps, initial=self.step, disable=not self.progress or self.rank,
                    desc=f"train {self.name}", unit="step", dynamic_ncols=True)
         last: dict = {}
-        t0 = time.perf_counter()
+        t0, start = time.perf_counter(), self.step
         while self.step < self.cfg.steps:
             parts = self.train_step(*self.batch(self.step))
             bar.update(1)
             if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
-                parts["step_s"] = (time.perf_counter() - t0) / max(1, self.step - bar.initial)
+                parts["step_s"] = (time.perf_counter() - t0) / max(1, self.step - start)
                 self._log("train", parts)
                 bar.set_postfix(loss=f"{parts['loss']:.4f}")
                 if on_log:

@@ -9,7 +9,7 @@ from torch import nn
 
 from streamse.audio_io import read_audio
 
-from .data import load_pairs
+from streamse.bench.pairs import load_pairs
 
 
 def offline_enhance(model: nn.Module, x: np.ndarray) -> np.ndarray:

@@ -169,6 +169,14 @@ def test_loader_batches_and_rank_split(data_dir, pools):
     assert torch.equal(r0[0], ds[0][0]) and torch.equal(r1[0], ds[1][0])
 
 
+def test_loader_workers_give_the_same_batches(data_dir, pools):
+    ds = MixtureDataset(_cfg(data_dir, epoch_size=4, p_reverb=0.5), *pools)
+    ds.set_epoch(3)
+    serial = [b[0] for b in make_loader(ds.cfg, ds, batch_size=2)]
+    parallel = [b[0] for b in make_loader(ds.cfg, ds, batch_size=2, num_workers=2)]
+    assert all(torch.equal(a, b) for a, b in zip(serial, parallel)) and len(parallel) == 2
+
+
 def test_too_few_clips_is_a_clear_error(data_dir, pools, tmp_path):
     empty = AudioPool([str(tmp_path)], SR, progress=False)
     assert len(empty) == 0 and empty.total_seconds == 0.0
