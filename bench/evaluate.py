@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from streamse.audio_io import read_audio as _read
 from streamse.errors import require
 
 from .metrics import score
@@ -65,16 +66,8 @@ def _nanmean(values: list[float]) -> float:
 
 
 def read_audio(path: str, sr: int) -> np.ndarray:
-    """float64 mono (samples,) at `sr` Hz (channels averaged, resampled with soxr if needed)."""
-    import soundfile as sf
-
-    audio, file_sr = sf.read(path, dtype="float64", always_2d=True)
-    mono = audio.mean(axis=1)
-    if file_sr != sr:
-        import soxr
-
-        mono = soxr.resample(mono, file_sr, sr, quality="HQ")
-    return mono
+    """float64 mono (samples,) at `sr` Hz: `streamse.audio_io.read_audio` (downmix, resample)."""
+    return _read(path, sr)[0].astype(np.float64)
 
 
 def evaluate_pairs(pairs: list[tuple[str, str]], enhance: Enhance, sr: int = 16000,

@@ -21,8 +21,6 @@ mixtures. Steps per item (all on 16 kHz float64 numpy, cast to float32 at the en
 
 from __future__ import annotations
 
-import logging
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,9 +28,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from . import augment as aug
-from .audio_pool import AUDIO_EXTENSIONS, AudioPool
+from streamse.bench.pairs import load_pairs  # noqa: F401  (re-exported for training code)
 
-log = logging.getLogger(__name__)
+from .audio_pool import AudioPool
 
 
 @dataclass(frozen=True)
@@ -164,23 +162,9 @@ def make_loader(cfg: DataConfig, dataset: MixtureDataset, batch_size: int, num_w
     (items are random already, so no shuffling). Incomplete last batches are dropped.
     Workers are not persistent, so `dataset.set_epoch` before each epoch reaches them.
     """
-    del cfg  # the dataset carries its config; kept in the signature for a uniform API
+    if dataset.cfg != cfg:
+        raise ValueError("make_loader: cfg differs from the config the dataset was built with")
     sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False,
                                  drop_last=True)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
                       drop_last=True, persistent_workers=False)
-
-
-def load_pairs(noisy_dir: str, clean_dir: str) -> list[tuple[str, str]]:
-    """(noisy_path, clean_path) for every audio file present in both folders under the same
-    name (top level only), sorted by name. Unmatched files are logged; no match at all raises."""
-    def audio_names(folder: str) -> set[str]:
-        return {f for f in os.listdir(folder) if f.lower().endswith(AUDIO_EXTENSIONS)}
-
-    noisy, clean = audio_names(noisy_dir), audio_names(clean_dir)
-    common = sorted(noisy & clean)
-    if not common:
-        raise FileNotFoundError(f"no files with the same name in {noisy_dir} and {clean_dir}")
-    for name in sorted(noisy ^ clean):
-        log.warning("no partner for %s; left out", name)
-    return [(os.path.join(noisy_dir, f), os.path.join(clean_dir, f)) for f in common]

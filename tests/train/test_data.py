@@ -10,6 +10,7 @@ import torch
 
 from streamse.models.train import augment as aug
 from streamse.models.train.audio_pool import AudioPool
+from streamse.errors import StreamseError
 from streamse.models.train.data import DataConfig, MixtureDataset, load_pairs, make_loader
 
 SR = 16000
@@ -167,6 +168,8 @@ def test_loader_batches_and_rank_split(data_dir, pools):
     r1 = torch.cat([b[0] for b in make_loader(ds.cfg, ds, 2, rank=1, world_size=2)])
     assert r0.shape == r1.shape == (4, SR)
     assert torch.equal(r0[0], ds[0][0]) and torch.equal(r1[0], ds[1][0])
+    with pytest.raises(ValueError, match="cfg differs"):
+        make_loader(dataclasses.replace(ds.cfg, seed=1), ds, 2)
 
 
 def test_loader_workers_give_the_same_batches(data_dir, pools):
@@ -196,5 +199,5 @@ def test_load_pairs(tmp_path, caplog):
     assert pairs == [(str(noisy / "a.wav"), str(clean / "a.wav")),
                      (str(noisy / "b.flac"), str(clean / "b.flac"))]
     assert sum("no partner" in r.message for r in caplog.records) == 2
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(StreamseError, match="no files with the same name"):
         load_pairs(str(noisy), str(tmp_path))
