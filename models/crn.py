@@ -83,6 +83,19 @@ class MaskCRN(SpectralEnhancer):
             nn.Linear(cfg.rnn_hidden, cfg.fc_hidden), nn.ReLU(),
             nn.Linear(cfg.fc_hidden, 2 * self.n_bins),
         )
+        self._init_identity_mask()
+
+    def _init_identity_mask(self) -> None:
+        """Start as (almost) the identity: real mask ~1, imaginary ~0, so training learns what
+        to remove instead of first learning to pass speech through."""
+        last = self.head[-1]
+        target = 0.9 if self.cfg.mask == "elementwise" else (1.0 / self.cfg.mask_max + 1.0) / 2.0
+        with torch.no_grad():
+            last.weight.mul_(0.1)
+            last.bias.zero_()
+            last.bias[: self.n_bins] = torch.logit(torch.tensor(target))
+            if self.cfg.mask == "elementwise":
+                last.bias[self.n_bins :] = torch.logit(torch.tensor(target))
 
     def _apply_mask(self, xc: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """xc (B, 2, T, F), h (B, T, H) -> masked (B, 2, T, F)."""

@@ -57,18 +57,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    models = args.model or [DEFAULT_MODEL]
+    threads = args.threads or 1
     if args.e2e:
         from .live.e2e import run_e2e_bench
 
-        model = (args.model or [DEFAULT_MODEL])[0]
-        report = run_e2e_bench(model, args.samplerate, args.blocksize, args.threads or 1,
-                               args.seconds)
+        report = run_e2e_bench(models[0], args.samplerate, args.blocksize, threads,
+                               args.seconds or 10.0)
         print(json.dumps(report) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
+        return 0
+    if args.streams:
+        from streamse.bench.streams import format_streams, run_streams
+
+        for m in models:
+            r = run_streams(m, threads, args.provider, args.seconds or 3.0, args.streams)
+            print(json.dumps(r) if args.json else format_streams(r))
+        return 0
+    if args.peers or args.quality:
+        from streamse.bench.compare import format_compare, run_bench_compare
+
+        r = run_bench_compare(models, args.peers, threads, args.seconds or 10.0,
+                              rtf=args.rtf or not args.quality, quality_dir=args.quality,
+                              plots_dir=args.plots)
+        for line in r["notices"]:
+            print(line, file=sys.stderr)
+        print(json.dumps(r) if args.json else format_compare(r))
         return 0
     from streamse.bench.rtf import format_report, run_rtf
 
-    models = args.model or [DEFAULT_MODEL]
-    reports = [run_rtf(m, threads=args.threads, seconds=args.seconds) for m in models]
+    reports = [run_rtf(m, threads=args.threads, seconds=args.seconds or 10.0) for m in models]
     for r in reports:
         print(json.dumps(r) if args.json else format_report(r))
     return 0
@@ -115,7 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--e2e", action="store_true", help="end-to-end delay through the sound device")
     p.add_argument("--model", action="append", help="model name(s); repeat for several")
     p.add_argument("--threads", type=int, default=None, help="threads for the 'N threads' row")
-    p.add_argument("--seconds", type=float, default=10.0, help="audio seconds per measurement")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="audio seconds per measurement (default 10; 3 per probe for --streams)")
+    p.add_argument("--peers", action="store_true", help="run the peer denoisers (RNNoise, "
+                   "DeepFilterNet3, NSNet2; pip install 'streamse[peers]') next to our models")
+    p.add_argument("--quality", metavar="DIR", help="score every system on DIR/noisy vs "
+                   "DIR/clean (PESQ, STOI, SI-SDR, CSIG/CBAK/COVL, DNSMOS if installed)")
+    p.add_argument("--streams", type=int, nargs="?", const=512, metavar="MAX",
+                   help="largest number of concurrent streams that stays real time "
+                   "(searched up to MAX, default 512)")
+    p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu",
+                   help="execution provider for --streams")
+    p.add_argument("--plots", metavar="DIR", help="with --peers/--quality: write PNG plots")
     p.add_argument("--samplerate", type=int, default=48000, help="device rate for --e2e")
     p.add_argument("--blocksize", type=int, default=480, help="device block for --e2e")
     p.add_argument("--json", action="store_true", help="one JSON object per model")

@@ -5,8 +5,10 @@ and passed in and returned by `step`. `state.flatten_state` / `state.unflatten_s
 model's tree of such states into named tensors for ONNX.
 """
 
+from .complex_conv import ComplexCausalConv2d
 from .conv import CausalConv1d, CausalConv2d, ConvState
 from .norm import FrameNorm
+from .running_mean import MeanState, RunningMean
 from .rnn import GRUState, LSTMState, StreamGRU, StreamLSTM
 from .state import flatten_state, unflatten_state
 from .stft import ISTFT, STFT, ISTFTState, STFTState
@@ -14,5 +16,5 @@ from .stft import ISTFT, STFT, ISTFTState, STFTState
 __all__ = [
     "CausalConv1d", "CausalConv2d", "ConvState", "FrameNorm", "GRUState", "LSTMState",
     "StreamGRU", "StreamLSTM", "flatten_state", "unflatten_state", "ISTFT", "STFT",
-    "ISTFTState", "STFTState",
+    "ISTFTState", "STFTState", "ComplexCausalConv2d", "MeanState", "RunningMean",
 ]
