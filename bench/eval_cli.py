@@ -69,6 +69,12 @@ def run_eval(model: str, pairs: list[tuple[str, str]], threads: int = 1, dnsmos:
     return report
 
 
+def _have(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import format_table, to_json
 
@@ -77,7 +83,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     pairs = folder_pairs(Path(args.folder)) if args.folder else read_pairs_file(Path(args.pairs))
     if args.max_files:
         pairs = pairs[: args.max_files]
-    report = run_eval(args.model, pairs, args.threads, args.dnsmos,
+    dnsmos = args.dnsmos and _have("speechmos")
+    report = run_eval(args.model, pairs, args.threads, dnsmos,
                       Path(args.spectrograms) if args.spectrograms else None)
     print(json.dumps({"model": args.model, **to_json(report)}) if args.json else format_table(report))
     return 0
@@ -89,7 +96,8 @@ def register(sub) -> None:
     p.add_argument("--pairs", help="JSON list or TSV of (noisy, clean) paths")
     p.add_argument("--model", default="crn", help="shipped model name or .onnx path")
     p.add_argument("-t", "--threads", type=int, default=1)
-    p.add_argument("--dnsmos", action="store_true", help="add DNSMOS SIG/BAK/OVRL (slow)")
+    p.add_argument("--no-dnsmos", dest="dnsmos", action="store_false",
+                   help="skip DNSMOS SIG/BAK/OVRL (on by default when speechmos is installed)")
     p.add_argument("--max-files", type=int, default=0, help="first N pairs only (0 = all)")
     p.add_argument("--spectrograms", help="folder for noisy/enhanced/clean PNGs of a few files")
     p.add_argument("--json", action="store_true")

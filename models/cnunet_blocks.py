@@ -4,7 +4,8 @@ Layout (B, C, T, F): B batch, C channels, T frames, F bins. Complex features are
 channel halves, [real | imag]. Every time kernel is 2 frames (current + 1 past, or + d past
 frames with dilation d) and left-padded; every frequency op (stride-2 down-sampling, sub-pixel
 up-sampling, 'same' padding) stays inside a frame. The seed's utterance-level GroupNorm(1, C)
-is replaced by `FrameNorm` (layer norm over (C, F) of each frame; same affine parameters).
+is replaced by a per-frame norm (layer norm over (C, F) of each frame, same affine parameters;
+`FusedFrameNorm`, the one-node form of `FrameNorm`).
 
 Composite blocks run one code path for both modes: `_run(x, state)` is offline over the whole
 sequence when `state` is None, otherwise one streaming step; `forward` and `step` wrap it.
@@ -18,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .streaming import (CausalConv2d, ComplexCausalConv2d, ConvState, FrameNorm, MeanState,
-                        RunningMean)
+from .streaming import (CausalConv2d, ComplexCausalConv2d, ConvState, MeanState, RunningMean)
+from .streaming import FusedFrameNorm as FrameNorm
 
 KERNEL = (2, 3)  # (time, frequency), as the seed's (3, 2) in its (F, T) layout
 

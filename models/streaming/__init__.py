@@ -7,6 +7,7 @@ model's tree of such states into named tensors for ONNX.
 
 from .complex_conv import ComplexCausalConv2d
 from .conv import CausalConv1d, CausalConv2d, ConvState
+from .fused_norm import FusedFrameNorm
 from .norm import FrameNorm
 from .running_mean import MeanState, RunningMean
 from .rnn import GRUState, LSTMState, StreamGRU, StreamLSTM
@@ -17,4 +18,5 @@ __all__ = [
     "CausalConv1d", "CausalConv2d", "ConvState", "FrameNorm", "GRUState", "LSTMState",
     "StreamGRU", "StreamLSTM", "flatten_state", "unflatten_state", "ISTFT", "STFT",
     "ISTFTState", "STFTState", "ComplexCausalConv2d", "MeanState", "RunningMean",
+    "FusedFrameNorm",
 ]

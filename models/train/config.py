@@ -40,7 +40,7 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     num_workers: int = 0
     log_every: int = 25
-    valid_every: int = 500  # steps; also at the end
+    valid_every: int = 0  # steps; 0 = at the end of every epoch; always at the end
     valid_noisy_dir: str = "../shared/data/dev/mixed/noisy"
     valid_clean_dir: str = "../shared/data/dev/mixed/clean"
     valid_max_files: int = 16  # first N pairs (sorted), to keep validation cheap

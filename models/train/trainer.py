@@ -148,12 +148,17 @@ class Trainer:
                 bar.set_postfix(loss=f"{parts['loss']:.4f}")
                 if on_log:
                     on_log(self.step, parts)
-            if self.step % self.cfg.valid_every == 0 or self.step == self.cfg.steps:
+            if self._validation_due():
                 last = self.validate_and_save()
         bar.close()
         return last
 
     # validation and checkpoints -------------------------------------------------------------
+    def _validation_due(self) -> bool:
+        """At the end of every epoch (valid_every = 0) or every valid_every steps, and at the end."""
+        every = self.cfg.valid_every or self.batches_per_epoch
+        return self.step % every == 0 or self.step == self.cfg.steps
+
     def validate_and_save(self) -> dict:
         scores: dict = {}
         if self.rank == 0:
