@@ -58,7 +58,7 @@ class ConvNormAct(nn.Module):
                  stride_f: int = 1):
         super().__init__()
         self.conv = CausalConv2d(cin, cout, kernel, in_freq, stride_f=stride_f)
-        self.norm = FrameNorm(cout)
+        self.norm = FrameNorm(cout, self.conv.out_freq)
         self.act = nn.PReLU()
         self.out_freq = self.conv.out_freq
 
@@ -79,7 +79,7 @@ class SubPixelConv(nn.Module):
     def __init__(self, cin: int, cout: int, in_freq: int):
         super().__init__()
         self.conv = CausalConv2d(cin, 2 * cout, KERNEL, in_freq)
-        self.norm = FrameNorm(cout)
+        self.norm = FrameNorm(cout, 2 * in_freq)
         self.act = nn.PReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -100,7 +100,7 @@ class ComplexSubPixelConv(nn.Module):
     def __init__(self, cin: int, cout: int, in_freq: int):
         super().__init__()
         self.conv = ComplexCausalConv2d(cin, 2 * cout, KERNEL, in_freq)
-        self.norm_r, self.norm_i = FrameNorm(cout), FrameNorm(cout)
+        self.norm_r, self.norm_i = FrameNorm(cout, 2 * in_freq), FrameNorm(cout, 2 * in_freq)
         self.act_r, self.act_i = nn.PReLU(), nn.PReLU()
 
     def _post(self, y: torch.Tensor) -> torch.Tensor:

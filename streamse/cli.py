@@ -107,7 +107,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     require("torch", "train")
     from streamse.models.train.run import train
 
-    result = train(args.model, args.config, args.out, args.resume, args.steps)
+    result = train(args.model, args.config, args.out, args.resume, args.steps,
+                   strategy=args.strategy, init=args.init, noisy_dirs=tuple(args.noisy_dir),
+                   noise_dirs=tuple(args.noise_dir))
     print(json.dumps(result))
     return 0
 
@@ -164,6 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--out", default="runs/train", help="checkpoint and log folder")
     p.add_argument("--steps", type=int, default=None, help="override [train] steps")
+    p.add_argument("--strategy", choices=["supervised", "cyclegan", "iddp"], default="supervised",
+                   help="supervised: paired mixtures; cyclegan: unpaired clean and noisy speech; "
+                   "iddp: noisy speech only (see docs/unsupervised.md)")
+    p.add_argument("--init", default=None, metavar="CKPT", help="start from this checkpoint's "
+                   "model weights (adaptation of a trained model; slim checkpoints are fine)")
+    p.add_argument("--noisy-dir", action="append", default=[], metavar="DIR",
+                   help="cyclegan/iddp: folder of your noisy recordings (repeatable; default: "
+                   "mixtures built from half of [data] clean_dirs)")
+    p.add_argument("--noise-dir", action="append", default=[], metavar="DIR",
+                   help="iddp: noise clips added in the second pass (default: [data] noise_dirs)")
     p.set_defaults(func=cmd_train)
 
     _register_optional(sub)

@@ -15,10 +15,17 @@ from .norm import FrameNorm
 
 
 class FusedFrameNorm(FrameNorm):
-    """Layer norm over channels and frequency of each frame. x: (B, C, T, F) -> same shape."""
+    """Layer norm over channels and frequency of each frame. x: (B, C, T, F) -> same shape.
+
+    F (`freq`) is fixed at construction so that the graph's normalised shape is a constant.
+    """
+
+    def __init__(self, channels: int, freq: int, eps: float = 1e-5):
+        super().__init__(channels, eps)
+        self.channels, self.freq = channels, freq
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c, f = x.shape[1], x.shape[3]
+        c, f = self.channels, self.freq
         weight = self.weight.reshape(c, 1).expand(c, f)  # per channel, constant per bin
         bias = self.bias.reshape(c, 1).expand(c, f)
         y = F.layer_norm(x.transpose(1, 2), (c, f), weight, bias, self.eps)  # (B, T, C, F)

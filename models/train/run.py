@@ -5,16 +5,34 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from .config import load_config
-from .trainer import Trainer
+from streamse.errors import StreamseError
 
 
 def train(model: str, config: str | None, out: str, resume: str | None = None,
-          steps: int | None = None) -> dict:
-    """Train `model` with the TOML `config`; checkpoints go to `out`. Returns final scores."""
-    cfg = load_config(config)
+          steps: int | None = None, strategy: str = "supervised", init: str | None = None,
+          noisy_dirs: tuple[str, ...] = (), noise_dirs: tuple[str, ...] = ()) -> dict:
+    """Train `model` with the TOML `config` and training `strategy`; checkpoints go to `out`.
+
+    init: checkpoint whose model weights start the run (adaptation; ignored on resume).
+    noisy_dirs / noise_dirs: override the strategy table's noisy recordings / added noise.
+    Returns the final scores."""
+    from .strategies import strategy as lookup
+    from .strategies.base import init_weights, read_tables, split_config
+
+    trainer_cls, cfg_cls = lookup(strategy)
+    cfg, scfg = split_config(read_tables(config), strategy, cfg_cls)
     if steps is not None:
         cfg = dataclasses.replace(cfg, steps=steps)
-    trainer = Trainer(model, cfg, Path(out), Path(resume) if resume else None)
+    overrides = {"noisy_dirs": tuple(noisy_dirs), "noise_dirs": tuple(noise_dirs)}
+    overrides = {k: v for k, v in overrides.items() if v}
+    names = {f.name for f in dataclasses.fields(scfg)} if scfg is not None else set()
+    if set(overrides) - names:
+        raise StreamseError(f"strategy {strategy!r} takes no {sorted(set(overrides) - names)}")
+    if overrides:
+        scfg = dataclasses.replace(scfg, **overrides)
+    trainer = trainer_cls(model, cfg, Path(out), Path(resume) if resume else None,
+                          strategy_cfg=scfg)
+    if init and not resume:
+        init_weights(trainer.model, trainer.family, init)
     scores = trainer.run()
-    return {"model": model, "step": trainer.step, "out": out, **scores}
+    return {"model": model, "strategy": strategy, "step": trainer.step, "out": out, **scores}

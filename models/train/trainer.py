@@ -87,28 +87,45 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda(cfg))
         self.loss = EnhancementLoss(cfg.loss)
         self.step, self.best = 0, -math.inf
+        self.setup_extra()  # strategy hook: more networks and optimizers, before a resume
         if resume is not None:
             self._load(resume)
-        speech = speech or AudioPool(cfg.data.clean_dirs, cfg.data.sample_rate, progress=progress)
-        noise = noise or AudioPool(cfg.data.noise_dirs, cfg.data.sample_rate, progress=progress)
-        self.dataset = MixtureDataset(cfg.data, speech, noise)
+        self.dataset = self.make_dataset(speech, noise)
         self.writer = self._writer() if self.rank == 0 else None
+
+    # strategy hooks (models/train/strategies): the supervised defaults ----------------------
+    def setup_extra(self) -> None:
+        """Build training-only networks/optimizers; called after the model, before a resume."""
+
+    def make_dataset(self, speech: AudioPool | None, noise: AudioPool | None):
+        """The indexable dataset `batch` draws items from; pools not given are loaded."""
+        return MixtureDataset(self.cfg.data, speech or self.pool(self.cfg.data.clean_dirs),
+                              noise or self.pool(self.cfg.data.noise_dirs))
+
+    def pool(self, dirs) -> AudioPool:
+        return AudioPool(dirs, self.cfg.data.sample_rate, progress=self.progress)
+
+    def extra_state(self) -> dict:
+        """Checkpoint entries beyond the model/optimizer/scheduler (training-only state)."""
+        return {}
+
+    def load_extra(self, ckpt: dict) -> None:
+        """Restore what `extra_state` saved."""
 
     # data -----------------------------------------------------------------------------------
     @property
     def batches_per_epoch(self) -> int:
         return max(1, self.cfg.data.epoch_size // self.cfg.batch_size)
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(noisy, clean) (B_rank, N) for global step `step` on this rank."""
+    def batch(self, step: int) -> tuple[torch.Tensor, ...]:
+        """The dataset's items for global step `step` on this rank, stacked field by field:
+        (noisy, clean) (B_rank, N) for the supervised MixtureDataset."""
         epoch, b = divmod(step, self.batches_per_epoch)
         perm = np.random.default_rng((self.cfg.seed, epoch, 0xBA7C)).permutation(len(self.dataset))
         idx = perm[b * self.cfg.batch_size : (b + 1) * self.cfg.batch_size][self.rank :: self.world]
         self.dataset.set_epoch(epoch)
         items = [self.dataset[int(i)] for i in idx]
-        noisy = torch.stack([n for n, _ in items]).to(self.device)
-        clean = torch.stack([c for _, c in items]).to(self.device)
-        return noisy, clean
+        return tuple(torch.stack(field).to(self.device) for field in zip(*items))
 
     # training -------------------------------------------------------------------------------
     def train_step(self, noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
@@ -181,7 +198,7 @@ class Trainer:
             self.model, self.name, self.family, step=self.step, best=self.best,
             optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
             train_config=to_tables(self.cfg), scores=dict(scores),
-            torch_rng=torch.get_rng_state(),
+            torch_rng=torch.get_rng_state(), **self.extra_state(),
         )
         tmp = path.with_suffix(".tmp")
         torch.save(ckpt, tmp)
@@ -201,6 +218,7 @@ class Trainer:
         self.sched.load_state_dict(ckpt["scheduler"])
         self.step, self.best = int(ckpt["step"]), float(ckpt["best"])
         torch.set_rng_state(ckpt["torch_rng"].cpu())
+        self.load_extra(ckpt)
 
     # logging --------------------------------------------------------------------------------
     def _writer(self):

@@ -52,7 +52,8 @@ def test_cli_live_enhances_with_reported_delay(need_jack):
     with jackio.JackServer("streamse_cli", fs, block):
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         cmd = [sys.executable, "-m", "streamse", "live", "--model", "crn", "-i", "system",
-               "-o", "system", "--samplerate", str(fs), "--blocksize", str(block)]
+               "-o", "system", "--samplerate", str(fs), "--blocksize", str(block),
+               "--latency", "high"]  # 2 hops of compute margin: CI shares 2 cores
         proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
         try:
             vio = jackio.VirtualIO(noisy, fs // 2)
@@ -64,8 +65,15 @@ def test_cli_live_enhances_with_reported_delay(need_jack):
     m = re.search(r"\(([\d.]+) samples at (\d+) Hz\)", err)
     assert m, err
     reported = float(m.group(1))
-    ref = load_streamer("crn").process(noisy)
+    # Before the file starts the live model hears digital silence, which moves its recurrent
+    # state to a fixed point; the offline reference gets the same treatment (2 s of zeros:
+    # any lead-in over 0.5 s gives the same output to > 35 dB).
+    lead = 2 * fs
+    ref = load_streamer("crn").process(np.concatenate([np.zeros(lead, np.float32), noisy]))[lead:]
     assert jackio.measure_delay(rec, ref, fs // 2) == round(reported), err
     n = min(len(clean), len(noisy))
     out = rec[round(reported) : round(reported) + n]
-    assert si_sdr(out, clean[:n]) > si_sdr(noisy[:n], clean[:n]) + 1.0, err
+    assert si_sdr(out, ref[:n]) > 25.0, err  # the capture is the model's output...
+    # ...and it is closer to the clean speech than the noisy input (+0.4 dB offline for the
+    # shipped crn after silence; see its model card).
+    assert si_sdr(out, clean[:n]) > si_sdr(noisy[:n], clean[:n]) + 0.2, err

@@ -1,4 +1,5 @@
-"""Per-layer tests of the streaming layers added for CNUNet (RunningMean, ComplexCausalConv2d):
+"""Per-layer tests of the streaming layers added for CNUNet (RunningMean, ComplexCausalConv2d,
+FusedFrameNorm):
 chunked step == offline for chunks of 1, 2 and 7 frames and ragged chunks, prefix causality,
 reset, and the complex conv equal to the four real convolutions it stands for."""
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from streamse.models.streaming import ComplexCausalConv2d, RunningMean
+from streamse.models.streaming import ComplexCausalConv2d, FrameNorm, FusedFrameNorm, RunningMean
 
 T = 40
 CHUNKINGS = {"1": [1], "2": [2], "7": [7], "ragged": [3, 1, 5, 2, 8, 1, 4]}
@@ -80,3 +81,16 @@ def test_complex_conv_is_four_real_convs():
     want = torch.cat([conv_r(re) - conv_i(im), conv_i(re) + conv_r(im)], dim=1)
     with torch.no_grad():
         torch.testing.assert_close(layer(x), want, **TOL)
+
+
+def test_fused_frame_norm_equals_frame_norm():
+    """Same parameters (so checkpoints load either way) and the same values."""
+    torch.manual_seed(2)
+    ref, fused = FrameNorm(5), FusedFrameNorm(5, 9)
+    with torch.no_grad():
+        ref.weight.normal_()
+        ref.bias.normal_()
+    fused.load_state_dict(ref.state_dict())
+    x = 3 * torch.randn(2, 5, 7, 9) + 1
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), ref(x), **TOL)

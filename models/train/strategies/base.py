@@ -1,0 +1,80 @@
+"""What every training strategy shares: its own TOML table, starting weights (`--init`), and
+the delay-free offline enhancement used inside the self-supervised losses.
+
+A strategy's options live in a frozen dataclass read from a table named after the strategy
+(`[cyclegan]`, `[iddp]`) in the same TOML file as [train] [data] [loss] [model]; every field
+has a default, so a config without the table works.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from streamse.errors import StreamseError
+
+from ...registry import config_from_dict
+from ..config import TrainConfig, config_from_tables
+
+
+def read_tables(path: str | Path | None) -> dict:
+    """TOML file -> nested dict ({} for None)."""
+    if path is None:
+        return {}
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise StreamseError(f"config not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise StreamseError(f"{path}: invalid TOML: {exc}") from None
+
+
+def split_config(tables: dict, table: str, cls: type | None) -> tuple[TrainConfig, Any]:
+    """(TrainConfig from the common tables, `cls` built from [table] or None without a cls).
+
+    Tables of other strategies are ignored, so one file can hold several."""
+    from . import STRATEGIES
+
+    common = {k: v for k, v in tables.items() if k not in STRATEGIES}
+    cfg = config_from_tables(common)
+    if cls is None:
+        return cfg, None
+    try:
+        return cfg, cls.from_table(tables.get(table, {}))
+    except TypeError as exc:  # an unknown key reaches the dataclass constructor
+        raise StreamseError(f"[{table}]: {exc}") from None
+
+
+def init_weights(model: nn.Module, family: str, path: str | Path) -> int:
+    """Load the model weights of checkpoint `path` into `model` (adaptation start point).
+
+    Accepts slim checkpoints (no optimizer). The family and config must match this run's
+    model. Returns the checkpoint's step (0 when it does not say)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise StreamseError(f"cannot read --init checkpoint {path}: {exc}") from None
+    if ckpt.get("family") != family:
+        raise StreamseError(f"{path} holds a {ckpt.get('family')} model, not {family}")
+    ours = config_from_dict(family, dataclasses.asdict(model.cfg))  # TOML lists -> tuples
+    if config_from_dict(family, ckpt["config"]) != ours:
+        raise StreamseError(f"{path}: model config differs from this run's (--model / [model])")
+    model.load_state_dict(ckpt["state_dict"])
+    return int(ckpt.get("step", 0))
+
+
+def enhance_aligned(model: nn.Module, wav: torch.Tensor) -> torch.Tensor:
+    """wav (B, N) -> the model's offline output (B, N), with its win - hop delay removed.
+
+    The input is padded by delay + hop zeros so the last samples are synthesised too."""
+    geo = model.geometry
+    d, n = geo.delay_samples, wav.shape[-1]
+    y = model(F.pad(wav, (0, d + geo.hop)))  # (B, >= N + d), sample k estimates input k - d
+    return y[:, d : d + n]

@@ -1,0 +1,155 @@
+"""Training strategies (cyclegan, iddp): a few steps give a checkpoint `streamse export`
+accepts, resume is exact, `--init` loads weights, and the IDDP loss has the fixed points it
+should (and not the ones it should not)."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from streamse.models.registry import load_checkpoint
+from streamse.models.train.config import TrainConfig
+from streamse.models.train.data import DataConfig
+from streamse.models.train.strategies import STRATEGIES
+from streamse.models.train.strategies.cyclegan import CycleGANConfig
+from streamse.models.train.strategies.iddp import IDDPConfig, iddp_loss
+
+DATA = Path(__file__).parents[1] / "data"
+TINY_MODEL = {"channels": (4, 8), "rnn_hidden": 16, "rnn_layers": 1, "fc_hidden": 16}
+TINY_CYCLEGAN = CycleGANConfig.from_table({"generator": {"channels": 4, "dilations": [1, 2]},
+                                           "discriminator": {"channels": [2, 4]}})
+
+
+@pytest.fixture(scope="module")
+def data_dirs(tmp_path_factory):
+    """Tiny speech (4 pieces of the bundled utterance), noise, and 'noisy recordings' folders."""
+    root = tmp_path_factory.mktemp("data")
+    speech, noise, noisy = root / "speech", root / "noise", root / "noisy"
+    for d in (speech, noise, noisy):
+        d.mkdir()
+    clean, sr = sf.read(DATA / "clean.wav", dtype="float32")
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        piece = clean[i * 8000 : i * 8000 + 12000]
+        sf.write(speech / f"utt{i}.wav", piece, sr)
+        sf.write(noisy / f"rec{i}.wav", piece + 0.05 * rng.standard_normal(piece.size), sr)
+    for i in range(2):
+        sf.write(noise / f"n{i}.wav", 0.1 * rng.standard_normal(16000).astype(np.float32), sr)
+    return speech, noise, noisy
+
+
+def _cfg(data_dirs, steps=3) -> TrainConfig:
+    speech, noise, _ = data_dirs
+    data = DataConfig(clean_dirs=(str(speech),), noise_dirs=(str(noise),), segment_seconds=0.25,
+                      epoch_size=4, p_reverb=0.0)
+    return TrainConfig(steps=steps, batch_size=2, warmup_steps=1, threads=1, log_every=1,
+                       valid_every=1000, valid_max_files=0, data=data, model=dict(TINY_MODEL))
+
+
+def _trainer(name, data_dirs, out, steps=3, resume=None, scfg=None):
+    cls, cfg_cls = STRATEGIES[name]
+    if scfg is None and cfg_cls is not None:
+        scfg = TINY_CYCLEGAN if name == "cyclegan" else cfg_cls()
+    return cls("crn-s", _cfg(data_dirs, steps), out, resume=resume, progress=False,
+               strategy_cfg=scfg)
+
+
+@pytest.mark.parametrize("name", ["cyclegan", "iddp"])
+def test_resume_continues_exactly(tmp_path, data_dirs, name):
+    straight = _trainer(name, data_dirs, tmp_path / "a")
+    straight.run()
+    first = _trainer(name, data_dirs, tmp_path / "b")
+    for _ in range(2):  # 2 of 3 steps (crosses the epoch boundary at step 2), then stop
+        first.train_step(*first.batch(first.step))
+    first.save(tmp_path / "stop.pt", {})
+    resumed = _trainer(name, data_dirs, tmp_path / "b", resume=tmp_path / "stop.pt")
+    assert resumed.step == 2
+    resumed.run()
+    nets = ["model"] + (["gen_b", "d_clean", "d_noisy"] if name == "cyclegan" else [])
+    for net in nets:
+        a, b = getattr(straight, net).state_dict(), getattr(resumed, net).state_dict()
+        for k in a:
+            torch.testing.assert_close(b[k], a[k], atol=0, rtol=0, msg=f"{net}.{k}")
+    fresh = _trainer(name, data_dirs, tmp_path / "c")
+    moved = straight.model.state_dict()
+    assert any(not torch.equal(moved[k], v) for k, v in fresh.model.state_dict().items())
+
+
+def test_cyclegan_checkpoint_holds_all_networks_and_exports(tmp_path, data_dirs):
+    tr = _trainer("cyclegan", data_dirs, tmp_path, steps=2)
+    tr.run()
+    model, ckpt = load_checkpoint(tmp_path / "last.pt")  # the noisy->clean generator
+    assert ckpt["strategy"] == "cyclegan" and model.cfg == tr.model.cfg
+    for key in ("noise_generator", "disc_clean", "disc_noisy", "optimizer", "optimizer_d"):
+        assert key in ckpt
+    out = subprocess.run([sys.executable, "-m", "streamse", "export", "--checkpoint",
+                          str(tmp_path / "last.pt"), "-o", str(tmp_path / "g.onnx")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "g.onnx").is_file()
+
+
+def test_iddp_cli_on_noisy_folder_with_init(tmp_path, data_dirs):
+    """The CLI path: --strategy iddp --noisy-dir DIR --init CKPT; 2 steps, then export."""
+    speech, noise, noisy = data_dirs
+    sup = _trainer("supervised", data_dirs, tmp_path / "sup", steps=1)
+    sup.run()
+    model = "\n".join(f"{k} = {list(v) if isinstance(v, tuple) else v}"
+                      for k, v in TINY_MODEL.items())
+    (tmp_path / "c.toml").write_text(
+        f"[train]\nsteps = 2\nbatch_size = 2\nwarmup_steps = 1\nthreads = 1\n"
+        f"valid_max_files = 0\n[data]\nclean_dirs = ['/nonexistent']\n"
+        f"noise_dirs = ['{noise}']\nsegment_seconds = 0.25\nepoch_size = 4\n"
+        f"[iddp]\nsnr_db = [0, 9]\n[model]\n{model}\n")
+    run = subprocess.run([sys.executable, "-m", "streamse", "train", "--model", "crn-s",
+                          "--strategy", "iddp", "--config", str(tmp_path / "c.toml"),
+                          "--noisy-dir", str(noisy), "--init", str(tmp_path / "sup" / "last.pt"),
+                          "--out", str(tmp_path / "iddp")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]  # clean_dirs is never read with --noisy-dir
+    _, ckpt = load_checkpoint(tmp_path / "iddp" / "last.pt")
+    assert ckpt["step"] == 2 and ckpt["strategy"] == "iddp"
+
+
+def test_init_loads_weights_and_rejects_other_configs(tmp_path, data_dirs):
+    from streamse.errors import StreamseError
+    from streamse.models.train.strategies.base import init_weights
+
+    sup = _trainer("supervised", data_dirs, tmp_path / "sup", steps=1)
+    sup.run()
+    slim = {k: v for k, v in torch.load(tmp_path / "sup" / "last.pt").items()
+            if k not in ("optimizer", "scheduler", "torch_rng")}  # like the shipped crn.pt
+    torch.save(slim, tmp_path / "slim.pt")
+    tr = _trainer("iddp", data_dirs, tmp_path / "x")
+    init_weights(tr.model, tr.family, tmp_path / "slim.pt")
+    for k, v in sup.model.state_dict().items():
+        assert torch.equal(tr.model.state_dict()[k], v)
+    other = STRATEGIES["iddp"][0]("crn-s", dataclasses.replace(_cfg(data_dirs), model={}),
+                                  tmp_path / "y", progress=False, strategy_cfg=IDDPConfig())
+    with pytest.raises(StreamseError, match="config differs"):
+        init_weights(other.model, other.family, tmp_path / "slim.pt")
+
+
+def test_iddp_loss_fixed_points():
+    """Zero gradient when the second pass returns the first estimate exactly (what a perfect
+    denoiser does); not so for the identity model, whose second pass keeps the added noise."""
+    g = torch.Generator().manual_seed(0)
+    x1 = torch.randn(2, 4000, generator=g)
+    y1 = 0.5 * x1 + 0.1 * torch.randn(2, 4000, generator=g)
+    cfg = IDDPConfig()
+    y2 = y1.clone().requires_grad_(True)
+    loss_at_target, _ = iddp_loss(x1, y1, y2, cfg)
+    loss_at_target.backward()
+    assert y2.grad.abs().max() < 1e-6
+    noisy_again = (x1 + 0.3 * torch.randn(2, 4000, generator=g)).requires_grad_(True)
+    loss_identity, _ = iddp_loss(x1, x1, noisy_again, cfg)  # f = identity: y1 = x1, y2 = x2
+    loss_identity.backward()
+    assert loss_identity > loss_at_target - 1e-6 + 0.01
+    assert noisy_again.grad.abs().max() > 1e-6
