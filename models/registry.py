@@ -13,12 +13,14 @@ from torch import nn
 from streamse.errors import StreamseError
 
 from .cnunet import CNUNet, CNUNetConfig
+from .cnunet_tb import CNUNetTB, CNUNetTBConfig
 from .crn import CRNConfig, MaskCRN
 
 # family -> (model class, config class)
 FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
     "crn": (MaskCRN, CRNConfig),
     "cnunet": (CNUNet, CNUNetConfig),
+    "cnunet-tb": (CNUNetTB, CNUNetTBConfig),
 }
 
 # user-facing model name -> (family, config)
@@ -30,6 +32,15 @@ ARCHITECTURES: dict[str, tuple[str, Any]] = {
     # same topology at a quarter of the widths and 4 dense layers: ~98 k params, ~0.33 GMAC/s,
     # sized to train on a CPU
     "cnunet-s": ("cnunet", CNUNetConfig(mid=8, out=16, dense_layers=4, attn_hidden=8)),
+    # CNUNet-TB(-TS) at the published size (2,796,393 params; release 2,979,840), causal, on
+    # streamse's 20 ms / 10 ms STFT (the paper's 512/256 window would be 32 ms of latency:
+    # `[model] win = 512, hop = 256` or CNUNetTBConfig() restores it); the stage-2 / inference
+    # network (no fusion layer)
+    "cnunet-tb-ts": ("cnunet-tb", CNUNetTBConfig(win=320, hop=160)),
+    # a quarter of the widths, 4 dense layers, shorter attention: sized to train on a CPU
+    "cnunet-tb-ts-s": ("cnunet-tb", CNUNetTBConfig(win=320, hop=160, mid=8, out=16,
+                                                   dense_layers=4, gate_kernel=9,
+                                                   attn_frames=16)),
 }
 
 CHECKPOINT_FORMAT = "streamse-checkpoint-v1"

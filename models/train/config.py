@@ -58,6 +58,11 @@ def _build(cls: type, table: dict, where: str) -> Any:
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
 
 
+def _tuple(v: Any) -> Any:
+    """TOML arrays -> tuples (nested), as the frozen model configs hold them."""
+    return tuple(_tuple(x) for x in v) if isinstance(v, list) else v
+
+
 def config_from_tables(tables: dict) -> TrainConfig:
     """Nested dict (as parsed from TOML) -> TrainConfig."""
     unknown = set(tables) - {"train", "data", "loss", "model"}
@@ -68,7 +73,7 @@ def config_from_tables(tables: dict) -> TrainConfig:
         base,
         data=_build(DataConfig, tables.get("data", {}), "data"),
         loss=_build(LossConfig, tables.get("loss", {}), "loss"),
-        model=dict(tables.get("model", {})),
+        model={k: _tuple(v) for k, v in tables.get("model", {}).items()},
     )
 
 

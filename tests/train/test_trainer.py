@@ -96,6 +96,8 @@ def test_config_tables_reject_unknown_keys(tmp_path):
     p.write_text("[train]\nsteps = 7\n[data]\nsegment_seconds = 1.5\n[model]\nrnn_hidden = 64\n")
     cfg = load_config(p)
     assert (cfg.steps, cfg.data.segment_seconds, cfg.model) == (7, 1.5, {"rnn_hidden": 64})
+    p.write_text("[model]\nchannels = [4, 8]\nkernel = [2, 3]\n")
+    assert load_config(p).model == {"channels": (4, 8), "kernel": (2, 3)}  # as frozen configs hold them
 
 
 def _toml(data_dirs, steps: int, batch: int) -> str:

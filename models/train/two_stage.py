@@ -1,0 +1,282 @@
+"""CNUNet-TB-TS two-stage training (seeds.md §1.5-1.7), on top of `Trainer`.
+
+Stage 1 (`Stage1Trainer`): a frozen teacher (`models.teachers`) embeds the clean target (or the
+noisy input: `teacher_hears`), the embedding is resampled to the STFT frame grid and fused into
+the bottleneck (`BottleneckFusion`); loss = the usual spectral loss. After training,
+`store_latents` runs the trained stage-1 model over the mixtures of global steps 0..n-1 and
+writes the bottleneck output (B, out, T, 4) of each step to `latent_dir/step_XXXXXXXX.pt`.
+
+How stage 2 sees exactly those mixtures: `Trainer.batch(step)` rebuilds every mixture from
+(seed, epoch, index), so the store keeps, per step, the epoch, the item indices and a digest
+(sum and energy per item) of the noisy batch, and `meta.json` keeps the seed, batch size and
+data recipe. Stage 2 (`Stage2Trainer`) refuses a store made under another seed / batch size /
+data recipe, and at step s trains on `batch(s mod n)` and checks its keys and digest against
+record s mod n before using the latent (stage 2 cycles over the stored set, as the seed's
+fixed-dataset epochs did).
+
+Stage 2: the causal model without fusion (no teacher at all) learns spectral loss +
+`latent_weight` (0.05) x MSE(own bottleneck output, stored latent normalised per utterance
+over (C, T, F), the seed's intended GroupNorm(1)). Initialisation (`init`): "stage1" copies
+every stage-1 weight except the fusion layer; "scratch" keeps the seeded random init.
+
+Single process only (the stage trainers call the model directly, not through DDP).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from streamse.errors import StreamseError
+
+from ..cnunet_tb import CNUNetTB
+from .config import TrainConfig
+from .trainer import Trainer
+
+LATENT_FORMAT = "streamse-tbts-latents-v1"
+
+
+@dataclass(frozen=True)
+class Stage1Config:
+    """[ts-stage1] table. teacher: 'wavlm' (teacher_path = local HF directory, required) or
+    'resemblyzer' (shipped weights). teacher_hears: 'clean' (the seed: oracle) or 'noisy'.
+    store_steps: after training, store latents for steps 0..store_steps-1 in latent_dir
+    (0: do not store; `store_latents` can be called later)."""
+
+    teacher: str = "resemblyzer"
+    teacher_path: str = ""
+    teacher_hears: str = "clean"
+    latent_dir: str = "latents"
+    store_steps: int = 0
+    latent_dtype: str = "float16"
+
+    @classmethod
+    def from_table(cls, table: dict) -> "Stage1Config":
+        return cls(**table)
+
+
+@dataclass(frozen=True)
+class Stage2Config:
+    """[ts-stage2] table. init: 'stage1' (needs stage1_checkpoint) or 'scratch'.
+    latent_norm: 'utterance' (GroupNorm(1) of each stored latent, no affine) or 'none'."""
+
+    latent_dir: str = "latents"
+    latent_weight: float = 0.05
+    latent_norm: str = "utterance"
+    init: str = "stage1"
+    stage1_checkpoint: str = ""
+
+    @classmethod
+    def from_table(cls, table: dict) -> "Stage2Config":
+        return cls(**table)
+
+
+# mixture keys ---------------------------------------------------------------------------------
+def mixture_keys(trainer: Trainer, step: int) -> tuple[int, list[int]]:
+    """(epoch, item indices) that `trainer.batch(step)` draws (the rule of `Trainer.batch`)."""
+    cfg = trainer.cfg
+    epoch, b = divmod(step, trainer.batches_per_epoch)
+    perm = np.random.default_rng((cfg.seed, epoch, 0xBA7C)).permutation(len(trainer.dataset))
+    idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size][trainer.rank :: trainer.world]
+    return epoch, [int(i) for i in idx]
+
+
+def digest(noisy: torch.Tensor) -> torch.Tensor:
+    """(B, N) -> (B, 2) float64: sum and energy of each mixture."""
+    x = noisy.detach().double().cpu()
+    return torch.stack([x.sum(-1), x.pow(2).sum(-1)], dim=-1)
+
+
+def store_meta(cfg: TrainConfig) -> dict:
+    """What must agree between the run that stores latents and the one that reads them."""
+    return {"format": LATENT_FORMAT, "seed": cfg.seed, "batch_size": cfg.batch_size,
+            "data": json.loads(json.dumps(dataclasses.asdict(cfg.data)))}
+
+
+def record_path(latent_dir: Path, step: int) -> Path:
+    return Path(latent_dir) / f"step_{step:08d}.pt"
+
+
+def _spectral_loss(trainer: Trainer, est_c: torch.Tensor, clean: torch.Tensor):
+    """The configured `EnhancementLoss` of a compressed estimate (B, 2, T, F) against clean."""
+    model, est_wav, ref_wav = trainer.model, None, None
+    if trainer.cfg.loss.sisdr > 0 or trainer.cfg.loss.mrstft > 0:
+        est_wav = model.synthesise(est_c)
+        d = model.geometry.delay_samples
+        ref_wav = F.pad(clean, (d, 0))[:, : est_wav.shape[1]]
+    return trainer.loss(est_c, model.analyse(clean), est_wav, ref_wav)
+
+
+def _optimise(trainer: Trainer, loss: torch.Tensor, parts: dict) -> dict:
+    trainer.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    grad = torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), trainer.cfg.grad_clip)
+    trainer.opt.step()
+    trainer.sched.step()
+    trainer.step += 1
+    return {**parts, "loss": loss.item(), "grad_norm": grad.item(),
+            "lr": trainer.sched.get_last_lr()[0]}
+
+
+def _check_model(trainer: Trainer, fused: bool) -> None:
+    if trainer.world > 1:
+        raise StreamseError("two-stage training runs in one process (no torchrun)")
+    if not isinstance(trainer.model, CNUNetTB):
+        raise StreamseError(f"two-stage training needs a cnunet-tb model, not {trainer.name}")
+    if bool(trainer.model.cfg.embed_dim) != fused:
+        raise StreamseError("stage 1 needs the fusion layer (embed_dim > 0), stage 2 none")
+
+
+# stage 1 --------------------------------------------------------------------------------------
+class Stage1Trainer(Trainer):
+    """Trains a cnunet-tb model with the teacher embedding fused at the bottleneck.
+
+    The model is the named architecture with embed_dim = the teacher's width (set here), so its
+    checkpoints rebuild the fused model. Validation scores are skipped: the stage-1 model needs
+    the teacher (and the clean target) at inference, and is not the deliverable."""
+
+    def __init__(self, name: str, cfg: TrainConfig, out_dir: Path, resume: Path | None = None,
+                 speech=None, noise=None, progress: bool = True,
+                 strategy_cfg: Stage1Config | None = None, teacher=None):
+        from ..teachers import build_teacher
+
+        self.scfg = strategy_cfg or Stage1Config()
+        if self.scfg.teacher_hears not in ("clean", "noisy"):
+            raise StreamseError(f"teacher_hears must be clean or noisy, not {self.scfg.teacher_hears!r}")
+        self.teacher = teacher or build_teacher(self.scfg.teacher, self.scfg.teacher_path or None)
+        cfg = dataclasses.replace(cfg, valid_max_files=0,
+                                  model={**cfg.model, "embed_dim": self.teacher.dim})
+        super().__init__(name, cfg, out_dir, resume, speech, noise, progress)
+
+    def setup_extra(self) -> None:
+        _check_model(self, fused=True)
+        self.teacher.to(self.device)
+
+    def embed(self, noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+        """(B, N) pair -> teacher embedding (B, N // hop, D) of the signal it hears."""
+        heard = clean if self.scfg.teacher_hears == "clean" else noisy
+        return self.teacher.embed_frames(heard, self.model.cfg.win, self.model.cfg.hop)
+
+    def train_step(self, noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
+        self.model.train()
+        est_c, _ = self.model.estimate_with_latent(noisy, self.embed(noisy, clean))
+        loss, parts = _spectral_loss(self, est_c, clean)
+        return _optimise(self, loss, parts)
+
+    def run(self, on_log=None) -> dict:
+        scores = super().run(on_log)
+        if self.scfg.store_steps > 0:
+            self.store_latents(Path(self.scfg.latent_dir), self.scfg.store_steps)
+        return scores
+
+    @torch.no_grad()
+    def store_latents(self, latent_dir: Path, steps: int) -> None:
+        """Write the bottleneck latents of the mixtures of global steps 0..steps-1."""
+        latent_dir = Path(latent_dir)
+        latent_dir.mkdir(parents=True, exist_ok=True)
+        meta = {**store_meta(self.cfg), "steps": steps, "teacher": self.scfg.teacher,
+                "teacher_hears": self.scfg.teacher_hears, "stage1_step": self.step}
+        self.model.eval()
+        dtype = getattr(torch, self.scfg.latent_dtype)
+        for step in range(steps):
+            noisy, clean = self.batch(step)
+            _, latent = self.model.estimate_with_latent(noisy, self.embed(noisy, clean))
+            epoch, idx = mixture_keys(self, step)
+            rec = {"step": step, "epoch": epoch, "indices": torch.tensor(idx),
+                   "digest": digest(noisy), "latent": latent.to(dtype).cpu()}
+            torch.save(rec, record_path(latent_dir, step))
+        (latent_dir / "meta.json").write_text(json.dumps(meta, indent=1))
+
+
+# stage 2 --------------------------------------------------------------------------------------
+class LatentStore:
+    """Read side of `Stage1Trainer.store_latents`: meta.json + one record per global step."""
+
+    def __init__(self, latent_dir: str | Path):
+        self.dir = Path(latent_dir)
+        meta_path = self.dir / "meta.json"
+        if not meta_path.is_file():
+            raise StreamseError(f"no stored latents in {self.dir} (run stage 1 with store_steps)")
+        self.meta = json.loads(meta_path.read_text())
+        if self.meta.get("format") != LATENT_FORMAT:
+            raise StreamseError(f"{self.dir}: not a {LATENT_FORMAT} store")
+        self.steps = int(self.meta["steps"])
+
+    def check_run(self, cfg: TrainConfig) -> None:
+        """Refuse a run whose batches would not be the stored mixtures."""
+        ours = store_meta(cfg)
+        for key in ("seed", "batch_size", "data"):
+            if ours[key] != self.meta[key]:
+                raise StreamseError(f"{self.dir}: latents were stored with another {key} "
+                                    f"({self.meta[key]!r}, this run {ours[key]!r})")
+
+    def read(self, step: int) -> dict:
+        return torch.load(record_path(self.dir, step), map_location="cpu", weights_only=True)
+
+
+def load_stage1(model: CNUNetTB, path: str | Path) -> list[str]:
+    """Copy a stage-1 checkpoint's weights into a stage-2 model, all but `fusion.*`; the two
+    configs must agree apart from embed_dim. Returns the skipped keys."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if ckpt.get("family") != "cnunet-tb":
+        raise StreamseError(f"{path} holds a {ckpt.get('family')} model, not cnunet-tb")
+    theirs = {**ckpt["config"], "embed_dim": 0}
+    if json.dumps(theirs, sort_keys=True) != json.dumps(
+            json.loads(json.dumps(dataclasses.asdict(model.cfg))), sort_keys=True):
+        raise StreamseError(f"{path}: stage-1 architecture differs from this stage-2 model")
+    state = {k: v for k, v in ckpt["state_dict"].items() if not k.startswith("fusion.")}
+    model.load_state_dict(state)
+    return sorted(set(ckpt["state_dict"]) - set(state))
+
+
+class Stage2Trainer(Trainer):
+    """Trains the causal cnunet-tb (no fusion) with spectral loss + latent replication."""
+
+    def __init__(self, name: str, cfg: TrainConfig, out_dir: Path, resume: Path | None = None,
+                 speech=None, noise=None, progress: bool = True,
+                 strategy_cfg: Stage2Config | None = None):
+        self.scfg = strategy_cfg or Stage2Config()
+        if self.scfg.init not in ("stage1", "scratch") or self.scfg.latent_norm not in (
+                "utterance", "none"):
+            raise StreamseError(f"bad [ts-stage2] init/latent_norm: {self.scfg}")
+        self.store = LatentStore(self.scfg.latent_dir)
+        self.store.check_run(cfg)
+        super().__init__(name, cfg, out_dir, resume, speech, noise, progress)
+
+    def setup_extra(self) -> None:
+        """Initialise from stage 1 (a resume, which comes after, overrides it)."""
+        _check_model(self, fused=False)
+        if self.scfg.init == "stage1":
+            if not self.scfg.stage1_checkpoint:
+                raise StreamseError("init = 'stage1' needs stage1_checkpoint")
+            load_stage1(self.model, self.scfg.stage1_checkpoint)
+
+    def batch(self, step: int) -> tuple[torch.Tensor, ...]:
+        """(noisy, clean, stored latent) of stored step `step mod n`, keys checked."""
+        key = step % self.store.steps
+        noisy, clean = super().batch(key)
+        rec = self.store.read(key)
+        epoch, idx = mixture_keys(self, key)
+        if rec["epoch"] != epoch or rec["indices"].tolist() != idx or not torch.allclose(
+                rec["digest"], digest(noisy), rtol=1e-9, atol=1e-9):
+            raise StreamseError(f"stored latent {key} was computed on other mixtures")
+        return noisy, clean, rec["latent"].to(self.device, torch.float32)
+
+    def target(self, latent: torch.Tensor) -> torch.Tensor:
+        """Stored latent (B, C, T, F) -> replication target."""
+        return F.group_norm(latent, 1, eps=1e-8) if self.scfg.latent_norm == "utterance" else latent
+
+    def train_step(self, noisy: torch.Tensor, clean: torch.Tensor,
+                   latent: torch.Tensor) -> dict[str, float]:
+        self.model.train()
+        est_c, own = self.model.estimate_with_latent(noisy)
+        loss, parts = _spectral_loss(self, est_c, clean)
+        rep = F.mse_loss(own, self.target(latent))
+        parts = {**parts, "latent_mse": rep.item()}
+        return _optimise(self, loss + self.scfg.latent_weight * rep, parts)

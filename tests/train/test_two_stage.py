@@ -1,0 +1,152 @@
+"""CNUNet-TB-TS two-stage training: teachers give frame embeddings on the STFT frame grid
+(a tiny random WavLM; resemblyzer's shipped LSTM, no network), and stage 1 -> stored latents ->
+stage 2 on a tiny synthetic data folder, with stage 2 reading exactly the mixtures stage 1
+stored (keys, digests and tensors compared)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from streamse.errors import StreamseError
+from streamse.models.registry import load_checkpoint
+from streamse.models.teachers import FrameGrid, build_teacher, resample_frames, stft_grid
+from streamse.models.train.config import TrainConfig
+from streamse.models.train.data import DataConfig
+from streamse.models.train.two_stage import (Stage1Config, Stage1Trainer, Stage2Config,
+                                             Stage2Trainer, digest, mixture_keys, record_path)
+
+DATA = Path(__file__).parents[1] / "data"
+TINY_TB = {"mid": 8, "out": 8, "stages": (2, 1), "dense_layers": 3, "gate_kernel": 5,
+           "attn_frames": 4}
+
+
+def _need_resemblyzer():
+    """Only the package's weight file is used (importing it needs webrtcvad/pkg_resources)."""
+    if importlib.util.find_spec("resemblyzer") is None:
+        pytest.skip("resemblyzer is not installed (pip install 'streamse[train]')")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    speech, noise = root / "speech", root / "noise"
+    speech.mkdir(), noise.mkdir()
+    clean, sr = sf.read(DATA / "clean.wav", dtype="float32")
+    for i in range(3):
+        sf.write(speech / f"utt{i}.wav", clean[i * 16000 : i * 16000 + 20000], sr)
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        sf.write(noise / f"n{i}.wav", 0.1 * rng.standard_normal(24000).astype(np.float32), sr)
+    return speech, noise
+
+
+def _cfg(data_dirs, steps=2) -> TrainConfig:
+    speech, noise = data_dirs
+    data = DataConfig(clean_dirs=(str(speech),), noise_dirs=(str(noise),), segment_seconds=0.5,
+                      epoch_size=4, p_reverb=0.0)
+    return TrainConfig(steps=steps, batch_size=2, warmup_steps=1, threads=1, log_every=1,
+                       valid_every=1000, valid_max_files=0, data=data, model=dict(TINY_TB),
+                       loss=dataclasses.replace(TrainConfig().loss, cplx=0.1, mag=0.9))
+
+
+def test_resample_frames_follows_time():
+    """A teacher signal linear in time stays the same line on the STFT grid."""
+    src = FrameGrid(320.0, 199.5)
+    emb = src.centre(50).float()[None, :, None]  # value = centre time in samples
+    out = resample_frames(emb, src, stft_grid(512, 256), 40)
+    expect = stft_grid(512, 256).centre(40).float().clamp(199.5, 199.5 + 49 * 320)
+    torch.testing.assert_close(out[0, :, 0], expect)
+
+
+def test_tiny_random_wavlm_gives_stft_frames():
+    pytest.importorskip("transformers")
+    from transformers import WavLMConfig
+
+    from streamse.models.teachers.wavlm import WavLMTeacher
+
+    cfg = WavLMConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=32, conv_dim=(8,) * 7, num_conv_pos_embeddings=8,
+                      num_conv_pos_embedding_groups=2)
+    torch.manual_seed(0)
+    teacher = WavLMTeacher(config=cfg)
+    wav = torch.randn(2, 16000)
+    assert teacher.frames(wav).shape == (2, 49, 16)  # 20 ms frames
+    emb = teacher.embed_frames(wav, 512, 256)
+    assert emb.shape == (2, 62, 16) and torch.isfinite(emb).all()
+    with pytest.raises(StreamseError, match="teacher-path|local copy"):
+        build_teacher("wavlm", None)
+
+
+def test_resemblyzer_teacher_ships_weights():
+    _need_resemblyzer()
+    teacher = build_teacher("resemblyzer")
+    wav = 0.1 * torch.randn(1, 16000)
+    assert teacher.frames(wav).shape == (1, 101, 256)  # 10 ms frames, centred
+    emb = teacher.embed_frames(wav, 512, 256)
+    assert emb.shape == (1, 62, 256) and emb.abs().max() <= 1.0  # LSTM hidden states
+    assert emb.std() > 1e-3  # pretrained, not zeros
+
+
+def test_stage1_store_stage2(tmp_path, data_dirs):
+    _need_resemblyzer()
+    cfg, latents = _cfg(data_dirs), tmp_path / "latents"
+    s1cfg = Stage1Config(teacher="resemblyzer", latent_dir=str(latents), store_steps=3)
+    s1 = Stage1Trainer("cnunet-tb-ts-s", cfg, tmp_path / "s1", progress=False, strategy_cfg=s1cfg)
+    s1.run()
+    assert s1.step == 2 and s1.model.fusion is not None
+    model1, _ = load_checkpoint(tmp_path / "s1" / "last.pt")  # rebuilds the fused model
+    assert model1.cfg.embed_dim == 256
+    meta = json.loads((latents / "meta.json").read_text())
+    assert (meta["steps"], meta["seed"], meta["teacher_hears"]) == (3, 0, "clean")
+
+    s2cfg = Stage2Config(latent_dir=str(latents), stage1_checkpoint=str(tmp_path / "s1" / "last.pt"))
+    s2 = Stage2Trainer("cnunet-tb-ts-s", cfg, tmp_path / "s2", progress=False, strategy_cfg=s2cfg)
+    assert s2.model.fusion is None
+    for k, v in s2.model.state_dict().items():  # initialised from stage 1, fusion dropped
+        torch.testing.assert_close(v, model1.state_dict()[k])
+    for step in (0, 1, 2, 4):  # step 4 wraps to stored step 1
+        noisy, _, latent = s2.batch(step)
+        rec = torch.load(record_path(latents, step % 3), weights_only=True)
+        assert mixture_keys(s2, step % 3) == mixture_keys(s1, step % 3)
+        assert rec["indices"].tolist() == mixture_keys(s2, step % 3)[1]
+        torch.testing.assert_close(rec["digest"], digest(noisy), rtol=0, atol=0)
+        torch.testing.assert_close(latent, rec["latent"].float(), rtol=0, atol=0)
+        assert latent.shape == (2, 8, 8000 // s2.model.cfg.hop, 64)
+    s2.run()
+    assert s2.step == 2
+    model2, _ = load_checkpoint(tmp_path / "s2" / "last.pt")
+    assert model2.cfg.embed_dim == 0
+
+
+def test_stage2_refuses_other_mixtures(tmp_path, data_dirs):
+    _need_resemblyzer()
+    cfg, latents = _cfg(data_dirs), tmp_path / "latents"
+    s1 = Stage1Trainer("cnunet-tb-ts-s", cfg, tmp_path / "s1", progress=False,
+                       strategy_cfg=Stage1Config(latent_dir=str(latents), teacher_hears="noisy"))
+    s1.store_latents(latents, 1)
+    s2cfg = Stage2Config(latent_dir=str(latents), init="scratch")
+    with pytest.raises(StreamseError, match="seed"):
+        Stage2Trainer("cnunet-tb-ts-s", dataclasses.replace(cfg, seed=1), tmp_path / "s2",
+                      progress=False, strategy_cfg=s2cfg)
+    rec = torch.load(record_path(latents, 0), weights_only=True)
+    rec["indices"] = rec["indices"].flip(0)
+    torch.save(rec, record_path(latents, 0))
+    s2 = Stage2Trainer("cnunet-tb-ts-s", cfg, tmp_path / "s2", progress=False, strategy_cfg=s2cfg)
+    with pytest.raises(StreamseError, match="other mixtures"):
+        s2.batch(0)
