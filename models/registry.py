@@ -33,13 +33,11 @@ ARCHITECTURES: dict[str, tuple[str, Any]] = {
     # sized to train on a CPU
     "cnunet-s": ("cnunet", CNUNetConfig(mid=8, out=16, dense_layers=4, attn_hidden=8)),
     # CNUNet-TB(-TS) at the published size (2,796,393 params; release 2,979,840), causal, on
-    # streamse's 20 ms / 10 ms STFT (the paper's 512/256 window would be 32 ms of latency:
-    # `[model] win = 512, hop = 256` or CNUNetTBConfig() restores it); the stage-2 / inference
+    # the paper's 512/256 Hamming STFT (32 ms window, 16 ms hop); the stage-2 / inference
     # network (no fusion layer)
-    "cnunet-tb-ts": ("cnunet-tb", CNUNetTBConfig(win=320, hop=160)),
+    "cnunet-tb-ts": ("cnunet-tb", CNUNetTBConfig()),
     # a quarter of the widths, 4 dense layers, shorter attention: sized to train on a CPU
-    "cnunet-tb-ts-s": ("cnunet-tb", CNUNetTBConfig(win=320, hop=160, mid=8, out=16,
-                                                   dense_layers=4, gate_kernel=9,
+    "cnunet-tb-ts-s": ("cnunet-tb", CNUNetTBConfig(mid=8, out=16, dense_layers=4, gate_kernel=9,
                                                    attn_frames=16)),
 }
 

@@ -148,7 +148,8 @@ class Stage1Trainer(Trainer):
 
         self.scfg = strategy_cfg or Stage1Config()
         if self.scfg.teacher_hears not in ("clean", "noisy"):
-            raise StreamseError(f"teacher_hears must be clean or noisy, not {self.scfg.teacher_hears!r}")
+            raise StreamseError("teacher_hears must be clean or noisy, "
+                                f"not {self.scfg.teacher_hears!r}")
         self.teacher = teacher or build_teacher(self.scfg.teacher, self.scfg.teacher_path or None)
         cfg = dataclasses.replace(cfg, valid_max_files=0,
                                   model={**cfg.model, "embed_dim": self.teacher.dim})

@@ -137,14 +137,13 @@ def test_onnx_hop_graph_matches_pytorch(tmp_path, noisy_clean):
 
 
 def test_published_configuration():
-    """2,796,393 parameters: within 10 % of the release's 2,979,840. The registered model runs
-    on streamse's 20 ms / 10 ms STFT; the config defaults keep the paper's 32 ms / 16 ms one
-    (same weights: both have 256 bins above DC)."""
+    """2,796,393 parameters: within 10 % of the release's 2,979,840, on the paper's 512/256
+    Hamming STFT (32 ms window, 16 ms hop) with compression 0.2."""
     m = build_by_name("cnunet-tb-ts")
     n = sum(p.numel() for p in m.parameters())
     assert n == 2_796_393 and abs(n / 2_979_840 - 1) < 0.10
     geo = m.geometry
-    assert (geo.window, geo.hop, geo.delay_samples) == (320, 160, 160)
+    assert (geo.window, geo.hop, geo.delay_samples) == (512, 256, 256)
     assert m.fusion is None
     paper = CNUNetTBConfig()
     assert (paper.win, paper.hop, paper.window, paper.compress) == (512, 256, "hamming", 0.2)

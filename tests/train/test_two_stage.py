@@ -74,7 +74,7 @@ def test_resample_frames_follows_time():
     torch.testing.assert_close(out[0, :, 0], expect)
 
 
-def test_tiny_random_wavlm_gives_stft_frames():
+def _tiny_wavlm():
     pytest.importorskip("transformers")
     from transformers import WavLMConfig
 
@@ -84,11 +84,19 @@ def test_tiny_random_wavlm_gives_stft_frames():
                       intermediate_size=32, conv_dim=(8,) * 7, num_conv_pos_embeddings=8,
                       num_conv_pos_embedding_groups=2)
     torch.manual_seed(0)
-    teacher = WavLMTeacher(config=cfg)
+    return WavLMTeacher(config=cfg)
+
+
+def test_tiny_random_wavlm_gives_stft_frames(tmp_path):
+    """Built from a config, and from a local directory (the --teacher-path route)."""
+    teacher = _tiny_wavlm()
     wav = torch.randn(2, 16000)
     assert teacher.frames(wav).shape == (2, 49, 16)  # 20 ms frames
     emb = teacher.embed_frames(wav, 512, 256)
     assert emb.shape == (2, 62, 16) and torch.isfinite(emb).all()
+    teacher.model.save_pretrained(tmp_path / "wavlm")
+    loaded = build_teacher("wavlm", tmp_path / "wavlm")
+    torch.testing.assert_close(loaded.embed_frames(wav, 512, 256), emb)
     with pytest.raises(StreamseError, match="teacher-path|local copy"):
         build_teacher("wavlm", None)
 
@@ -115,7 +123,8 @@ def test_stage1_store_stage2(tmp_path, data_dirs):
     meta = json.loads((latents / "meta.json").read_text())
     assert (meta["steps"], meta["seed"], meta["teacher_hears"]) == (3, 0, "clean")
 
-    s2cfg = Stage2Config(latent_dir=str(latents), stage1_checkpoint=str(tmp_path / "s1" / "last.pt"))
+    s2cfg = Stage2Config(latent_dir=str(latents),
+                         stage1_checkpoint=str(tmp_path / "s1" / "last.pt"))
     s2 = Stage2Trainer("cnunet-tb-ts-s", cfg, tmp_path / "s2", progress=False, strategy_cfg=s2cfg)
     assert s2.model.fusion is None
     for k, v in s2.model.state_dict().items():  # initialised from stage 1, fusion dropped
@@ -135,10 +144,13 @@ def test_stage1_store_stage2(tmp_path, data_dirs):
 
 
 def test_stage2_refuses_other_mixtures(tmp_path, data_dirs):
-    _need_resemblyzer()
+    """A WavLM teacher hearing the noisy input stores latents; stage 2 refuses them under
+    another seed, or when a record's keys were altered."""
     cfg, latents = _cfg(data_dirs), tmp_path / "latents"
+    s1cfg = Stage1Config(teacher="wavlm", latent_dir=str(latents), teacher_hears="noisy")
     s1 = Stage1Trainer("cnunet-tb-ts-s", cfg, tmp_path / "s1", progress=False,
-                       strategy_cfg=Stage1Config(latent_dir=str(latents), teacher_hears="noisy"))
+                       strategy_cfg=s1cfg, teacher=_tiny_wavlm())
+    assert s1.model.cfg.embed_dim == 16
     s1.store_latents(latents, 1)
     s2cfg = Stage2Config(latent_dir=str(latents), init="scratch")
     with pytest.raises(StreamseError, match="seed"):
