@@ -35,6 +35,20 @@ from .cnunet_stages import Attention, DecoderStage, EncoderStage
 from .spectral import SpectralEnhancer
 
 
+def nested_unet_bins(cfg) -> list[int]:
+    """Bins at each encoder level (DC dropped) of a nested U-Net config (CNUNet, CNUNet-TB);
+    raises unless every U-Net halves its bins exactly and the widths split into complex halves
+    (the decoder's dense blocks split mid/4 channels into real and imaginary parts)."""
+    if cfg.mid % 8 or cfg.out % 4:
+        raise ValueError(f"need mid % 8 == 0 and out % 4 == 0, got {cfg.mid}, {cfg.out}")
+    bins = [(cfg.n_fft // 2) // 2**k for k in range(len(cfg.stages) + 1)]
+    for f, depth in zip(bins, cfg.stages):
+        if f < 2**depth or f % 2**depth:
+            raise ValueError(f"{f} bins cannot be halved {depth} times: "
+                             f"n_fft {cfg.n_fft} does not fit stages {cfg.stages}")
+    return bins
+
+
 @dataclass(frozen=True)
 class CNUNetConfig:
     """Architecture of the causal CNUNet. Window/hop in samples at `sample_rate`.
@@ -59,19 +73,10 @@ class CNUNetConfig:
     attn_frames: int = 32
 
     def __post_init__(self):
-        # the decoder's dense blocks split mid/4 channels into complex halves
-        if self.mid % 8 or self.out % 4:
-            raise ValueError(f"need mid % 8 == 0 and out % 4 == 0, got {self.mid}, {self.out}")
-        self.level_bins()
+        nested_unet_bins(self)
 
     def level_bins(self) -> list[int]:
-        """Bins at each encoder level (DC dropped); checks that every U-Net halves exactly."""
-        bins = [(self.n_fft // 2) // 2**k for k in range(len(self.stages) + 1)]
-        for f, depth in zip(bins, self.stages):
-            if f < 2**depth or f % 2**depth:
-                raise ValueError(f"{f} bins cannot be halved {depth} times: "
-                                 f"n_fft {self.n_fft} does not fit stages {self.stages}")
-        return bins
+        return nested_unet_bins(self)
 
 
 @dataclass(frozen=True)

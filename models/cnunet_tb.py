@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cnunet import nested_unet_bins
 from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, SubPixelConv, run, states
 from .cnunet_tb_blocks import (BottleneckFusion, GateConfig, TBDecoderStage, TBEncoderStage,
                                polar_mask)
@@ -58,18 +59,10 @@ class CNUNetTBConfig:
     embed_dim: int = 0
 
     def __post_init__(self):
-        if self.mid % 8 or self.out % 4:
-            raise ValueError(f"need mid % 8 == 0 and out % 4 == 0, got {self.mid}, {self.out}")
-        self.level_bins()
+        nested_unet_bins(self)
 
     def level_bins(self) -> list[int]:
-        """Bins at each encoder level (DC dropped); checks that every U-Net halves exactly."""
-        bins = [(self.n_fft // 2) // 2**k for k in range(len(self.stages) + 1)]
-        for f, depth in zip(bins, self.stages):
-            if f < 2**depth or f % 2**depth:
-                raise ValueError(f"{f} bins cannot be halved {depth} times: "
-                                 f"n_fft {self.n_fft} does not fit stages {self.stages}")
-        return bins
+        return nested_unet_bins(self)
 
 
 @dataclass(frozen=True)

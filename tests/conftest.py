@@ -19,3 +19,14 @@ def noisy_clean() -> tuple[np.ndarray, np.ndarray]:
     clean, _ = sf.read(DATA / "clean.wav", dtype="float32")
     assert sr == 16000
     return noisy, clean
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Eager per-hop steps of small convs crawl when intra-op threads fight over a busy CPU."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,7 +1,8 @@
-"""Small seeded models for fast tests of the streaming machinery."""
+"""Small seeded models and helpers for fast tests of the streaming machinery."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from streamse.models.crn import CRNConfig, MaskCRN
@@ -27,3 +28,24 @@ def tiny_cnunet(seed: int = 0, **overrides):
     cfg = CNUNetConfig(mid=8, out=8, stages=(2, 1), dense_layers=3, attn_hidden=2, attn_frames=4)
     torch.manual_seed(seed)
     return CNUNet(dataclasses.replace(cfg, **overrides)).eval()
+
+
+def offline(model, x: np.ndarray) -> np.ndarray:
+    """The offline PyTorch forward of a 1-D signal (output delayed by win - hop)."""
+    with torch.no_grad():
+        return model(torch.from_numpy(x)[None])[0].numpy()
+
+
+def rel_err(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - b| relative to the peak of b."""
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+def feed_pattern(streamer, x: np.ndarray, pattern: list[int]) -> np.ndarray:
+    """Feed `x` to a HopStreamer in chunks of pattern[0], pattern[1], ... samples (cycled)."""
+    outs, pos, k = [], 0, 0
+    while pos < x.size:
+        n = pattern[k % len(pattern)]
+        outs.append(streamer.feed(x[pos : pos + n]))
+        pos, k = pos + n, k + 1
+    return np.concatenate(outs)

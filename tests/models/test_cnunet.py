@@ -14,37 +14,13 @@ from streamse.models.macs import hooked_macs
 from streamse.models.registry import build_by_name
 from streamse.models.torch_streamer import TorchStreamer
 from streamse.runtime import OnnxStreamer
-from streamse_testing import tiny_cnunet
+from streamse_testing import feed_pattern, offline, rel_err, tiny_cnunet
 
 REL_TOL = 1e-4  # max |streamed - offline| / peak
 HOP = 160
 
 
-def _offline(model, x: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return model(torch.from_numpy(x)[None])[0].numpy()
-
-
-def _rel_err(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.abs(a - b).max() / np.abs(b).max())
-
-
-def _feed(streamer, x: np.ndarray, pattern: list[int]) -> np.ndarray:
-    outs, pos, k = [], 0, 0
-    while pos < x.size:
-        n = pattern[k % len(pattern)]
-        outs.append(streamer.feed(x[pos : pos + n]))
-        pos, k = pos + n, k + 1
-    return np.concatenate(outs)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Eager per-hop steps of small convs crawl when intra-op threads fight over a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +29,15 @@ def model():
 
 
 @pytest.mark.parametrize("frames", [1, 2, 7])
-def test_step_chunks_equal_offline(model, noisy_clean, frames):
+def test_step_chunks_equaloffline(model, noisy_clean, frames):
     """model.step fed `frames` hops per call == offline forward."""
     x = noisy_clean[0][: 42 * HOP]
-    ref, state, outs = _offline(model, x), model.init_state(1), []
+    ref, state, outs = offline(model, x), model.init_state(1), []
     with torch.no_grad():
         for i in range(0, x.size, frames * HOP):
             y, state = model.step(torch.from_numpy(x[None, i : i + frames * HOP]), state)
             outs.append(y[0].numpy())
-    assert _rel_err(np.concatenate(outs), ref) < REL_TOL
+    assert rel_err(np.concatenate(outs), ref) < REL_TOL
 
 
 def test_streamer_ragged_across_reset(model, noisy_clean):
@@ -71,9 +47,9 @@ def test_streamer_ragged_across_reset(model, noisy_clean):
     streamer = TorchStreamer(model)
     streamer.feed(noisy_clean[1][:2000])
     streamer.reset()
-    y = _feed(streamer, x, [1, 100, 333, 17, 160, 999, 2])
+    y = feed_pattern(streamer, x, [1, 100, 333, 17, 160, 999, 2])
     assert y.size == (x.size // HOP) * HOP
-    assert _rel_err(y, _offline(model, x)[: y.size]) < REL_TOL
+    assert rel_err(y, offline(model, x)[: y.size]) < REL_TOL
 
 
 def test_reset_forgets_and_state_matters(model, noisy_clean):
@@ -86,7 +62,7 @@ def test_reset_forgets_and_state_matters(model, noisy_clean):
     np.testing.assert_allclose(s.process(b), fresh, atol=1e-6)  # process() resets first
     leaky = TorchStreamer(model)
     leaky.feed(a)
-    assert _rel_err(leaky.feed(b)[:1600], fresh[:1600]) > 1e-3
+    assert rel_err(leaky.feed(b)[:1600], fresh[:1600]) > 1e-3
 
 
 def test_causal_whole_model(model, noisy_clean):
@@ -96,7 +72,7 @@ def test_causal_whole_model(model, noisy_clean):
     s = 4800 + 37
     x2 = x.copy()
     x2[s:] += 0.05 * np.random.default_rng(0).standard_normal(x.size - s).astype(np.float32)
-    y1, y2 = _offline(model, x), _offline(model, x2)
+    y1, y2 = offline(model, x), offline(model, x2)
     cut = (s // HOP) * HOP
     np.testing.assert_array_equal(y1[:cut], y2[:cut])
     assert not np.allclose(y1[cut : cut + HOP], y2[cut : cut + HOP])
@@ -124,10 +100,10 @@ def test_onnx_hop_graph_matches_pytorch(tmp_path, noisy_clean):
     assert any(s.name.endswith("attn.0.past") for s in meta.states)  # CTFA running state
     x = noisy_clean[0][:6400]
     assert check_onnx(model, path, x) < REL_TOL
-    streamer, ref = OnnxStreamer(path), _offline(model, x)
+    streamer, ref = OnnxStreamer(path), offline(model, x)
     for pattern in ([7 * HOP], [5, 160, 1000, 33, 1]):  # the second after a reset
         streamer.reset()
-        assert _rel_err(_feed(streamer, x, pattern), ref) < REL_TOL
+        assert rel_err(feed_pattern(streamer, x, pattern), ref) < REL_TOL
 
 
 def test_published_configuration():

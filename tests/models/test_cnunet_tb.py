@@ -17,6 +17,7 @@ from streamse.models.macs import macs_per_second
 from streamse.models.registry import build_by_name
 from streamse.models.torch_streamer import TorchStreamer
 from streamse.runtime import OnnxStreamer
+from streamse_testing import feed_pattern, offline, rel_err
 
 REL_TOL = 1e-4  # max |streamed - offline| / peak
 HOP = 256
@@ -28,30 +29,7 @@ def tiny_tb(seed: int = 0, **overrides) -> CNUNetTB:
     return CNUNetTB(dataclasses.replace(TINY, **overrides)).eval()
 
 
-def _offline(model, x: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return model(torch.from_numpy(x)[None])[0].numpy()
-
-
-def _rel_err(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.abs(a - b).max() / np.abs(b).max())
-
-
-def _feed(streamer, x: np.ndarray, pattern: list[int]) -> np.ndarray:
-    outs, pos, k = [], 0, 0
-    while pos < x.size:
-        n = pattern[k % len(pattern)]
-        outs.append(streamer.feed(x[pos : pos + n]))
-        pos, k = pos + n, k + 1
-    return np.concatenate(outs)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +38,14 @@ def model():
 
 
 @pytest.mark.parametrize("frames", [1, 2, 7])
-def test_step_chunks_equal_offline(model, noisy_clean, frames):
+def test_step_chunks_equaloffline(model, noisy_clean, frames):
     x = noisy_clean[0][: 30 * HOP]
-    ref, state, outs = _offline(model, x), model.init_state(1), []
+    ref, state, outs = offline(model, x), model.init_state(1), []
     with torch.no_grad():
         for i in range(0, x.size, frames * HOP):
             y, state = model.step(torch.from_numpy(x[None, i : i + frames * HOP]), state)
             outs.append(y[0].numpy())
-    assert _rel_err(np.concatenate(outs), ref) < REL_TOL
+    assert rel_err(np.concatenate(outs), ref) < REL_TOL
 
 
 def test_streamer_ragged_across_reset(model, noisy_clean):
@@ -75,9 +53,9 @@ def test_streamer_ragged_across_reset(model, noisy_clean):
     streamer = TorchStreamer(model)
     streamer.feed(noisy_clean[1][:2000])
     streamer.reset()
-    y = _feed(streamer, x, [1, 100, 333, 17, 256, 999, 2])
+    y = feed_pattern(streamer, x, [1, 100, 333, 17, 256, 999, 2])
     assert y.size == (x.size // HOP) * HOP
-    assert _rel_err(y, _offline(model, x)[: y.size]) < REL_TOL
+    assert rel_err(y, offline(model, x)[: y.size]) < REL_TOL
 
 
 def test_reset_forgets_and_state_matters(model, noisy_clean):
@@ -88,7 +66,7 @@ def test_reset_forgets_and_state_matters(model, noisy_clean):
     np.testing.assert_allclose(s.process(b), fresh, atol=1e-6)
     leaky = TorchStreamer(model)
     leaky.feed(a)
-    assert _rel_err(leaky.feed(b)[:1536], fresh[:1536]) > 1e-3
+    assert rel_err(leaky.feed(b)[:1536], fresh[:1536]) > 1e-3
 
 
 def test_causal_whole_model(model, noisy_clean):
@@ -97,7 +75,7 @@ def test_causal_whole_model(model, noisy_clean):
     s = 20 * HOP + 37
     x2 = x.copy()
     x2[s:] += 0.05 * np.random.default_rng(0).standard_normal(x.size - s).astype(np.float32)
-    y1, y2 = _offline(model, x), _offline(model, x2)
+    y1, y2 = offline(model, x), offline(model, x2)
     cut = (s // HOP) * HOP
     np.testing.assert_array_equal(y1[:cut], y2[:cut])
     assert not np.allclose(y1[cut : cut + HOP], y2[cut : cut + HOP])
@@ -130,10 +108,10 @@ def test_onnx_hop_graph_matches_pytorch(tmp_path, noisy_clean):
     assert meta.params == sum(p.numel() for p in model.parameters())
     x = noisy_clean[0][:6400]
     assert check_onnx(model, path, x) < REL_TOL
-    streamer, ref = OnnxStreamer(path), _offline(model, x)
+    streamer, ref = OnnxStreamer(path), offline(model, x)
     streamer.reset()
     ref = ref[: (x.size // HOP) * HOP]
-    assert _rel_err(_feed(streamer, x, [5, 256, 1000, 33, 1]), ref) < REL_TOL
+    assert rel_err(feed_pattern(streamer, x, [5, 256, 1000, 33, 1]), ref) < REL_TOL
 
 
 def test_published_configuration():
