@@ -30,3 +30,20 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def train_data_dirs(tmp_path_factory):
+    """A tiny speech folder (the bundled clean utterance in 3 pieces) and a noise folder."""
+    import soundfile as sf
+
+    root = tmp_path_factory.mktemp("data")
+    speech, noise = root / "speech", root / "noise"
+    speech.mkdir(), noise.mkdir()
+    clean, sr = sf.read(DATA / "clean.wav", dtype="float32")
+    for i in range(3):
+        sf.write(speech / f"utt{i}.wav", clean[i * 16000 : i * 16000 + 20000], sr)
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        sf.write(noise / f"n{i}.wav", 0.1 * rng.standard_normal(24000).astype(np.float32), sr)
+    return speech, noise

@@ -131,14 +131,20 @@ class Trainer:
     def train_step(self, noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
         self.net.train()
         est_c = self.net(noisy)  # (B, 2, T, F) compressed estimate
-        ref_c = self.model.analyse(clean)
-        need_wav = self.cfg.loss.sisdr > 0 or self.cfg.loss.mrstft > 0
+        return self.optimise(*self.spectral_loss(est_c, clean))
+
+    def spectral_loss(self, est_c: torch.Tensor, clean: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """The configured `EnhancementLoss` of a compressed estimate (B, 2, T, F) vs clean (B, N)."""
         est_wav = ref_wav = None
-        if need_wav:  # the synthesised output is delayed by win - hop: delay the reference too
+        if self.cfg.loss.sisdr > 0 or self.cfg.loss.mrstft > 0:
+            # the synthesised output is delayed by win - hop: delay the reference too
             est_wav = self.model.synthesise(est_c)
             d = self.model.geometry.delay_samples
             ref_wav = F.pad(clean, (d, 0))[:, : est_wav.shape[1]]
-        loss, parts = self.loss(est_c, ref_c, est_wav, ref_wav)
+        return self.loss(est_c, self.model.analyse(clean), est_wav, ref_wav)
+
+    def optimise(self, loss: torch.Tensor, parts: dict) -> dict[str, float]:
+        """One optimiser step of the model on `loss` (clipped); returns the values to log."""
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad = nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)

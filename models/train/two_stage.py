@@ -103,27 +103,6 @@ def record_path(latent_dir: Path, step: int) -> Path:
     return Path(latent_dir) / f"step_{step:08d}.pt"
 
 
-def _spectral_loss(trainer: Trainer, est_c: torch.Tensor, clean: torch.Tensor):
-    """The configured `EnhancementLoss` of a compressed estimate (B, 2, T, F) against clean."""
-    model, est_wav, ref_wav = trainer.model, None, None
-    if trainer.cfg.loss.sisdr > 0 or trainer.cfg.loss.mrstft > 0:
-        est_wav = model.synthesise(est_c)
-        d = model.geometry.delay_samples
-        ref_wav = F.pad(clean, (d, 0))[:, : est_wav.shape[1]]
-    return trainer.loss(est_c, model.analyse(clean), est_wav, ref_wav)
-
-
-def _optimise(trainer: Trainer, loss: torch.Tensor, parts: dict) -> dict:
-    trainer.opt.zero_grad(set_to_none=True)
-    loss.backward()
-    grad = torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), trainer.cfg.grad_clip)
-    trainer.opt.step()
-    trainer.sched.step()
-    trainer.step += 1
-    return {**parts, "loss": loss.item(), "grad_norm": grad.item(),
-            "lr": trainer.sched.get_last_lr()[0]}
-
-
 def _check_model(trainer: Trainer, fused: bool) -> None:
     if trainer.world > 1:
         raise StreamseError("two-stage training runs in one process (no torchrun)")
@@ -167,8 +146,8 @@ class Stage1Trainer(Trainer):
     def train_step(self, noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
         self.model.train()
         est_c, _ = self.model.estimate_with_latent(noisy, self.embed(noisy, clean))
-        loss, parts = _spectral_loss(self, est_c, clean)
-        return _optimise(self, loss, parts)
+        loss, parts = self.spectral_loss(est_c, clean)
+        return self.optimise(loss, parts)
 
     def run(self, on_log=None) -> dict:
         scores = super().run(on_log)
@@ -277,7 +256,7 @@ class Stage2Trainer(Trainer):
                    latent: torch.Tensor) -> dict[str, float]:
         self.model.train()
         est_c, own = self.model.estimate_with_latent(noisy)
-        loss, parts = _spectral_loss(self, est_c, clean)
+        loss, parts = self.spectral_loss(est_c, clean)
         rep = F.mse_loss(own, self.target(latent))
         parts = {**parts, "latent_mse": rep.item()}
-        return _optimise(self, loss + self.scfg.latent_weight * rep, parts)
+        return self.optimise(loss + self.scfg.latent_weight * rep, parts)

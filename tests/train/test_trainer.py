@@ -7,11 +7,8 @@ import dataclasses
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from streamse.models.registry import load_checkpoint
@@ -19,27 +16,11 @@ from streamse.models.train.config import TrainConfig, config_from_tables, load_c
 from streamse.models.train.data import DataConfig
 from streamse.models.train.trainer import Trainer
 
-DATA = Path(__file__).parents[1] / "data"
 TINY_MODEL = {"channels": (4, 8), "rnn_hidden": 32, "rnn_layers": 1, "fc_hidden": 32}
 
 
-@pytest.fixture(scope="module")
-def data_dirs(tmp_path_factory):
-    """A tiny speech folder (bundled clean utterance in 3 pieces) and a noise folder."""
-    root = tmp_path_factory.mktemp("data")
-    speech, noise = root / "speech", root / "noise"
-    speech.mkdir(), noise.mkdir()
-    clean, sr = sf.read(DATA / "clean.wav", dtype="float32")
-    for i in range(3):
-        sf.write(speech / f"utt{i}.wav", clean[i * 16000 : i * 16000 + 20000], sr)
-    rng = np.random.default_rng(0)
-    for i in range(2):
-        sf.write(noise / f"n{i}.wav", 0.1 * rng.standard_normal(24000).astype(np.float32), sr)
-    return speech, noise
-
-
-def _cfg(data_dirs, steps=6, batch=2) -> TrainConfig:
-    speech, noise = data_dirs
+def _cfg(train_data_dirs, steps=6, batch=2) -> TrainConfig:
+    speech, noise = train_data_dirs
     data = DataConfig(clean_dirs=(str(speech),), noise_dirs=(str(noise),), segment_seconds=0.5,
                       epoch_size=8, p_reverb=0.0)
     return TrainConfig(steps=steps, batch_size=batch, warmup_steps=2, threads=1, log_every=1,
@@ -50,8 +31,8 @@ def _weights(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-def test_resume_continues_exactly(tmp_path, data_dirs):
-    cfg = _cfg(data_dirs)
+def test_resume_continues_exactly(tmp_path, train_data_dirs):
+    cfg = _cfg(train_data_dirs)
     straight = Trainer("crn-s", cfg, tmp_path / "a", progress=False)
     straight.run()
     first = Trainer("crn-s", cfg, tmp_path / "b", progress=False)
@@ -69,8 +50,8 @@ def test_resume_continues_exactly(tmp_path, data_dirs):
     assert any(not torch.equal(a[k], v) for k, v in fresh.model.state_dict().items())
 
 
-def test_checkpoint_rebuilds_model_with_weights_only(tmp_path, data_dirs):
-    tr = Trainer("crn-s", _cfg(data_dirs, steps=2), tmp_path, progress=False)
+def test_checkpoint_rebuilds_model_with_weights_only(tmp_path, train_data_dirs):
+    tr = Trainer("crn-s", _cfg(train_data_dirs, steps=2), tmp_path, progress=False)
     tr.run()
     model, ckpt = load_checkpoint(tmp_path / "last.pt")  # torch.load(weights_only=True) inside
     assert ckpt["step"] == 2 and ckpt["train_config"]["train"]["steps"] == 2
@@ -79,8 +60,8 @@ def test_checkpoint_rebuilds_model_with_weights_only(tmp_path, data_dirs):
         assert torch.equal(model.state_dict()[k], v)
 
 
-def test_batches_are_seeded(data_dirs, tmp_path):
-    cfg = _cfg(data_dirs)
+def test_batches_are_seeded(train_data_dirs, tmp_path):
+    cfg = _cfg(train_data_dirs)
     a = Trainer("crn-s", cfg, tmp_path, progress=False).batch(5)
     b = Trainer("crn-s", cfg, tmp_path, progress=False).batch(5)
     c = Trainer("crn-s", dataclasses.replace(cfg, seed=1), tmp_path, progress=False).batch(5)
@@ -100,8 +81,8 @@ def test_config_tables_reject_unknown_keys(tmp_path):
     assert load_config(p).model == {"channels": (4, 8), "kernel": (2, 3)}  # as frozen configs hold them
 
 
-def _toml(data_dirs, steps: int, batch: int) -> str:
-    speech, noise = data_dirs
+def _toml(train_data_dirs, steps: int, batch: int) -> str:
+    speech, noise = train_data_dirs
     model = "\n".join(f"{k} = {list(v) if isinstance(v, tuple) else v}" for k, v in TINY_MODEL.items())
     return (f"[train]\nsteps = {steps}\nbatch_size = {batch}\nwarmup_steps = 2\nthreads = 1\n"
             f"valid_max_files = 0\nlog_every = 1\n"
@@ -109,9 +90,9 @@ def _toml(data_dirs, steps: int, batch: int) -> str:
             f"segment_seconds = 0.5\nepoch_size = 8\np_reverb = 0.0\n[model]\n{model}\n")
 
 
-def test_cli_and_ddp_two_processes_match_one(tmp_path, data_dirs):
+def test_cli_and_ddp_two_processes_match_one(tmp_path, train_data_dirs):
     """torchrun, 2 CPU processes with gloo, batch 4 split 2+2 == one process with batch 4."""
-    (tmp_path / "tiny.toml").write_text(_toml(data_dirs, steps=2, batch=4))
+    (tmp_path / "tiny.toml").write_text(_toml(train_data_dirs, steps=2, batch=4))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     one = subprocess.run([sys.executable, "-m", "streamse", "train", "--model", "crn-s",
                           "--config", str(tmp_path / "tiny.toml"), "--out", str(tmp_path / "one")],

@@ -8,11 +8,8 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from streamse.errors import StreamseError
@@ -23,7 +20,6 @@ from streamse.models.train.data import DataConfig
 from streamse.models.train.two_stage import (Stage1Config, Stage1Trainer, Stage2Config,
                                              Stage2Trainer, digest, mixture_keys, record_path)
 
-DATA = Path(__file__).parents[1] / "data"
 TINY_TB = {"mid": 8, "out": 8, "stages": (2, 1), "dense_layers": 3, "gate_kernel": 5,
            "attn_frames": 4}
 
@@ -34,30 +30,11 @@ def _need_resemblyzer():
         pytest.skip("resemblyzer is not installed (pip install 'streamse[train]')")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-@pytest.fixture(scope="module")
-def data_dirs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    speech, noise = root / "speech", root / "noise"
-    speech.mkdir(), noise.mkdir()
-    clean, sr = sf.read(DATA / "clean.wav", dtype="float32")
-    for i in range(3):
-        sf.write(speech / f"utt{i}.wav", clean[i * 16000 : i * 16000 + 20000], sr)
-    rng = np.random.default_rng(0)
-    for i in range(2):
-        sf.write(noise / f"n{i}.wav", 0.1 * rng.standard_normal(24000).astype(np.float32), sr)
-    return speech, noise
-
-
-def _cfg(data_dirs, steps=2) -> TrainConfig:
-    speech, noise = data_dirs
+def _cfg(train_data_dirs, steps=2) -> TrainConfig:
+    speech, noise = train_data_dirs
     data = DataConfig(clean_dirs=(str(speech),), noise_dirs=(str(noise),), segment_seconds=0.5,
                       epoch_size=4, p_reverb=0.0)
     return TrainConfig(steps=steps, batch_size=2, warmup_steps=1, threads=1, log_every=1,
@@ -111,9 +88,9 @@ def test_resemblyzer_teacher_ships_weights():
     assert emb.std() > 1e-3  # pretrained, not zeros
 
 
-def test_stage1_store_stage2(tmp_path, data_dirs):
+def test_stage1_store_stage2(tmp_path, train_data_dirs):
     _need_resemblyzer()
-    cfg, latents = _cfg(data_dirs), tmp_path / "latents"
+    cfg, latents = _cfg(train_data_dirs), tmp_path / "latents"
     s1cfg = Stage1Config(teacher="resemblyzer", latent_dir=str(latents), store_steps=3)
     s1 = Stage1Trainer("cnunet-tb-ts-s", cfg, tmp_path / "s1", progress=False, strategy_cfg=s1cfg)
     s1.run()
@@ -143,10 +120,10 @@ def test_stage1_store_stage2(tmp_path, data_dirs):
     assert model2.cfg.embed_dim == 0
 
 
-def test_stage2_refuses_other_mixtures(tmp_path, data_dirs):
+def test_stage2_refuses_other_mixtures(tmp_path, train_data_dirs):
     """A WavLM teacher hearing the noisy input stores latents; stage 2 refuses them under
     another seed, or when a record's keys were altered."""
-    cfg, latents = _cfg(data_dirs), tmp_path / "latents"
+    cfg, latents = _cfg(train_data_dirs), tmp_path / "latents"
     s1cfg = Stage1Config(teacher="wavlm", latent_dir=str(latents), teacher_hears="noisy")
     s1 = Stage1Trainer("cnunet-tb-ts-s", cfg, tmp_path / "s1", progress=False,
                        strategy_cfg=s1cfg, teacher=_tiny_wavlm())

@@ -131,15 +131,7 @@ class IDDPTrainer(Trainer):
         with torch.no_grad():
             y1 = enhance_aligned(self.model, noisy)  # (B, N)
         y2 = enhance_aligned(self.model, add_noise_at_snr(y1, noise, snr_db))
-        loss, parts = iddp_loss(noisy, y1, y2, self.scfg)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-        self.opt.step()
-        self.sched.step()
-        self.step += 1
-        return {**parts, "loss": loss.item(), "grad_norm": grad.item(),
-                "lr": self.sched.get_last_lr()[0]}
+        return self.optimise(*iddp_loss(noisy, y1, y2, self.scfg))
 
     def extra_state(self) -> dict:
         return {"strategy": self.strategy, "strategy_config": dataclasses.asdict(self.scfg)}
