@@ -15,7 +15,6 @@ from typing import Callable
 import numpy as np
 
 from streamse.audio_io import read_audio as _read
-from streamse.errors import require
 
 from .metrics import score
 
@@ -128,33 +127,9 @@ def to_json(report: EvalReport) -> dict:
     }
 
 
-def _log_spectrogram(x: np.ndarray, n_fft: int = 512, hop: int = 128) -> np.ndarray:
-    """Power in dB, (freq bins, frames), Hann window."""
-    x = np.pad(np.asarray(x, np.float64), (0, max(0, n_fft - len(x))))
-    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * np.hanning(n_fft)
-    return 10 * np.log10(np.abs(np.fft.rfft(frames, axis=1)).T ** 2 + 1e-12)
-
-
 def save_spectrograms(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray, sr: int,
                       path_png: str) -> None:
-    """Write noisy / enhanced / clean spectrograms, stacked, on one shared dB scale, to a PNG.
+    """Write noisy / enhanced / clean spectrograms, stacked, on one shared dB scale, to a PNG."""
+    from .plots import spectrogram_grid
 
-    Uses matplotlib's object API with the Agg canvas, so no global pyplot state is touched.
-    """
-    require("matplotlib", "eval")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    specs = [_log_spectrogram(x) for x in (noisy, enhanced, clean)]
-    vmax = max(float(s.max()) for s in specs)
-    fig = Figure(figsize=(10, 8), constrained_layout=True)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(3, 1, sharex=True)
-    for ax, spec, title in zip(axes, specs, ("noisy", "enhanced", "clean")):
-        extent = (0.0, spec.shape[1] * 128 / sr, 0.0, sr / 2000)
-        image = ax.imshow(spec, origin="lower", aspect="auto", extent=extent, cmap="magma",
-                          vmin=vmax - 80, vmax=vmax)
-        ax.set(title=title, ylabel="kHz")
-    axes[-1].set_xlabel("time (s)")
-    fig.colorbar(image, ax=list(axes), label="dB")
-    fig.savefig(path_png, dpi=100)
+    spectrogram_grid({"noisy": noisy, "enhanced": enhanced, "clean": clean}, sr, path_png)

@@ -12,7 +12,12 @@ import numpy as np
 
 from streamse.errors import require
 
-from .evaluate import _log_spectrogram
+
+def log_spectrogram(x: np.ndarray, n_fft: int = 512, hop: int = 128) -> np.ndarray:
+    """Power in dB, (freq bins, frames), Hann window."""
+    x = np.pad(np.asarray(x, np.float64), (0, max(0, n_fft - len(x))))
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * np.hanning(n_fft)
+    return 10 * np.log10(np.abs(np.fft.rfft(frames, axis=1)).T ** 2 + 1e-12)
 
 
 def _figure(figsize: tuple[float, float]):
@@ -57,7 +62,7 @@ def speed_bars(rtf_report: dict, path: str | Path) -> None:
 def spectrogram_grid(signals: dict[str, np.ndarray], sr: int, path: str | Path,
                      title: str = "") -> None:
     """One spectrogram per signal (e.g. noisy, each system, clean), stacked, shared dB scale."""
-    specs = {name: _log_spectrogram(x) for name, x in signals.items()}
+    specs = {name: log_spectrogram(x) for name, x in signals.items()}
     vmax = max(float(s.max()) for s in specs.values())
     fig = _figure((10, 1.0 + 2.0 * len(specs)))
     axes = np.atleast_1d(fig.subplots(len(specs), 1, sharex=True))
