@@ -81,16 +81,13 @@ class OnnxStreamer(HopStreamer):
         self._state = {s.name: np.zeros(s.shape, dtype=np.float32) for s in self.meta.states}
 
     def _process(self, x: np.ndarray) -> np.ndarray:
-        hop = self.hop
+        hop, state = self.hop, self._state
         out = np.empty_like(x)
-        feeds = self._state
         for i in range(0, x.size, hop):
-            feeds["audio"] = x[None, i : i + hop]
-            res = self.session.run(self._out_names, feeds)
+            res = self.session.run(self._out_names, {"audio": x[None, i : i + hop], **state})
             out[i : i + hop] = res[0][0]
-            feeds = dict(zip(self._in_names, res[1:]))
-        self._state = feeds
-        self._state.pop("audio", None)
+            state = dict(zip(self._in_names, res[1:]))
+        self._state = state
         return out
 
 
