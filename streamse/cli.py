@@ -109,7 +109,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     result = train(args.model, args.config, args.out, args.resume, args.steps,
                    strategy=args.strategy, init=args.init, noisy_dirs=tuple(args.noisy_dir),
-                   noise_dirs=tuple(args.noise_dir))
+                   noise_dirs=tuple(args.noise_dir), teacher=args.teacher,
+                   teacher_path=args.teacher_path, teacher_hears=args.teacher_hears)
     print(json.dumps(result))
     return 0
 
@@ -166,9 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--out", default="runs/train", help="checkpoint and log folder")
     p.add_argument("--steps", type=int, default=None, help="override [train] steps")
-    p.add_argument("--strategy", choices=["supervised", "cyclegan", "iddp"], default="supervised",
+    p.add_argument("--strategy", choices=["supervised", "cyclegan", "iddp", "ts-stage1",
+                                          "ts-stage2"], default="supervised",
                    help="supervised: paired mixtures; cyclegan: unpaired clean and noisy speech; "
-                   "iddp: noisy speech only (see docs/unsupervised.md)")
+                   "iddp: noisy speech only (see docs/unsupervised.md); ts-stage1/ts-stage2: "
+                   "CNUNet-TB-TS two-stage training (docs/cnunet-tb-ts.md)")
     p.add_argument("--init", default=None, metavar="CKPT", help="start from this checkpoint's "
                    "model weights (adaptation of a trained model; slim checkpoints are fine)")
     p.add_argument("--noisy-dir", action="append", default=[], metavar="DIR",
@@ -176,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "mixtures built from half of [data] clean_dirs)")
     p.add_argument("--noise-dir", action="append", default=[], metavar="DIR",
                    help="iddp: noise clips added in the second pass (default: [data] noise_dirs)")
+    p.add_argument("--teacher", choices=["wavlm", "resemblyzer"], default=None,
+                   help="ts-stage1: speech teacher (wavlm needs --teacher-path)")
+    p.add_argument("--teacher-path", default=None, metavar="DIR",
+                   help="ts-stage1: local Hugging Face directory of a WavLM model")
+    p.add_argument("--teacher-hears", choices=["clean", "noisy"], default=None,
+                   help="ts-stage1: which signal the teacher embeds (default clean, as the paper)")
     p.set_defaults(func=cmd_train)
 
     _register_optional(sub)

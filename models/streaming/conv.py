@@ -38,7 +38,9 @@ class _CausalTimeConv(nn.Module):
         if state is None:  # kernel 1 in time: nothing to remember
             return self.conv(x), None
         full = torch.cat([state.past, x], dim=2)  # (B, C_in, context + Tc[, F])
-        return self.conv(full), ConvState(full[:, :, full.shape[2] - self.context :])
+        # as many new frames as the cache holds: they are the cache (no Slice node in the graph)
+        past = x if x.shape[2] == self.context else full[:, :, -self.context :]
+        return self.conv(full), ConvState(past)
 
     def _zeros(self, shape: tuple[int, ...], like: torch.Tensor) -> ConvState | None:
         if self.context == 0:

@@ -53,4 +53,4 @@ class RunningMean(nn.Module):
         if state is None:
             return x, None
         full = torch.cat([state.past, x], dim=2)  # (B, C, N - 1 + Tc, F)
-        return self._pool(full), MeanState(full[:, :, full.shape[2] - (self.frames - 1) :])
+        return self._pool(full), MeanState(full[:, :, -(self.frames - 1) :])

@@ -87,7 +87,7 @@ class STFT(nn.Module):
     def step(self, chunk: torch.Tensor, state: STFTState) -> tuple[torch.Tensor, STFTState]:
         """chunk (B, k*H) -> spec (B, 2, k, F), next state."""
         full = torch.cat([state.past, chunk], dim=1)  # (B, W - H + k*H)
-        return self._frames(full), STFTState(full[:, full.shape[1] - (self.win - self.hop) :])
+        return self._frames(full), STFTState(full[:, -(self.win - self.hop) :])
 
 
 class ISTFT(nn.Module):

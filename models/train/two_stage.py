@@ -18,6 +18,10 @@ Stage 2: the causal model without fusion (no teacher at all) learns spectral los
 `latent_weight` (0.05) x MSE(own bottleneck output, stored latent normalised per utterance
 over (C, T, F), the seed's intended GroupNorm(1)). Initialisation (`init`): "stage1" copies
 every stage-1 weight except the fusion layer; "scratch" keeps the seeded random init.
+`latents = "online"` is the on-the-fly variant: no store; the frozen stage-1 model and its
+teacher (read from the stage-1 checkpoint's `ts_stage1` entry) compute the target latent of
+each batch, so stage 2 never repeats a batch but pays the teacher and a stage-1 forward per
+step.
 
 Single process only (the stage trainers call the model directly, not through DDP).
 """
@@ -64,8 +68,11 @@ class Stage1Config:
 @dataclass(frozen=True)
 class Stage2Config:
     """[ts-stage2] table. init: 'stage1' (needs stage1_checkpoint) or 'scratch'.
-    latent_norm: 'utterance' (GroupNorm(1) of each stored latent, no affine) or 'none'."""
+    latent_norm: 'utterance' (GroupNorm(1) of each stored latent, no affine) or 'none'.
+    latents: 'store' (read latent_dir) or 'online' (frozen stage-1 model + its teacher on each
+    batch; needs stage1_checkpoint)."""
 
+    latents: str = "store"
     latent_dir: str = "latents"
     latent_weight: float = 0.05
     latent_norm: str = "utterance"
@@ -137,6 +144,11 @@ class Stage1Trainer(Trainer):
     def setup_extra(self) -> None:
         _check_model(self, fused=True)
         self.teacher.to(self.device)
+
+    def extra_state(self) -> dict:
+        """The teacher settings, so an on-the-fly stage 2 can rebuild the stage-1 teacher."""
+        return {"ts_stage1": {k: v for k, v in dataclasses.asdict(self.scfg).items()
+                              if k.startswith("teacher")}}
 
     def embed(self, noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
         """(B, N) pair -> teacher embedding (B, N // hop, D) of the signal it hears."""
@@ -215,6 +227,33 @@ def load_stage1(model: CNUNetTB, path: str | Path) -> list[str]:
     return sorted(set(ckpt["state_dict"]) - set(state))
 
 
+class OnlineLatents:
+    """The on-the-fly teacher of stage 2: a frozen stage-1 model and the teacher it was trained
+    with (from the checkpoint's `ts_stage1` entry) -> latent (B, out, T, F) of each batch."""
+
+    def __init__(self, path: str | Path, stage2_cfg, device: torch.device):
+        from ..registry import build, config_from_dict
+        from ..teachers import build_teacher
+
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        if ckpt.get("family") != "cnunet-tb" or "ts_stage1" not in ckpt:
+            raise StreamseError(f"{path} is not a stage-1 (ts-stage1) checkpoint")
+        cfg = config_from_dict("cnunet-tb", ckpt["config"])
+        if dataclasses.replace(cfg, embed_dim=0) != stage2_cfg:
+            raise StreamseError(f"{path}: stage-1 architecture differs from this stage-2 model")
+        self.model = build("cnunet-tb", cfg).to(device).eval().requires_grad_(False)
+        self.model.load_state_dict(ckpt["state_dict"])
+        t = ckpt["ts_stage1"]
+        self.hears = t["teacher_hears"]
+        self.teacher = build_teacher(t["teacher"], t["teacher_path"] or None).to(device)
+
+    @torch.no_grad()
+    def __call__(self, noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+        heard = clean if self.hears == "clean" else noisy
+        emb = self.teacher.embed_frames(heard, self.model.cfg.win, self.model.cfg.hop)
+        return self.model.estimate_with_latent(noisy, emb)[1]
+
+
 class Stage2Trainer(Trainer):
     """Trains the causal cnunet-tb (no fusion) with spectral loss + latent replication."""
 
@@ -223,10 +262,12 @@ class Stage2Trainer(Trainer):
                  strategy_cfg: Stage2Config | None = None):
         self.scfg = strategy_cfg or Stage2Config()
         if self.scfg.init not in ("stage1", "scratch") or self.scfg.latent_norm not in (
-                "utterance", "none"):
-            raise StreamseError(f"bad [ts-stage2] init/latent_norm: {self.scfg}")
-        self.store = LatentStore(self.scfg.latent_dir)
-        self.store.check_run(cfg)
+                "utterance", "none") or self.scfg.latents not in ("store", "online"):
+            raise StreamseError(f"bad [ts-stage2] init/latent_norm/latents: {self.scfg}")
+        self.store = self.online = None
+        if self.scfg.latents == "store":
+            self.store = LatentStore(self.scfg.latent_dir)
+            self.store.check_run(cfg)
         super().__init__(name, cfg, out_dir, resume, speech, noise, progress)
 
     def setup_extra(self) -> None:
@@ -236,9 +277,17 @@ class Stage2Trainer(Trainer):
             if not self.scfg.stage1_checkpoint:
                 raise StreamseError("init = 'stage1' needs stage1_checkpoint")
             load_stage1(self.model, self.scfg.stage1_checkpoint)
+        if self.scfg.latents == "online":
+            if not self.scfg.stage1_checkpoint:
+                raise StreamseError("latents = 'online' needs stage1_checkpoint")
+            self.online = OnlineLatents(self.scfg.stage1_checkpoint, self.model.cfg, self.device)
 
     def batch(self, step: int) -> tuple[torch.Tensor, ...]:
-        """(noisy, clean, stored latent) of stored step `step mod n`, keys checked."""
+        """(noisy, clean, target latent): online, the frozen stage-1 model's latent of this
+        step's batch; stored, the record of step `step mod n`, keys checked."""
+        if self.online is not None:
+            noisy, clean = super().batch(step)
+            return noisy, clean, self.online(noisy, clean)
         key = step % self.store.steps
         noisy, clean = super().batch(key)
         rec = self.store.read(key)

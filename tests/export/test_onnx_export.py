@@ -10,7 +10,7 @@ import torch
 
 from streamse.errors import StreamseError
 from streamse.export.onnx_export import check_onnx, export_onnx
-from streamse.runtime import OnnxStreamer, load_streamer
+from streamse.runtime import OnnxStreamer, load_streamer, make_session
 from streamse_testing import tiny_crn
 
 REL_TOL = 1e-4
@@ -65,15 +65,17 @@ def test_check_onnx_passes_and_fails(exported, noisy_clean):
 
 
 def test_batched_streams_match_single_streams(exported, noisy_clean):
-    """States stacked on their batch axis: one session call serves two independent streams."""
+    """States stacked on their batch axis: one session call serves two independent streams.
+    (The single-stream `OnnxStreamer` fixes the batch axis to 1; a plain session keeps it free.)"""
     _, path, meta = exported
     s = OnnxStreamer(path)
+    session = make_session(path)
     xs = np.stack([noisy_clean[0][:3200], noisy_clean[1][:3200]])
     state = {st.name: np.zeros(np.insert(np.delete(st.shape, st.batch_axis), st.batch_axis, 2),
                                np.float32) for st in meta.states}
     outs = []
     for i in range(0, 3200, 160):
-        res = s.session.run(None, {"audio": xs[:, i : i + 160], **state})
+        res = session.run(None, {"audio": xs[:, i : i + 160], **state})
         outs.append(res[0])
         state = dict(zip([st.name for st in meta.states], res[1:]))
     batched = np.concatenate(outs, axis=1)

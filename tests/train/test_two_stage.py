@@ -139,3 +139,65 @@ def test_stage2_refuses_other_mixtures(tmp_path, train_data_dirs):
     s2 = Stage2Trainer("cnunet-tb-ts-s", cfg, tmp_path / "s2", progress=False, strategy_cfg=s2cfg)
     with pytest.raises(StreamseError, match="other mixtures"):
         s2.batch(0)
+
+
+def _toml(train_data_dirs, tmp_path) -> str:
+    speech, noise = train_data_dirs
+    model = "\n".join(f"{k} = {list(v) if isinstance(v, tuple) else v}" for k, v in TINY_TB.items())
+    latents, s1 = tmp_path / "latents", tmp_path / "s1" / "last.pt"
+    return (f"[train]\nsteps = 2\nbatch_size = 2\nwarmup_steps = 1\nthreads = 1\n"
+            f"valid_max_files = 0\nvalid_every = 1000\n[data]\nclean_dirs = ['{speech}']\n"
+            f"noise_dirs = ['{noise}']\nsegment_seconds = 0.5\nepoch_size = 4\np_reverb = 0.0\n"
+            f"[loss]\ncplx = 0.1\nmag = 0.9\n[model]\n{model}\n"
+            f"[ts-stage1]\nlatent_dir = '{latents}'\nstore_steps = 2\n"
+            f"[ts-stage2]\nlatent_dir = '{latents}'\nstage1_checkpoint = '{s1}'\n")
+
+
+def test_cli_two_stages_and_online_latents(tmp_path, train_data_dirs):
+    """`streamse train --strategy ts-stage1 --teacher ... --teacher-hears noisy` then
+    `--strategy ts-stage2`; the stage-1 checkpoint records its teacher, and the on-the-fly
+    variant (latents = 'online') computes the latents the store holds for the same batches."""
+    _need_resemblyzer()
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(_toml(train_data_dirs, tmp_path))
+
+    def train(strategy, *extra):
+        run = subprocess.run([sys.executable, "-m", "streamse", "train", "--model",
+                              "cnunet-tb-ts-s", "--strategy", strategy, "--config", str(cfg),
+                              "--out", str(tmp_path / ("s" + strategy[-1])), *extra],
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-2000:]
+
+    train("ts-stage1", "--teacher", "resemblyzer", "--teacher-hears", "noisy")
+    s1 = torch.load(tmp_path / "s1" / "last.pt", weights_only=True)
+    assert s1["ts_stage1"] == {"teacher": "resemblyzer", "teacher_path": "",
+                               "teacher_hears": "noisy"}
+    assert json.loads((tmp_path / "latents" / "meta.json").read_text())["teacher_hears"] == "noisy"
+    train("ts-stage2")
+    model2, ckpt2 = load_checkpoint(tmp_path / "s2" / "last.pt")
+    assert ckpt2["step"] == 2 and model2.cfg.embed_dim == 0
+
+    from streamse.models.train.strategies.base import read_tables, split_config
+
+    tcfg, _ = split_config(read_tables(cfg), "ts-stage2", Stage2Config)
+    online = Stage2Trainer("cnunet-tb-ts-s", tcfg, tmp_path / "on", progress=False,
+                           strategy_cfg=Stage2Config(latents="online",
+                                                     stage1_checkpoint=str(tmp_path / "s1" /
+                                                                           "last.pt")))
+    assert online.store is None
+    for step in (0, 1):
+        _, _, latent = online.batch(step)
+        stored = torch.load(record_path(tmp_path / "latents", step), weights_only=True)["latent"]
+        assert latent.shape == stored.shape
+        torch.testing.assert_close(latent, stored.float(), rtol=1e-2,
+                                   atol=2e-3 * float(latent.abs().max()))
+    online.run()
+    assert online.step == 2
+    with pytest.raises(StreamseError, match="stage-1"):  # a stage-2 checkpoint is no teacher
+        Stage2Trainer("cnunet-tb-ts-s", tcfg, tmp_path / "bad", progress=False,
+                      strategy_cfg=Stage2Config(latents="online", init="scratch",
+                                                stage1_checkpoint=str(tmp_path / "s2" /
+                                                                      "last.pt")))

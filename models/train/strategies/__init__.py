@@ -5,6 +5,8 @@
 | supervised | clean speech + noise (paired mixtures) | `EnhancementLoss` to the clean target |
 | cyclegan | clean speech and noisy speech, unpaired | Up-Cycle-SENet's cycle-consistent GAN |
 | iddp | noisy speech (+ noise clips to add) | MIA-SE's implicit deep denoiser prior |
+| ts-stage1 | paired mixtures + a frozen speech teacher | CNUNet-TB with teacher embeddings fused at the bottleneck; stores its latents |
+| ts-stage2 | paired mixtures + stage-1 latents | the causal CNUNet-TB-TS: spectral loss + latent replication, no teacher |
 
 Each entry is (trainer class, strategy config class or None). Every trainer subclasses `Trainer`
 (checkpoints, exact resume, validation, TensorBoard), and its checkpoints' model entry is the
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from streamse.errors import StreamseError
 
+from ..two_stage import Stage1Config, Stage1Trainer, Stage2Config, Stage2Trainer
 from .cyclegan import CycleGANConfig, CycleGANTrainer
 from .iddp import IDDPConfig, IDDPTrainer
 from .supervised import SupervisedTrainer
@@ -23,6 +26,8 @@ STRATEGIES: dict[str, tuple[type, type | None]] = {
     "supervised": (SupervisedTrainer, None),
     "cyclegan": (CycleGANTrainer, CycleGANConfig),
     "iddp": (IDDPTrainer, IDDPConfig),
+    "ts-stage1": (Stage1Trainer, Stage1Config),
+    "ts-stage2": (Stage2Trainer, Stage2Config),
 }
 
 
