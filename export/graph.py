@@ -29,10 +29,14 @@ class StateSpec:
 class HopGraph(nn.Module):
     """Wraps a SpectralEnhancer's `step` with flat tensor inputs/outputs for export."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, streaming_form: bool = True):
+        """A model may have an equivalent streaming form that makes a smaller graph (e.g. its
+        parallel paths fused into grouped ops): `model.streaming_form()`, traced instead of
+        the model unless `streaming_form` is False; its state tree names the graph's states."""
         super().__init__()
-        self.model = model
-        self.template = model.init_state(1)
+        form = getattr(model, "streaming_form", None) if streaming_form else None
+        self.model = form() if callable(form) else model
+        self.template = self.model.init_state(1)
 
     def state_specs(self) -> list[StateSpec]:
         """Name, per-stream shape and batch axis of every state tensor, in graph order."""

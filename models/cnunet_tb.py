@@ -196,3 +196,12 @@ class CNUNetTB(SpectralEnhancer):
     def net_step(self, xc: torch.Tensor, state: CNUNetTBState):
         yc, _, state = self._run(xc, state, None)
         return yc, state
+
+    def streaming_form(self) -> SpectralEnhancer:
+        """What the ONNX exporter traces (`export.graph.HopGraph`): the same network with the
+        four decoder paths as one channel-grouped network (`cnunet_tb_fused.FusedBranches`, a
+        copy of their current weights), a fraction of the hop graph's nodes. Same outputs;
+        its own state tree."""
+        from .cnunet_tb_fused import FusedCNUNetTB
+
+        return FusedCNUNetTB(self)

@@ -26,6 +26,8 @@ class _CausalTimeConv(nn.Module):
     context: int
 
     def _pad_time(self, x: torch.Tensor) -> torch.Tensor:
+        if self.context == 0:  # a 1-frame kernel: nothing to pad (and no Pad node in a graph)
+            return x
         pad = [0, 0] * (x.dim() - 3) + [self.context, 0]
         return F.pad(x, pad)
 

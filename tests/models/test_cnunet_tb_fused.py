@@ -1,0 +1,110 @@
+"""CNUNet-TB's fused streaming form (the four decoder paths as one channel-grouped net): with
+every weight perturbed (norm affines and PReLU slopes included, so that a mixed-up path order
+shows), the fused stream == the unfused stream over two streams and across a reset, and in
+multi-frame steps; fused branches offline == the two branches; the exported hop graph (the
+fused form) == PyTorch offline, with fewer nodes than the unfused one; the model unchanged."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from streamse.export.graph import HopGraph
+from streamse.export.onnx_export import OPSET, check_onnx, export_onnx
+from streamse.models.cnunet_tb import CNUNetTBState
+from streamse.models.cnunet_tb_fused import FusedCNUNetTB, FusedCNUNetTBState
+from streamse_testing import offline, rel_err
+from test_cnunet_tb import HOP, tiny_tb
+
+TOL = 1e-5  # fused vs unfused PyTorch, max |diff| / peak
+ONNX_TOL = 1e-4
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+def perturbed(seed: int):
+    """The tiny CNUNet-TB with noise on every parameter: the four paths' norms and PReLUs no
+    longer share their default values."""
+    model = tiny_tb(seed)
+    gen = torch.Generator().manual_seed(seed + 1000)
+    with torch.no_grad():
+        for p in model.parameters():
+            spread = float(p.std()) if p.numel() > 1 else 0.0
+            p.add_((0.5 * spread if spread > 0 else 0.3) * torch.randn(p.shape, generator=gen))
+    return model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return perturbed(7)
+
+
+def _stream(model, x: np.ndarray, frames: int = 1, state=None):
+    """x (B, N) hop by hop (`frames` hops per step) -> (B, N), last state."""
+    state = model.init_state(x.shape[0]) if state is None else state
+    outs, n = [], frames * HOP
+    with torch.no_grad():
+        for i in range(0, x.shape[1], n):
+            y, state = model.step(torch.from_numpy(x[:, i : i + n]), state)
+            outs.append(y.numpy())
+    return np.concatenate(outs, axis=1), state
+
+
+def test_fused_stream_equals_unfused_across_reset(model, noisy_clean):
+    fused = model.streaming_form()
+    x = np.stack([noisy_clean[0][: 30 * HOP], noisy_clean[1][8000 : 8000 + 30 * HOP]])
+    ref, s_ref = _stream(model, x)
+    got, s_got = _stream(fused, x)
+    assert isinstance(s_got.net, FusedCNUNetTBState) and isinstance(s_ref.net, CNUNetTBState)
+    assert rel_err(got, ref) < TOL
+    x2 = np.stack([noisy_clean[1][: 12 * HOP], noisy_clean[0][20000 : 20000 + 12 * HOP]])
+    got2 = _stream(fused, x2)[0]  # reset: a fresh state
+    assert rel_err(got2, _stream(model, x2)[0]) < TOL
+    assert rel_err(got2, _stream(fused, x2, state=s_got)[0]) > 1e-3  # the state matters
+
+
+def test_fused_multi_frame_steps_and_offline(model, noisy_clean):
+    fused = model.streaming_form()
+    x = noisy_clean[0][: 21 * HOP]
+    ref = offline(model, x)
+    assert rel_err(_stream(fused, x[None], frames=3)[0][0], ref) < TOL
+    with torch.no_grad():  # offline, the branch outputs themselves
+        h, skips, feats, _ = model._encode(model.analyse(torch.from_numpy(x)[None]), None)
+        latent = model.bottleneck(h)
+        m, s = fused.branches(latent, skips, feats)
+        for got, branch in ((m, model.mask_branch), (s, model.map_branch)):
+            assert rel_err(got.numpy(), branch.run(latent, skips, feats, None)[0].numpy()) < TOL
+
+
+def test_model_is_unchanged_by_its_fused_form(model):
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fused = model.streaming_form()
+    assert isinstance(fused, FusedCNUNetTB) and fused is not model.streaming_form()
+    assert model.state_dict().keys() == before.keys()
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert isinstance(model.net_init_state(1), CNUNetTBState)
+    assert not any(p.requires_grad for p in fused.branches.parameters())
+
+
+def _graph_nodes(graph: HopGraph, path) -> int:
+    """Raw node count of `graph` exported as the hop graph is."""
+    args = (torch.zeros(1, HOP),) + tuple(torch.zeros(s.shape) for s in graph.state_specs())
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(graph, args, str(path), opset_version=OPSET, dynamo=False)
+    return len(onnx.load(str(path)).graph.node)
+
+
+def test_onnx_fused_graph_matches_pytorch_with_fewer_nodes(model, tmp_path, noisy_clean):
+    path = tmp_path / "tiny_tb_fused.onnx"
+    meta = export_onnx(model, "tiny-tb", "cnunet-tb", path)
+    assert any(s.name.startswith("net.branches.") for s in meta.states)  # the fused form
+    assert meta.params == sum(p.numel() for p in model.parameters())  # the model's own
+    assert check_onnx(model, path, noisy_clean[0][:6400], tol=ONNX_TOL) < ONNX_TOL
+    fused = len(onnx.load(str(path)).graph.node)
+    unfused = _graph_nodes(HopGraph(model, streaming_form=False), tmp_path / "unfused.onnx")
+    assert fused < 0.7 * unfused, (fused, unfused)
