@@ -152,12 +152,16 @@ class DenseBlock(nn.Module):
         y, s_in = run(self.inp, x, state and state.inp)
         feats, s_layers = [self.act_in(y)], []  # newest first
         for dil, pw, s in zip(self.dilated, self.pointwise, states(state, "layers", len(self.dilated))):
-            y, s = run(dil, complex_cat(feats), s)
+            y, s = run(dil, self._gather(feats), s)
             feats.insert(0, pw(y))
             s_layers.append(s)
         y, s_out = run(self.out, feats[0], state and state.out)
         nxt = None if state is None else DenseState(s_in, tuple(s_layers), s_out)
         return self.act_out(y), nxt
+
+    def _gather(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """A dilated layer's input: the complex-ordered concatenation of the earlier outputs."""
+        return complex_cat(feats)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._run(x, None)[0]

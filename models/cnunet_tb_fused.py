@@ -240,12 +240,13 @@ def _complex_order(h: int, n: int) -> list[list[int]]:
              for p in range(2) for j in range(n) for c in range(h // 2)] for g in range(G)]
 
 
-class FusedDenseBlock(nn.Module):
+class FusedDenseBlock(DenseBlock):
     """G `DenseBlock`s; each dilated layer is one dense conv over the plain concatenation of the
-    earlier outputs (its weight scatters each path's complex-ordered kernel)."""
+    earlier outputs (its weight scatters each path's complex-ordered kernel). State and step
+    as `DenseBlock`'s."""
 
     def __init__(self, blocks: Sequence[DenseBlock]):
-        super().__init__()
+        nn.Module.__init__(self)  # the layers are built from `blocks`, not from sizes
         h = blocks[0].inp.conv.out_channels
         self.inp = FusedCausalConv.build([b.inp for b in blocks])
         self.act_in = _prelu([b.act_in for b in blocks], h)
@@ -259,21 +260,8 @@ class FusedDenseBlock(nn.Module):
         self.out = FusedCausalConv.build([b.out for b in blocks])
         self.act_out = _prelu([b.act_out for b in blocks], blocks[0].out.conv.out_channels)
 
-    def init_state(self, batch: int) -> DenseState:
-        return DenseState(self.inp.init_state(batch),
-                          tuple(d.init_state(batch) for d in self.dilated),
-                          self.out.init_state(batch))
-
-    def _run(self, x: torch.Tensor, state: DenseState | None):
-        y, s_in = run(self.inp, x, state and state.inp)
-        feats, s_layers = [self.act_in(y)], []  # newest first
-        for dil, pw, s in zip(self.dilated, self.pointwise, states(state, "layers", len(self.dilated))):
-            y, s = run(dil, torch.cat(feats, dim=1), s)
-            feats.insert(0, pw(y))
-            s_layers.append(s)
-        y, s_out = run(self.out, feats[0], state and state.out)
-        nxt = None if state is None else DenseState(s_in, tuple(s_layers), s_out)
-        return self.act_out(y), nxt
+    def _gather(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(feats, dim=1)  # the scattered weights do the complex ordering
 
 
 @torch.no_grad()
@@ -291,22 +279,18 @@ def _gate_conv(convs: Sequence[nn.Module], replicate: int) -> FusedCausalConv:
     return FusedCausalConv(conv, convs[0].context, freq)
 
 
-class FusedCTFA(nn.Module):
-    """G `CausalCTFA`s over (B, G*C, T, F): the same gates, each applied to its own path."""
+class FusedCTFA(CausalCTFA):
+    """G `CausalCTFA`s over (B, G*C, T, F): the same gates, each applied to its own path.
+    State as `CausalCTFA`'s."""
 
     def __init__(self, attns: Sequence[CausalCTFA]):
-        super().__init__()
+        nn.Module.__init__(self)  # the gates are built from `attns`, not from sizes
         c = attns[0].t1.conv.in_channels
         self.t1, self.t2 = _gate_conv([a.t1 for a in attns], 1), _gate_conv([a.t2 for a in attns], c)
         self.f1, self.f2 = _gate_conv([a.f1 for a in attns], 1), _gate_conv([a.f2 for a in attns], c)
         avg = attns[0].avg
         self.avg = RunningMean(avg.frames, G * avg.channels, avg.freq)
         self.relu = nn.ReLU()
-
-    def init_state(self, batch: int) -> CTFAState:
-        return CTFAState(self.avg.init_state(batch),
-                         (self.t1.init_state(batch), self.t2.init_state(batch)),
-                         (self.f1.init_state(batch), self.f2.init_state(batch)))
 
     def _run(self, x: torch.Tensor, state: CTFAState | None):
         st = (None, None) if state is None else state.time
