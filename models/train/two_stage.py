@@ -176,7 +176,10 @@ class Stage1Trainer(Trainer):
                 "teacher_hears": self.scfg.teacher_hears, "stage1_step": self.step}
         self.model.eval()
         dtype = getattr(torch, self.scfg.latent_dtype)
-        for step in range(steps):
+        from tqdm import tqdm
+
+        for step in tqdm(range(steps), desc="store latents", unit="step",
+                         disable=not self.progress):
             noisy, clean = self.batch(step)
             _, latent = self.model.estimate_with_latent(noisy, self.embed(noisy, clean))
             epoch, idx = mixture_keys(self, step)
