@@ -110,7 +110,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(args.model, args.config, args.out, args.resume, args.steps,
                    strategy=args.strategy, init=args.init, noisy_dirs=tuple(args.noisy_dir),
                    noise_dirs=tuple(args.noise_dir), teacher=args.teacher,
-                   teacher_path=args.teacher_path, teacher_hears=args.teacher_hears)
+                   teacher_path=args.teacher_path, teacher_hears=args.teacher_hears,
+                   latents=args.latents)
     print(json.dumps(result))
     return 0
 
@@ -185,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ts-stage1: local Hugging Face directory of a WavLM model")
     p.add_argument("--teacher-hears", choices=["clean", "noisy"], default=None,
                    help="ts-stage1: which signal the teacher embeds (default clean, as the paper)")
+    p.add_argument("--latents", choices=["store", "online"], default=None,
+                   help="ts-stage2: read the latents stage 1 stored, or compute them on the fly "
+                   "with the frozen stage-1 model and its teacher")
     p.set_defaults(func=cmd_train)
 
     _register_optional(sub)

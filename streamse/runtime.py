@@ -17,6 +17,11 @@ from .streamer import FrameGeometry, HopStreamer
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+# registered architectures whose weights do not ship (published sizes need GPU training)
+NOT_SHIPPED = {
+    "cnunet": "cnunet-s",
+    "cnunet-tb-ts": "cnunet-tb-ts-s",
+}
 
 
 def shipped_models() -> list[str]:
@@ -34,6 +39,10 @@ def resolve_model(model: str) -> Path:
     shipped = ASSETS / model / f"{model}.onnx"
     if shipped.is_file():
         return shipped
+    if model in NOT_SHIPPED:
+        raise StreamseError(f"{model!r} (published size) has no shipped weights: train it on a "
+                            f"GPU (docs/) and pass the exported .onnx; the CPU-trained "
+                            f"{NOT_SHIPPED[model]!r} ships")
     raise StreamseError(f"unknown model {model!r}: shipped models are {shipped_models()}, "
                         "or pass a path to a .onnx file")
 

@@ -96,6 +96,8 @@ def test_missing_input_and_missing_or_corrupt_model(tmp_path, capsys):
     assert _run(capsys, "enhance", str(tmp_path / "nope.wav"), "-o", str(out))[0] == 2
     code, _, err = _run(capsys, "enhance", DATA_NOISY, "-o", str(out), "--model", "nope")
     assert code == 2 and "unknown model" in err
+    code, _, err = _run(capsys, "enhance", DATA_NOISY, "-o", str(out), "--model", "cnunet-tb-ts")
+    assert code == 2 and "no shipped weights" in err and "'cnunet-tb-ts-s' ships" in err
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx at all")
     code, _, err = _run(capsys, "enhance", DATA_NOISY, "-o", str(out), "--model", str(bad))

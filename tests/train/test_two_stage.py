@@ -176,7 +176,7 @@ def test_cli_two_stages_and_online_latents(tmp_path, train_data_dirs):
     assert s1["ts_stage1"] == {"teacher": "resemblyzer", "teacher_path": "",
                                "teacher_hears": "noisy"}
     assert json.loads((tmp_path / "latents" / "meta.json").read_text())["teacher_hears"] == "noisy"
-    train("ts-stage2")
+    train("ts-stage2", "--latents", "store")
     model2, ckpt2 = load_checkpoint(tmp_path / "s2" / "last.pt")
     assert ckpt2["step"] == 2 and model2.cfg.embed_dim == 0
 
