@@ -58,8 +58,14 @@ def _check_speed(streamer: HopStreamer) -> float:
     return rtf
 
 
-def open_engine(streamer: HopStreamer, opts: LiveOptions):
-    """Resolve devices and rate, build the engine and the (not yet started) stream."""
+def open_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float = 0.0):
+    """Resolve devices and rate, build the engine and the (not yet started) stream.
+
+    rtf: the model's measured compute time per hop / hop time (`probe_rtf`). The output lead
+    gets 2 x rtf hops of compute margin on top of the instant-worker minimum (a model that
+    needs 60 % of the hop gets 1.2 hops: without it, the worker's jitter and the GIL it
+    shares with the callback made such a model underrun), and 2 more hops with --latency
+    high."""
     sd = devices.load_sounddevice()
     i_dev = devices.resolve(sd, opts.input, "input")
     o_dev = devices.resolve(sd, opts.output, "output")
@@ -71,7 +77,7 @@ def open_engine(streamer: HopStreamer, opts: LiveOptions):
     devices.check_rate(sd, o_dev, "output", rate, ch[1])
     if not 32 <= opts.blocksize <= 4096:
         raise StreamseError(f"--blocksize {opts.blocksize}: use 32 to 4096 samples")
-    safety = 2.0 if opts.latency == "high" else 0.0
+    safety = (2.0 if opts.latency == "high" else 0.0) + 2.0 * rtf
     cfg = EngineConfig(rate, opts.blocksize, fallback=opts.fallback, dry=opts.dry,
                        atten_lim_db=opts.atten_lim_db, safety_hops=safety)
     engine = Engine(streamer, cfg)
@@ -92,7 +98,7 @@ def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
     """Run until opts.duration, Ctrl-C or a worker error. Prints a status line to `out` (when
     it is a terminal) and a summary; returns the summary numbers."""
     rtf = _check_speed(streamer)
-    engine, stream = open_engine(streamer, opts)
+    engine, stream = open_engine(streamer, opts, rtf)
     rec = Recorder(opts.record, engine.config.device_rate) if opts.record else None
     engine.recorder = rec
     live = out.isatty()
