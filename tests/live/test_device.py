@@ -56,11 +56,16 @@ def test_cli_live_enhances_with_reported_delay(need_jack):
                "--latency", "high"]  # 2 hops of compute margin: CI shares 2 cores
         proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
         try:
+            lines: list[str] = []  # play only once the engine streams (no race with start-up)
+            while not (lines and lines[-1].startswith("streamse live:")):
+                lines.append(proc.stderr.readline())
+                assert lines[-1], "".join(lines)  # the process ended before streaming
             vio = jackio.VirtualIO(noisy, fs // 2)
             rec = vio.run()
         finally:
             proc.send_signal(signal.SIGINT)
             err = proc.communicate(timeout=30)[1]
+        err = "".join(lines) + err
     assert proc.returncode == 0, err
     m = re.search(r"\(([\d.]+) samples at (\d+) Hz\)", err)
     assert m, err
