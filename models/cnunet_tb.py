@@ -175,9 +175,13 @@ class CNUNetTB(SpectralEnhancer):
         latent, s_mid = run(self.bottleneck, h, state and state.bottleneck)
         m, s_mask = self.mask_branch.run(latent, skips, feats, state and state.mask)
         s, s_map = self.map_branch.run(latent, skips, feats, state and state.map)
-        yc = self._average(polar_mask(xc[..., 1:], m), s)
         nxt = None if state is None else CNUNetTBState(s_enc, s_mid, s_mask, s_map)
-        return F.pad(yc, (1, 0)), latent, nxt  # zero DC bin back
+        return self._output(xc, m, s), latent, nxt
+
+    def _output(self, xc: torch.Tensor, m: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """Noisy xc (B, 2, T, 257), mask-branch m and map-branch s (B, 2, T, 256) -> the
+        compressed estimate (B, 2, T, 257), DC bin zero."""
+        return F.pad(self._average(polar_mask(xc[..., 1:], m), s), (1, 0))
 
     def _average(self, masked: torch.Tensor, mapped: torch.Tensor) -> torch.Tensor:
         """Mean of the two branches in the linear (decompressed) domain, re-compressed."""

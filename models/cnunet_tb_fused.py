@@ -4,7 +4,7 @@ A `CNUNetTB` has two `DecoderBranch`es with two U-Net paths each (real and imagi
 identical topology; unfused, every layer is four ONNX nodes per hop, and on one CPU core the
 hop time is per-node dispatch, not arithmetic. `FusedBranches` holds the same weights laid out
 so that one node runs the layer for all four paths. Nothing is trained in this form: it is
-built from a trained model (`FusedBranches.from_model`) and computes the same outputs.
+built from a trained model (`FusedBranches(model)`) and computes the same outputs.
 
 Layout: (B, G*C, T, F), group-major, G = 4 paths in the order (mask re, mask im, map re,
 map im). Per layer:
@@ -38,9 +38,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, SubPixelConv, run, states
-from .cnunet_stages import StageState
+from .cnunet_stages import DecoderStage
 from .cnunet_tb import CNUNetTB, DecoderBranch
-from .cnunet_tb_blocks import CausalCTFA, CTFAState, TBDecoderStage, polar_mask
+from .cnunet_tb_blocks import CausalCTFA, CTFAState, TBDecoderStage
 from .spectral import SpectralEnhancer
 from .streaming import RunningMean
 from .streaming.conv import ConvState, _CausalTimeConv
@@ -141,9 +141,6 @@ class FusedCausalConv(_CausalTimeConv):
         if isinstance(mods[0], _CausalTimeConv):
             return cls(_fuse([m.conv for m in mods], index, cin), mods[0].context, mods[0].in_freq)
         return cls(_fuse(mods, index, cin), 0, None)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(self._pad_time(x) if self.context else x)
 
     def init_state(self, batch: int) -> ConvState | None:
         extra = () if self.in_freq is None else (self.in_freq,)
@@ -304,12 +301,13 @@ class FusedCTFA(CausalCTFA):
         return y, None if state is None else CTFAState(s_avg, (s1, s2), (s3, s4))
 
 
-class FusedDecoderStage(nn.Module):
+class FusedDecoderStage(DecoderStage):
     """G `TBDecoderStage`s. x: the fused input (the concatenation `segs`); feats: the encoder
-    level's feats, whole ([real | imag], shared by the paths)."""
+    level's feats, whole ([real | imag], shared by the paths). State and step as
+    `DecoderStage`'s (its concatenations are whole tensors; the fused weights pick)."""
 
     def __init__(self, stages: Sequence[TBDecoderStage], segs: Segments):
-        super().__init__()
+        nn.Module.__init__(self)  # the layers are built from `stages`, not from sizes
         ref = stages[0]
         depth = len(ref.enc)
         self.inp = FusedConvNormAct([s.inp for s in stages], segs)
@@ -328,28 +326,7 @@ class FusedDecoderStage(nn.Module):
             self.mix_dec.append(FusedCausalConv.build([s.mix_dec[k] for s in stages], segs_k))
             self.dec.append(FusedConvNormAct([s.dec[k] for s in stages]))
             h = ref.dec[k].norm.channels
-        self.attn = FusedCTFA([s.attn[0] for s in stages])
-
-    def init_state(self, batch: int) -> StageState:
-        return StageState(tuple(c.init_state(batch) for c in self.enc), self.dense.init_state(batch),
-                          tuple(c.init_state(batch) for c in self.dec), (self.attn.init_state(batch),))
-
-    def _run(self, x: torch.Tensor, feats: tuple, state: StageState | None):
-        x = self.inp(x)  # 1x1: no state
-        h, skips, s_enc = x, [], []
-        s_enc_in = states(state, "enc", len(self.enc))
-        for k, (mix, conv, s) in enumerate(zip(self.mix_enc, self.enc, s_enc_in)):
-            h, s = run(conv, mix(torch.cat([h, feats[k]], dim=1)), s)
-            skips.append(h)
-            s_enc.append(s)
-        h, s_dense = self.dense._run(h, state and state.dense)
-        depth, s_dec = len(self.dec), []
-        for k, (mix, conv, s) in enumerate(zip(self.mix_dec, self.dec, states(state, "dec", depth))):
-            h, s = run(conv, mix(torch.cat([h, skips[depth - 1 - k], feats[depth - k]], dim=1)), s)
-            s_dec.append(s)
-        h, s_a = self.attn._run(h, states(state, "attn", 1)[0])
-        nxt = None if state is None else StageState(tuple(s_enc), s_dense, tuple(s_dec), (s_a,))
-        return h + x, nxt
+        self.attn = nn.ModuleList([FusedCTFA([s.attn[0] for s in stages])])
 
 
 class FusedBranches(nn.Module):
@@ -379,10 +356,6 @@ class FusedBranches(nn.Module):
             self.head.weight.copy_(torch.cat([h.weight for h in heads]))
             self.head.bias.copy_(torch.cat([h.bias for h in heads]))
         self.requires_grad_(False)  # a read-only view of trained weights
-
-    @classmethod
-    def from_model(cls, model: CNUNetTB) -> "FusedBranches":
-        return cls(model)
 
     def init_state(self, batch: int) -> FusedBranchesState:
         return FusedBranchesState(tuple(u.init_state(batch) for u in self.up),
@@ -417,7 +390,7 @@ class FusedCNUNetTB(SpectralEnhancer):
     def __init__(self, model: CNUNetTB):
         super().__init__(model.cfg)
         self.base = model
-        self.branches = FusedBranches.from_model(model)
+        self.branches = FusedBranches(model)
         self.train(model.training)
 
     def net_forward(self, xc: torch.Tensor) -> torch.Tensor:
@@ -435,8 +408,7 @@ class FusedCNUNetTB(SpectralEnhancer):
         h, skips, feats, s_enc = base._encode(xc, state)
         latent, s_mid = base.bottleneck.step(h, state.bottleneck)
         m, s, s_br = self.branches.step(latent, skips, feats, state.branches)
-        yc = base._average(polar_mask(xc[..., 1:], m), s)
-        return F.pad(yc, (1, 0)), FusedCNUNetTBState(s_enc, s_mid, s_br)
+        return base._output(xc, m, s), FusedCNUNetTBState(s_enc, s_mid, s_br)
 
 
 __all__ = ["FusedBranches", "FusedBranchesState", "FusedCNUNetTB", "FusedCNUNetTBState"]

@@ -3,8 +3,9 @@
 Same parameters, same math (mean and variance over (C, F) of each frame, per-channel affine),
 but the hop graph gets one LayerNormalization node instead of the nine elementwise nodes of the
 spelled-out form: with one frame (T = 1, the streaming step of a one-frame hop) the frame's
-(C, F) are the trailing (C, 1, F) axes, so no transposes are needed either. CNUNet runs ~330 norms per hop, and on one CPU core
-its ONNX step time is dominated by per-node dispatch, not arithmetic.
+(C, F) are the trailing (C, 1, F) axes, so no transposes are needed either. CNUNet runs ~330
+norms per hop, and on one CPU core its ONNX step time is dominated by per-node dispatch, not
+arithmetic.
 """
 
 from __future__ import annotations

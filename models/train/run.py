@@ -28,7 +28,8 @@ def train(model: str, config: str | None, out: str, resume: str | None = None,
     if steps is not None:
         cfg = dataclasses.replace(cfg, steps=steps)
     overrides = {"noisy_dirs": tuple(noisy_dirs), "noise_dirs": tuple(noise_dirs),
-                 "teacher": teacher, "teacher_path": teacher_path, "teacher_hears": teacher_hears, "latents": latents}
+                 "teacher": teacher, "teacher_path": teacher_path,
+                 "teacher_hears": teacher_hears, "latents": latents}
     overrides = {k: v for k, v in overrides.items() if v}
     names = {f.name for f in dataclasses.fields(scfg)} if scfg is not None else set()
     if set(overrides) - names:

@@ -119,6 +119,14 @@ def _check_model(trainer: Trainer, fused: bool) -> None:
         raise StreamseError("stage 1 needs the fusion layer (embed_dim > 0), stage 2 none")
 
 
+def embed_heard(teacher, hears: str, model: CNUNetTB, noisy: torch.Tensor,
+                clean: torch.Tensor) -> torch.Tensor:
+    """Teacher embedding (B, N // hop, D) of the signal it hears ('clean' or 'noisy'), on the
+    model's STFT frame grid."""
+    heard = clean if hears == "clean" else noisy
+    return teacher.embed_frames(heard, model.cfg.win, model.cfg.hop)
+
+
 # stage 1 --------------------------------------------------------------------------------------
 class Stage1Trainer(Trainer):
     """Trains a cnunet-tb model with the teacher embedding fused at the bottleneck.
@@ -152,8 +160,7 @@ class Stage1Trainer(Trainer):
 
     def embed(self, noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
         """(B, N) pair -> teacher embedding (B, N // hop, D) of the signal it hears."""
-        heard = clean if self.scfg.teacher_hears == "clean" else noisy
-        return self.teacher.embed_frames(heard, self.model.cfg.win, self.model.cfg.hop)
+        return embed_heard(self.teacher, self.scfg.teacher_hears, self.model, noisy, clean)
 
     def train_step(self, noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
         self.model.train()
@@ -215,16 +222,22 @@ class LatentStore:
         return torch.load(record_path(self.dir, step), map_location="cpu", weights_only=True)
 
 
-def load_stage1(model: CNUNetTB, path: str | Path) -> list[str]:
-    """Copy a stage-1 checkpoint's weights into a stage-2 model, all but `fusion.*`; the two
-    configs must agree apart from embed_dim. Returns the skipped keys."""
+def read_stage1(path: str | Path, stage2_cfg) -> dict:
+    """A stage-1 checkpoint whose architecture is `stage2_cfg` apart from embed_dim."""
+    from ..registry import config_from_dict
+
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if ckpt.get("family") != "cnunet-tb":
         raise StreamseError(f"{path} holds a {ckpt.get('family')} model, not cnunet-tb")
-    theirs = {**ckpt["config"], "embed_dim": 0}
-    if json.dumps(theirs, sort_keys=True) != json.dumps(
-            json.loads(json.dumps(dataclasses.asdict(model.cfg))), sort_keys=True):
+    theirs = config_from_dict("cnunet-tb", ckpt["config"])
+    if dataclasses.replace(theirs, embed_dim=0) != stage2_cfg:
         raise StreamseError(f"{path}: stage-1 architecture differs from this stage-2 model")
+    return ckpt
+
+
+def load_stage1(model: CNUNetTB, ckpt: dict) -> list[str]:
+    """Copy a stage-1 checkpoint's weights (`read_stage1`) into a stage-2 model, all but
+    `fusion.*`. Returns the skipped keys."""
     state = {k: v for k, v in ckpt["state_dict"].items() if not k.startswith("fusion.")}
     model.load_state_dict(state)
     return sorted(set(ckpt["state_dict"]) - set(state))
@@ -232,18 +245,15 @@ def load_stage1(model: CNUNetTB, path: str | Path) -> list[str]:
 
 class OnlineLatents:
     """The on-the-fly teacher of stage 2: a frozen stage-1 model and the teacher it was trained
-    with (from the checkpoint's `ts_stage1` entry) -> latent (B, out, T, F) of each batch."""
+    with (the checkpoint's `ts_stage1` entry) -> latent (B, out, T, F) of each batch."""
 
-    def __init__(self, path: str | Path, stage2_cfg, device: torch.device):
+    def __init__(self, ckpt: dict, path: str | Path, device: torch.device):
         from ..registry import build, config_from_dict
         from ..teachers import build_teacher
 
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        if ckpt.get("family") != "cnunet-tb" or "ts_stage1" not in ckpt:
+        if "ts_stage1" not in ckpt:
             raise StreamseError(f"{path} is not a stage-1 (ts-stage1) checkpoint")
         cfg = config_from_dict("cnunet-tb", ckpt["config"])
-        if dataclasses.replace(cfg, embed_dim=0) != stage2_cfg:
-            raise StreamseError(f"{path}: stage-1 architecture differs from this stage-2 model")
         self.model = build("cnunet-tb", cfg).to(device).eval().requires_grad_(False)
         self.model.load_state_dict(ckpt["state_dict"])
         t = ckpt["ts_stage1"]
@@ -252,8 +262,7 @@ class OnlineLatents:
 
     @torch.no_grad()
     def __call__(self, noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
-        heard = clean if self.hears == "clean" else noisy
-        emb = self.teacher.embed_frames(heard, self.model.cfg.win, self.model.cfg.hop)
+        emb = embed_heard(self.teacher, self.hears, self.model, noisy, clean)
         return self.model.estimate_with_latent(noisy, emb)[1]
 
 
@@ -276,14 +285,15 @@ class Stage2Trainer(Trainer):
     def setup_extra(self) -> None:
         """Initialise from stage 1 (a resume, which comes after, overrides it)."""
         _check_model(self, fused=False)
+        path = self.scfg.stage1_checkpoint
+        if not path and (self.scfg.init == "stage1" or self.scfg.latents == "online"):
+            raise StreamseError(f"init = {self.scfg.init!r} / latents = {self.scfg.latents!r} "
+                                "needs stage1_checkpoint")
+        ckpt = read_stage1(path, self.model.cfg) if path else None
         if self.scfg.init == "stage1":
-            if not self.scfg.stage1_checkpoint:
-                raise StreamseError("init = 'stage1' needs stage1_checkpoint")
-            load_stage1(self.model, self.scfg.stage1_checkpoint)
+            load_stage1(self.model, ckpt)
         if self.scfg.latents == "online":
-            if not self.scfg.stage1_checkpoint:
-                raise StreamseError("latents = 'online' needs stage1_checkpoint")
-            self.online = OnlineLatents(self.scfg.stage1_checkpoint, self.model.cfg, self.device)
+            self.online = OnlineLatents(ckpt, path, self.device)
 
     def batch(self, step: int) -> tuple[torch.Tensor, ...]:
         """(noisy, clean, target latent): online, the frozen stage-1 model's latent of this
