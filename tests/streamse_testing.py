@@ -49,3 +49,26 @@ def feed_pattern(streamer, x: np.ndarray, pattern: list[int]) -> np.ndarray:
         outs.append(streamer.feed(x[pos : pos + n]))
         pos, k = pos + n, k + 1
     return np.concatenate(outs)
+
+
+def step_hops(model, x: np.ndarray, hop: int, frames: int = 1, state=None):
+    """`model.step` over x (B, N), `frames` hops per call, from `state` (None: a fresh one)
+    -> (output (B, N), last state)."""
+    state = model.init_state(x.shape[0]) if state is None else state
+    outs, n = [], frames * hop
+    with torch.no_grad():
+        for i in range(0, x.shape[1], n):
+            y, state = model.step(torch.from_numpy(x[:, i : i + n]), state)
+            outs.append(y.numpy())
+    return np.concatenate(outs, axis=1), state
+
+
+def assert_causal_from(model, x: np.ndarray, s: int, hop: int) -> None:
+    """Perturbing x from sample s on changes no offline output before the hop holding s, and
+    does change that hop."""
+    x2 = x.copy()
+    x2[s:] += 0.05 * np.random.default_rng(0).standard_normal(x.size - s).astype(np.float32)
+    y1, y2 = offline(model, x), offline(model, x2)
+    cut = (s // hop) * hop
+    np.testing.assert_array_equal(y1[:cut], y2[:cut])
+    assert not np.allclose(y1[cut : cut + hop], y2[cut : cut + hop])

@@ -17,7 +17,7 @@ from streamse.export.graph import HopGraph
 from streamse.export.onnx_export import OPSET, check_onnx, export_onnx
 from streamse.models.cnunet_tb import CNUNetTBState
 from streamse.models.cnunet_tb_fused import FusedCNUNetTB, FusedCNUNetTBState
-from streamse_testing import offline, rel_err
+from streamse_testing import offline, rel_err, step_hops
 from test_cnunet_tb import HOP, tiny_tb
 
 TOL = 1e-5  # fused vs unfused PyTorch, max |diff| / peak
@@ -43,35 +43,24 @@ def model():
     return perturbed(7)
 
 
-def _stream(model, x: np.ndarray, frames: int = 1, state=None):
-    """x (B, N) hop by hop (`frames` hops per step) -> (B, N), last state."""
-    state = model.init_state(x.shape[0]) if state is None else state
-    outs, n = [], frames * HOP
-    with torch.no_grad():
-        for i in range(0, x.shape[1], n):
-            y, state = model.step(torch.from_numpy(x[:, i : i + n]), state)
-            outs.append(y.numpy())
-    return np.concatenate(outs, axis=1), state
-
-
 def test_fused_stream_equals_unfused_across_reset(model, noisy_clean):
     fused = model.streaming_form()
     x = np.stack([noisy_clean[0][: 30 * HOP], noisy_clean[1][8000 : 8000 + 30 * HOP]])
-    ref, s_ref = _stream(model, x)
-    got, s_got = _stream(fused, x)
+    ref, s_ref = step_hops(model, x, HOP)
+    got, s_got = step_hops(fused, x, HOP)
     assert isinstance(s_got.net, FusedCNUNetTBState) and isinstance(s_ref.net, CNUNetTBState)
     assert rel_err(got, ref) < TOL
     x2 = np.stack([noisy_clean[1][: 12 * HOP], noisy_clean[0][20000 : 20000 + 12 * HOP]])
-    got2 = _stream(fused, x2)[0]  # reset: a fresh state
-    assert rel_err(got2, _stream(model, x2)[0]) < TOL
-    assert rel_err(got2, _stream(fused, x2, state=s_got)[0]) > 1e-3  # the state matters
+    got2 = step_hops(fused, x2, HOP)[0]  # reset: a fresh state
+    assert rel_err(got2, step_hops(model, x2, HOP)[0]) < TOL
+    assert rel_err(got2, step_hops(fused, x2, HOP, state=s_got)[0]) > 1e-3  # the state matters
 
 
 def test_fused_multi_frame_steps_and_offline(model, noisy_clean):
     fused = model.streaming_form()
     x = noisy_clean[0][: 21 * HOP]
     ref = offline(model, x)
-    assert rel_err(_stream(fused, x[None], frames=3)[0][0], ref) < TOL
+    assert rel_err(step_hops(fused, x[None], HOP, frames=3)[0][0], ref) < TOL
     with torch.no_grad():  # offline, the branch outputs themselves
         h, skips, feats, _ = model._encode(model.analyse(torch.from_numpy(x)[None]), None)
         latent = model.bottleneck(h)
