@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, TextIO
@@ -93,10 +96,42 @@ def open_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float = 0.0):
     return engine, stream
 
 
+class StopFlag:
+    """Set by a signal handler, read by the loop. (Not a threading.Event: Event.set from a
+    handler that interrupts Event.wait in the same thread can deadlock on its lock.)"""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Yields a StopFlag. While open, SIGINT (Ctrl-C) and SIGTERM set it instead of raising,
+    so the loop ends and the stream closes by the same path as --duration; a second signal
+    raises KeyboardInterrupt as usual. Only the main thread can own signal handlers:
+    elsewhere the flag is never set."""
+    flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag.requested:
+            raise KeyboardInterrupt
+        flag.requested = True
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
 def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
              on_started: Callable[[Engine, object], None] | None = None) -> dict:
-    """Run until opts.duration, Ctrl-C or a worker error. Prints a status line to `out` (when
-    it is a terminal) and a summary; returns the summary numbers."""
+    """Run until opts.duration, Ctrl-C / SIGTERM or a worker error. Prints a status line to
+    `out` (when it is a terminal) and a summary; returns the summary numbers."""
     rtf = _check_speed(streamer)
     engine, stream = open_engine(streamer, opts, rtf)
     rec = Recorder(opts.record, engine.config.device_rate) if opts.record else None
@@ -105,20 +140,21 @@ def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
     t0 = time.monotonic()
     try:
         engine.start()
-        with stream:
+        with stop_on_signals() as stop, stream:
             lat = engine.latency(float(sum(stream.latency)))
             print(f"streamse live: {engine.config.device_rate} Hz, block {opts.blocksize}, "
                   f"probe RTF {rtf:.2f}, {lat.describe()}", file=out, flush=True)
             if on_started is not None:
                 on_started(engine, stream)
-            while opts.duration is None or time.monotonic() - t0 < opts.duration:
+            while not stop.requested and (opts.duration is None
+                                               or time.monotonic() - t0 < opts.duration):
                 if engine.error is not None:
                     raise StreamseError(f"the model failed: {engine.error}")
                 time.sleep(0.25)
                 if live:
                     print("\r" + status_line(engine.stats, lat, time.monotonic() - t0),
                           end="", file=out, flush=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before the handlers are in place
         pass
     finally:
         engine.stop()

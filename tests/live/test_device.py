@@ -34,6 +34,24 @@ def si_sdr(est, ref):
     return 10 * np.log10(np.sum((a * ref) ** 2) / np.sum((est - a * ref) ** 2))
 
 
+def start_live(fs: int, block: int, duration: float) -> tuple[subprocess.Popen, list[str]]:
+    """`streamse live --model crn` on the virtual card's system ports, returned once it
+    reports that it streams (so nothing races its start-up), with the stderr lines so far."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "streamse", "live", "--model", "crn", "-i", "system",
+           "-o", "system", "--samplerate", str(fs), "--blocksize", str(block),
+           "--latency", "high",  # 2 hops of compute margin: CI shares 2 cores
+           "--duration", str(duration)]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    while not (lines and lines[-1].startswith("streamse live:")):
+        lines.append(proc.stderr.readline())
+        if not lines[-1]:  # the process ended before streaming
+            proc.wait()
+            pytest.fail("".join(lines))
+    return proc, lines
+
+
 def test_cli_live_enhances_with_reported_delay(need_jack):
     """`streamse live --model crn` on the virtual card: the capture is the enhanced signal
     (SI-SDR against clean improves on the noisy input) at the reported total latency."""
@@ -48,17 +66,8 @@ def test_cli_live_enhances_with_reported_delay(need_jack):
     clean, _ = sf.read(DATA / "clean.wav", dtype="float32")
     noisy = resample(noisy, fs_n, fs)
     with jackio.JackServer("streamse_cli", fs, block):
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        cmd = [sys.executable, "-m", "streamse", "live", "--model", "crn", "-i", "system",
-               "-o", "system", "--samplerate", str(fs), "--blocksize", str(block),
-               "--latency", "high",  # 2 hops of compute margin: CI shares 2 cores
-               "--duration", "8"]  # ends by itself, after the 3 s file and its tail
-        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+        proc, lines = start_live(fs, block, 8)  # ends by itself after the 3 s file and its tail
         try:
-            lines: list[str] = []  # play only once the engine streams (no race with start-up)
-            while not (lines and lines[-1].startswith("streamse live:")):
-                lines.append(proc.stderr.readline())
-                assert lines[-1], "".join(lines)  # the process ended before streaming
             vio = jackio.VirtualIO(noisy, fs // 2)
             rec = vio.run()
         finally:
@@ -80,3 +89,32 @@ def test_cli_live_enhances_with_reported_delay(need_jack):
     # ...and it is closer to the clean speech than the noisy input (+0.4 dB offline for the
     # shipped crn after silence; see its model card).
     assert si_sdr(out, clean[:n]) > si_sdr(noisy[:n], clean[:n]) + 0.2, err
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_cli_live_stops_cleanly_on_ctrl_c(need_jack, sig):
+    """Ctrl-C (or SIGTERM) ends `streamse live` through the same path as --duration: exit 0, the
+    summary printed, the device closed, within seconds."""
+    import signal
+    import time
+
+    from streamse.live import jackio
+
+    with jackio.JackServer("streamse_sigint", 16000, 160):
+        proc, lines = start_live(16000, 160, 120)
+        try:
+            time.sleep(1.0)
+            t0 = time.monotonic()
+            proc.send_signal(getattr(signal, sig))
+            err = proc.communicate(timeout=30)[1]
+            waited = time.monotonic() - t0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    err = "".join(lines) + err
+    assert proc.returncode == 0, err
+    assert waited < 10, (waited, err)
+    m = re.search(r"ran ([\d.]+) s: (\d+) callbacks", err)
+    assert m and float(m.group(1)) < 30 and int(m.group(2)) > 50, err
+    assert "samples at 16000 Hz" in err, err

@@ -6,6 +6,16 @@ no ISTFT/STFT round trip. Complex layers are laid out as channel halves [real | 
 (as in `models.streaming.complex_conv`) and compute (Wr*zr - Wi*zi, Wi*zr + Wr*zi); they need
 not be causal. The output is a real patch map: one least-squares score per time-frequency patch.
 
+What makes it work (measured, docs/unsupervised.md): strides on BOTH axes, so that the 4
+layers' patches span 63 frames (0.63 s at a 10 ms hop) and include the pauses where noise
+shows, and a per-utterance level normalisation of its input, so that it judges the noise floor,
+not the loudness (the training sets have random levels). The first design (4/8/16 channels,
+stride 1 in time, no normalisation) stayed near chance on clean vs noisy even when trained
+alone, and the generator never left the identity; a MelGAN-style multi-scale waveform
+discriminator (1.2 M parameters, the seed's kind at a CPU size) cost 1.9 s per step alone and
+after 200 steps scored held-out clips right 74 % of the time (LSGAN loss 0.225); this one
+reaches 84-91 % after 150-550 steps at 0.1 s per step.
+
 Dimensions: B batch, T frames, F bins, C complex channels.
 """
 
@@ -20,9 +30,10 @@ from torch import nn
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
-    channels: tuple[int, ...] = (4, 8, 16)  # complex channels per strided layer
+    channels: tuple[int, ...] = (8, 16, 32, 32)  # complex channels per strided layer
     kernel: tuple[int, int] = (3, 5)  # (time, frequency)
-    stride: tuple[int, int] = (1, 2)  # time stride 1 keeps per-frame judgement, F halves
+    stride: tuple[int, int] = (2, 2)  # each layer halves T and F: 63-frame patches
+    level_norm: bool = True  # judge the spectrum scaled to unit RMS (level is not evidence)
 
 
 class ComplexConv2d(nn.Module):
@@ -42,10 +53,11 @@ class ComplexConv2d(nn.Module):
 
 
 class SpectrumDiscriminator(nn.Module):
-    """Compressed spectrum (B, 2, T, F) -> patch scores (B, 1, T, F / 2^layers)."""
+    """Compressed spectrum (B, 2, T, F) -> patch scores (B, 1, T / st^L, F / sf^L), L layers."""
 
     def __init__(self, cfg: DiscriminatorConfig = DiscriminatorConfig()):
         super().__init__()
+        self.level_norm = cfg.level_norm
         layers, cin = [], 1
         for cout in cfg.channels:
             layers += [ComplexConv2d(cin, cout, cfg.kernel, cfg.stride), nn.LeakyReLU(0.2)]
@@ -54,6 +66,8 @@ class SpectrumDiscriminator(nn.Module):
         self.head = nn.Conv2d(2 * cin, 1, (3, 3), padding=1)  # real score from [re | im]
 
     def forward(self, spec_c: torch.Tensor) -> torch.Tensor:
+        if self.level_norm:
+            spec_c = spec_c * spec_c.pow(2).mean((1, 2, 3), keepdim=True).add(1e-12).rsqrt()
         return self.head(self.body(spec_c))
 
 
