@@ -96,6 +96,28 @@ def test_cyclegan_checkpoint_holds_all_networks_and_exports(tmp_path, data_dirs)
     assert (tmp_path / "g.onnx").is_file()
 
 
+def test_cyclegan_discriminator_warmup_freezes_generators(tmp_path, data_dirs):
+    """d_warmup_steps = 2: the first two steps move the discriminators and neither generator;
+    the third moves the generators too."""
+    tr = _trainer("cyclegan", data_dirs, tmp_path, steps=3,
+                  scfg=dataclasses.replace(TINY_CYCLEGAN, d_warmup_steps=2))
+
+    def snap(net):
+        return {k: v.clone() for k, v in getattr(tr, net).state_dict().items()}
+
+    def same(a, b):
+        return all(torch.equal(a[k], b[k]) for k in a)
+
+    start = {net: snap(net) for net in ("model", "gen_b", "d_clean", "d_noisy")}
+    for _ in range(2):
+        tr.train_step(*tr.batch(tr.step))
+    assert same(snap("model"), start["model"]) and same(snap("gen_b"), start["gen_b"])
+    assert not same(snap("d_clean"), start["d_clean"])
+    assert not same(snap("d_noisy"), start["d_noisy"])
+    tr.train_step(*tr.batch(tr.step))
+    assert not same(snap("model"), start["model"]) and not same(snap("gen_b"), start["gen_b"])
+
+
 def test_iddp_cli_on_noisy_folder_with_init(tmp_path, data_dirs):
     """The CLI path: --strategy iddp --noisy-dir DIR --init CKPT; 2 steps, then export."""
     speech, noise, noisy = data_dirs

@@ -50,6 +50,7 @@ class CycleGANConfig:
     lr_d: float = 1e-3  # the seed's 2e-4 left crn-s at the identity in 600 steps
     betas: tuple[float, float] = (0.5, 0.999)
     l1_domain: str = "wave"
+    d_warmup_steps: int = 0  # first steps train the discriminators only (generators frozen)
     generator: NoiseGeneratorConfig = field(default_factory=NoiseGeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
 
@@ -134,15 +135,20 @@ class CycleGANTrainer(Trainer):
     def train_step(self, noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
         self.model.train()
         x, y = self.model.analyse(noisy), self.model.analyse(clean)  # (B, 2, T, F)
-        _requires_grad((self.d_clean, self.d_noisy), False)
-        loss_g, parts, (fake_y, fake_x) = self.generator_loss(x, y)
-        self.opt.zero_grad(set_to_none=True)
-        loss_g.backward()
-        params = [p for g in self.opt.param_groups for p in g["params"]]
-        grad = nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
-        self.opt.step()
-        self.sched.step()
-        _requires_grad((self.d_clean, self.d_noisy), True)
+        if self.step < self.scfg.d_warmup_steps:  # discriminators only: generators frozen
+            with torch.no_grad():
+                loss_g, parts, (fake_y, fake_x) = self.generator_loss(x, y)
+            grad = torch.zeros(())
+        else:
+            _requires_grad((self.d_clean, self.d_noisy), False)
+            loss_g, parts, (fake_y, fake_x) = self.generator_loss(x, y)
+            self.opt.zero_grad(set_to_none=True)
+            loss_g.backward()
+            params = [p for g in self.opt.param_groups for p in g["params"]]
+            grad = nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+            self.opt.step()
+            self.sched.step()
+            _requires_grad((self.d_clean, self.d_noisy), True)
         loss_d = lsgan_d_loss(self.d_clean, y, fake_y) + lsgan_d_loss(self.d_noisy, x, fake_x)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
