@@ -37,7 +37,9 @@ def register(subparsers) -> None:
     p.add_argument("--fallback", choices=["dry", "silence"], default="dry",
                    help="what plays when the model is late")
     p.add_argument("--record", default=None, metavar="DIR", help="save input.wav and enhanced.wav")
-    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds (default: until Ctrl-C or SIGTERM, which end cleanly)")
+    p.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="stop after S seconds (default: until Ctrl-C or SIGTERM, which end "
+                   "cleanly)")
     p.set_defaults(func=run)
 
 

@@ -146,8 +146,8 @@ def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
                   f"probe RTF {rtf:.2f}, {lat.describe()}", file=out, flush=True)
             if on_started is not None:
                 on_started(engine, stream)
-            while not stop.requested and (opts.duration is None
-                                               or time.monotonic() - t0 < opts.duration):
+            end = float("inf") if opts.duration is None else t0 + opts.duration
+            while not stop.requested and time.monotonic() < end:
                 if engine.error is not None:
                     raise StreamseError(f"the model failed: {engine.error}")
                 time.sleep(0.25)

@@ -2,8 +2,10 @@
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -95,9 +97,6 @@ def test_cli_live_enhances_with_reported_delay(need_jack):
 def test_cli_live_stops_cleanly_on_ctrl_c(need_jack, sig):
     """Ctrl-C (or SIGTERM) ends `streamse live` through the same path as --duration: exit 0, the
     summary printed, the device closed, within seconds."""
-    import signal
-    import time
-
     from streamse.live import jackio
 
     with jackio.JackServer("streamse_sigint", 16000, 160):

@@ -19,7 +19,10 @@ from streamse.models.train.config import TrainConfig
 from streamse.models.train.data import DataConfig
 from streamse.models.train.strategies import STRATEGIES
 from streamse.models.train.strategies.cyclegan import CycleGANConfig
+from streamse.models.train.strategies.discriminator import (DiscriminatorConfig,
+                                                            SpectrumDiscriminator, lsgan_d_loss)
 from streamse.models.train.strategies.iddp import IDDPConfig, iddp_loss
+from streamse_testing import tiny_crn
 
 DATA = Path(__file__).parents[1] / "data"
 TINY_MODEL = {"channels": (4, 8), "rnn_hidden": 16, "rnn_layers": 1, "fc_hidden": 16}
@@ -204,12 +207,6 @@ def test_spectrum_discriminator_learns_clean_from_noisy():
     trained on) clean > noisy; its level normalisation makes scores gain-invariant. (The first
     design, 4/8/16 channels with no time stride and no level normalisation, stayed near
     chance on the real training data: docs/unsupervised.md.)"""
-    from streamse_testing import tiny_crn
-
-    from streamse.models.train.strategies.discriminator import (DiscriminatorConfig,
-                                                                SpectrumDiscriminator,
-                                                                lsgan_d_loss)
-
     clean, _ = sf.read(DATA / "clean.wav", dtype="float32")
     noisy, _ = sf.read(DATA / "noisy.wav", dtype="float32")
     stft = tiny_crn()

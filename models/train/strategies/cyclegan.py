@@ -135,20 +135,19 @@ class CycleGANTrainer(Trainer):
     def train_step(self, noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
         self.model.train()
         x, y = self.model.analyse(noisy), self.model.analyse(clean)  # (B, 2, T, F)
-        if self.step < self.scfg.d_warmup_steps:  # discriminators only: generators frozen
-            with torch.no_grad():
-                loss_g, parts, (fake_y, fake_x) = self.generator_loss(x, y)
-            grad = torch.zeros(())
-        else:
-            _requires_grad((self.d_clean, self.d_noisy), False)
+        train_g = self.step >= self.scfg.d_warmup_steps  # before: discriminators only
+        _requires_grad((self.d_clean, self.d_noisy), False)
+        with torch.set_grad_enabled(train_g):
             loss_g, parts, (fake_y, fake_x) = self.generator_loss(x, y)
+        grad = torch.zeros(())
+        if train_g:
             self.opt.zero_grad(set_to_none=True)
             loss_g.backward()
             params = [p for g in self.opt.param_groups for p in g["params"]]
             grad = nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
             self.opt.step()
             self.sched.step()
-            _requires_grad((self.d_clean, self.d_noisy), True)
+        _requires_grad((self.d_clean, self.d_noisy), True)
         loss_d = lsgan_d_loss(self.d_clean, y, fake_y) + lsgan_d_loss(self.d_noisy, x, fake_x)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
