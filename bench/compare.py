@@ -58,13 +58,14 @@ def model_system(model: str, threads: int = 1) -> System:
     return System(info, streamer=s)
 
 
-def build_systems(models: list[str], with_peers: bool, threads: int = 1
-                  ) -> tuple[list[System], list[str]]:
-    """(our models then the peers that run here, one notice line per skipped peer)."""
+def build_systems(models: list[str], with_peers: bool, threads: int = 1,
+                  peers_dir: str | None = None) -> tuple[list[System], list[str]]:
+    """(our models then the peers that run here, one notice line per skipped peer).
+    `peers_dir`: folder of the file-based peers' ONNX files (DTLN, GTCRN)."""
     systems = [model_system(m, threads) for m in models]
     if not with_peers:
         return systems, []
-    peers, notices = load_peers()
+    peers, notices = load_peers(folder=peers_dir)
     for p in peers:
         systems.append(System(p.info, streamer=p) if isinstance(p, FramePeer)
                        else System(p.info, whole=p.process))
@@ -133,16 +134,20 @@ def _read_pair(noisy_path: str, clean_path: str) -> tuple[np.ndarray, np.ndarray
 
 
 def run_compare_quality(systems: list[System], pairs: list[tuple[str, str]],
-                        with_dnsmos: bool | None = None, keep: int = 0
-                        ) -> tuple[dict, dict[str, np.ndarray]]:
+                        with_dnsmos: bool | None = None, keep: int = 0,
+                        progress: str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
     """Score every system on (noisy, clean) pairs. Returns (JSON-ready report, signals of
     pair `keep`: {"noisy", "clean", system name: output} for plots). with_dnsmos=None: when
-    speechmos is installed."""
+    speechmos is installed. `progress`: label of a progress bar over the files."""
+    from tqdm import tqdm
+
     if with_dnsmos is None:
         with_dnsmos = importlib.util.find_spec("speechmos") is not None
     reports = {s.info.name: EvalReport(BENCH_RATE) for s in systems}
     kept: dict[str, np.ndarray] = {}
-    for i, (noisy_path, clean_path) in enumerate(pairs):
+    bar = tqdm(pairs, desc=progress, unit="file", disable=True if progress is None else None,
+               leave=False)
+    for i, (noisy_path, clean_path) in enumerate(bar):
         noisy, clean = _read_pair(noisy_path, clean_path)
         base = score(clean, noisy, BENCH_RATE, with_dnsmos)
         if i == keep:
@@ -191,7 +196,8 @@ def _metric_keys(report: dict) -> list[str]:
 def format_quality_table(report: dict) -> str:
     keys = _metric_keys(report)
     head = "".join(f"{METRIC_LABELS[k].replace(' (dB)', ''):>13}" for k in keys)
-    lines = [f"{report['n_files']} files; scores are means over files", f"{'system':<22}{head}"]
+    lines = [f"{report.get('set', '')}: {report['n_files']} files; scores are means over files",
+             f"{'system':<22}{head}"]
     rows = [("noisy input", report["systems"][0]["mean"]["noisy"])]
     rows += [(r["name"], r["mean"]["enhanced"]) for r in report["systems"]]
     for name, means in rows:
@@ -204,8 +210,9 @@ def _num(v: float | None) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
 
 
-def results_markdown(rtf: dict | None = None, quality: dict | None = None) -> str:
-    """The README results table(s) from `--json` output, with the machine and date."""
+def results_markdown(rtf: dict | None = None, quality: list[dict] | None = None) -> str:
+    """The README results table(s) from `--json` output, with the machine and date; one
+    quality table per set."""
     out = []
     if rtf:
         m = rtf["machine"]
@@ -219,38 +226,45 @@ def results_markdown(rtf: dict | None = None, quality: dict | None = None) -> st
                        f"{_num(r.get('hop_time_p50_ms'))} | {_num(r.get('hop_time_p99_ms'))} | "
                        f"{r['rtf']:.4f} |")
         out.append("")
-    if quality:
-        keys = _metric_keys(quality)
-        out += [f"Quality: {quality['n_files']} files, {quality['machine']['date']}.", "",
+    for q in quality or []:
+        keys = _metric_keys(q)
+        out += [f"Quality, {q.get('set', '')}: {q['n_files']} files, {q['machine']['date']}.", "",
                 "| system | " + " | ".join(METRIC_LABELS[k] for k in keys) + " |",
                 "|---|" + "---|" * len(keys)]
-        rows = [("noisy input", quality["systems"][0]["mean"]["noisy"])]
-        rows += [(r["name"], r["mean"]["enhanced"]) for r in quality["systems"]]
+        rows = [("noisy input", q["systems"][0]["mean"]["noisy"])]
+        rows += [(r["name"], r["mean"]["enhanced"]) for r in q["systems"]]
         for name, means in rows:
             out.append(f"| {name} | " + " | ".join(_num(means.get(k)) for k in keys) + " |")
+        out.append("")
     return "\n".join(out)
 
 
 # --- one run, as `streamse bench --peers` does it ---------------------------------------------
 def run_bench_compare(models: list[str], with_peers: bool, threads: int = 1,
-                      seconds: float = 10.0, rtf: bool = True, quality_dir: str | None = None,
-                      plots_dir: str | None = None) -> dict:
-    """Speed (if `rtf`) and quality (if `quality_dir` holds noisy/ and clean/) of our models
-    and, if `with_peers`, the peers; PNG plots into `plots_dir`. JSON-ready dict with keys
-    notices, rtf, quality."""
+                      seconds: float = 10.0, rtf: bool = True,
+                      quality_dirs: list[str] | None = None, plots_dir: str | None = None,
+                      peers_dir: str | None = None) -> dict:
+    """Speed (if `rtf`) and quality (on each of `quality_dirs`, folders holding noisy/ and
+    clean/) of our models and, if `with_peers`, the peers; PNG plots into `plots_dir`.
+    JSON-ready dict with keys notices, rtf, quality (a list: one report per set, with 'set'
+    its folder name and 'path')."""
     from pathlib import Path
 
-    systems, notices = build_systems(models, with_peers, threads)
+    systems, notices = build_systems(models, with_peers, threads, peers_dir)
     report: dict = {"notices": notices}
     if rtf:
         report["rtf"] = run_compare_rtf(systems, seconds)
     kept: dict[str, np.ndarray] = {}
-    if quality_dir:
+    if quality_dirs:
         from .eval_cli import folder_pairs
 
-        pairs = folder_pairs(Path(quality_dir))
-        report["quality"], kept = run_compare_quality(systems, pairs)
-        report["quality"]["plot_file"] = pairs[0][0]
+        report["quality"] = []
+        for k, folder in enumerate(quality_dirs):
+            pairs = folder_pairs(Path(folder))
+            q, signals = run_compare_quality(systems, pairs, progress=f"quality {folder}")
+            q.update(set=Path(folder).resolve().name, path=str(folder), plot_file=pairs[0][0])
+            report["quality"].append(q)
+            kept = kept or signals
     if plots_dir:
         report["plots"] = _write_plots(Path(plots_dir), report, kept)
     return report
@@ -265,7 +279,7 @@ def _write_plots(folder, report: dict, kept: dict[str, np.ndarray]) -> list[str]
         written.append(str(folder / "speed.png"))
         plots.speed_bars(report["rtf"], written[-1])
     if kept:
-        name = report["quality"]["plot_file"].rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        name = report["quality"][0]["plot_file"].rsplit("/", 1)[-1].rsplit(".", 1)[0]
         order = ["noisy"] + [k for k in kept if k not in ("noisy", "clean")] + ["clean"]
         written.append(str(folder / f"spectrograms_{name}.png"))
         plots.spectrogram_grid({k: kept[k] for k in order}, BENCH_RATE, written[-1], name)
@@ -276,8 +290,8 @@ def format_compare(report: dict) -> str:
     parts = list(report["notices"])
     if "rtf" in report:
         parts.append(format_rtf_table(report["rtf"]))
-    if "quality" in report:
-        parts.append(format_quality_table(report["quality"]))
+    for q in report.get("quality", []):
+        parts.append(format_quality_table(q))
     parts += [f"wrote {p}" for p in report.get("plots", [])]
     return "\n\n".join(parts)
 

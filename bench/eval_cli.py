@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streamse.cli_types import THREADS, ranged
 from streamse.errors import StreamseError
 
 
@@ -95,10 +96,10 @@ def register(sub) -> None:
     p.add_argument("folder", nargs="?", help="folder with noisy/ and clean/ subfolders")
     p.add_argument("--pairs", help="JSON list or TSV of (noisy, clean) paths")
     p.add_argument("--model", default="crn", help="shipped model name or .onnx path")
-    p.add_argument("-t", "--threads", type=int, default=1)
+    p.add_argument("-t", "--threads", type=THREADS, default=1)
     p.add_argument("--no-dnsmos", dest="dnsmos", action="store_false",
                    help="skip DNSMOS SIG/BAK/OVRL (on by default when speechmos is installed)")
-    p.add_argument("--max-files", type=int, default=0, help="first N pairs only (0 = all)")
+    p.add_argument("--max-files", type=ranged(int, 0), default=0, help="first N pairs only (0 = all)")
     p.add_argument("--spectrograms", help="folder for noisy/enhanced/clean PNGs of a few files")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)

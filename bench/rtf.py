@@ -86,15 +86,24 @@ def run_rtf(model: str, threads: int | None = None, seconds: float = 10.0) -> di
         "hop_ms": meta.ms(meta.hop), "algorithmic_latency_ms": meta.ms(meta.algorithmic_latency_samples),
         "audio_seconds": x.size / meta.sample_rate, "machine": machine_info(),
     }
+    import onnxruntime as ort
+    from tqdm import tqdm
+
+    cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    bar = tqdm(total=3 + cuda, desc=f"bench --rtf {meta.name}", unit="run", leave=False,
+               disable=None)  # on a terminal only
     rows = {"onnx_1_thread": summarise(time_hops(one, x), hop_s)}
+    bar.update()
     n_all = threads or os.cpu_count() or 1
     rows[f"onnx_{n_all}_threads"] = summarise(time_hops(OnnxStreamer(path, threads=n_all), x), hop_s)
-    import onnxruntime as ort
-
-    if "CUDAExecutionProvider" in ort.get_available_providers():
+    bar.update()
+    if cuda:
         rows["onnx_cuda"] = summarise(time_hops(OnnxStreamer(path, provider="cuda"), x), hop_s)
+        bar.update()
     one.reset()
     torch_part = _torch_rows(model, x, one.feed(x), hop_s)  # raw stream: delay included
+    bar.update()
+    bar.close()
     if "torch_1_thread" in torch_part:
         rows["torch_1_thread"] = torch_part.pop("torch_1_thread")
     report.update(rows["onnx_1_thread"])  # headline keys: ONNX, one thread

@@ -64,14 +64,20 @@ def probe(make: Callable[[int], Stepper], n: int, hops: np.ndarray, steps: int,
 
 
 def search(make: Callable[[int], Stepper], hops: np.ndarray, hop_ms: float, steps: int,
-           limit: int) -> tuple[int, list[dict]]:
-    """Largest n <= limit whose p99 step time is under hop_ms (0 if even 1 fails)."""
+           limit: int, label: str = "streams") -> tuple[int, list[dict]]:
+    """Largest n <= limit whose p99 step time is under hop_ms (0 if even 1 fails). A
+    progress line (on a terminal) names each probe as it runs."""
+    from tqdm import tqdm
+
     probes: list[dict] = []
+    bar = tqdm(desc=label, unit="probe", leave=False, disable=None)
 
     def ok(n: int) -> bool:
+        bar.set_postfix_str(f"{n} streams")
         p = probe(make, n, hops, steps)
         p["real_time"] = p["step_p99_ms"] < hop_ms
         probes.append(p)
+        bar.update()
         return p["real_time"]
 
     good, bad, n = 0, None, 1
@@ -84,6 +90,7 @@ def search(make: Callable[[int], Stepper], hops: np.ndarray, hop_ms: float, step
     while bad is not None and bad - good > 1:
         mid = (good + bad) // 2
         good, bad = (mid, bad) if ok(mid) else (good, mid)
+    bar.close()
     return good, sorted(probes, key=lambda p: p["streams"])
 
 
@@ -100,11 +107,12 @@ def run_streams(model: str, threads: int = 1, provider: str = "cpu", seconds: fl
     report = {"model": b.meta.name, "provider": provider, "threads": threads,
               "io_binding": b.io_binding, "hop_ms": hop_ms, "steps_per_probe": steps,
               "machine": machine_info()}
-    n, probes = search(lambda k: _batched(model, k, threads, provider), hops, hop_ms, steps, limit)
+    n, probes = search(lambda k: _batched(model, k, threads, provider), hops, hop_ms, steps, limit,
+                       "bench --streams (batched)")
     report.update(max_streams=n, probes=probes)
     if baseline:
         n, probes = search(lambda k: _separate(model, k, threads, provider), hops, hop_ms,
-                           steps, limit)
+                           steps, limit, "bench --streams (one session each)")
         report.update(max_streams_separate=n, probes_separate=probes)
     return report
 

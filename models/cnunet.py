@@ -65,6 +65,7 @@ class CNUNetConfig:
     n_fft: int = 512
     window: str = "sqrt_hann"
     compress: float = 0.3
+    lead_gate: bool = False  # leading all-zero frames do not step the network
     mid: int = 32
     out: int = 64
     stages: tuple[int, ...] = (6, 5, 4, 4, 4, 3)

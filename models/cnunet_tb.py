@@ -50,6 +50,7 @@ class CNUNetTBConfig:
     n_fft: int = 512
     window: str = "hamming"
     compress: float = 0.2
+    lead_gate: bool = False  # leading all-zero frames do not step the network
     mid: int = 32
     out: int = 64
     stages: tuple[int, ...] = (6, 5, 4, 4, 4, 3)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .spectral import SpectralEnhancer
-from .streaming import CausalConv2d, FrameNorm, StreamGRU, StreamLSTM
+from .streaming import CausalConv2d, FrameNorm, LevelNorm, LevelState, StreamGRU, StreamLSTM
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,14 @@ class CRNConfig:
     `mask_max * (2 * sigmoid(z) - 1)` (can rotate phase, sign and gain up to mask_max);
     'elementwise' scales real and imaginary parts separately by sigmoid(z) in [0, 1], as the
     unofficial port of the paper does.
+
+    input_norm: 'none' feeds Xc as it is; 'level' divides it by the square root of a causal
+    running mean of its frame power (`LevelNorm`, time constant `level_tau_s`), so the
+    network's input does not change when the input level does and the mask (applied to the
+    un-normalised Xc) scales the output with the input.
+    enc_norm: 'frame' normalises every encoder frame over channels and bins (`FrameNorm`:
+    hides each frame's level from the network); 'none' leaves the level contrast between
+    frames visible.
     """
 
     sample_rate: int = 16000
@@ -45,19 +53,25 @@ class CRNConfig:
     fc_hidden: int = 256
     mask: str = "crm"
     mask_max: float = 1.25
+    input_norm: str = "none"
+    level_tau_s: float = 1.0
+    enc_norm: str = "frame"
+    lead_gate: bool = False  # leading all-zero frames do not step the network (spectral.py)
 
 
 @dataclass(frozen=True)
 class CRNNetState:
     enc: tuple  # per conv layer: ConvState | None
     rnn: object  # GRUState | LSTMState
+    level: LevelState | None = None  # input_norm 'level' only
 
 
 class _EncoderLayer(nn.Module):
-    def __init__(self, cin: int, cout: int, kernel: tuple[int, int], in_freq: int, stride_f: int):
+    def __init__(self, cin: int, cout: int, kernel: tuple[int, int], in_freq: int, stride_f: int,
+                 norm: str = "frame"):
         super().__init__()
         self.conv = CausalConv2d(cin, cout, kernel, in_freq, stride_f=stride_f)
-        self.norm = FrameNorm(cout)
+        self.norm = {"frame": lambda: FrameNorm(cout), "none": nn.Identity}[norm]()
         self.act = nn.PReLU(cout)
         self.out_freq = self.conv.out_freq
 
@@ -74,9 +88,13 @@ class MaskCRN(SpectralEnhancer):
         super().__init__(cfg)
         layers, cin, freq = [], 2, self.n_bins
         for cout in cfg.channels:
-            layers.append(_EncoderLayer(cin, cout, cfg.kernel, freq, cfg.stride_f))
+            layers.append(_EncoderLayer(cin, cout, cfg.kernel, freq, cfg.stride_f, cfg.enc_norm))
             cin, freq = cout, layers[-1].out_freq
         self.encoder = nn.ModuleList(layers)
+        if cfg.input_norm not in ("none", "level"):
+            raise ValueError(f"input_norm must be 'none' or 'level', got {cfg.input_norm!r}")
+        self.level = (LevelNorm(cfg.hop / cfg.sample_rate, cfg.level_tau_s)
+                      if cfg.input_norm == "level" else None)
         rnn_cls = {"gru": StreamGRU, "lstm": StreamLSTM}[cfg.rnn]
         self.rnn = rnn_cls(cin * freq, cfg.rnn_hidden, cfg.rnn_layers)
         self.head = nn.Sequential(
@@ -114,19 +132,22 @@ class MaskCRN(SpectralEnhancer):
         return x.permute(0, 2, 1, 3).reshape(b, t, c * f)  # (B, T, C*F')
 
     def net_forward(self, xc: torch.Tensor) -> torch.Tensor:
-        x = xc
+        x = xc if self.level is None else self.level(xc)
         for layer in self.encoder:
             x = layer(x)  # (B, C, T, F')
         return self._apply_mask(xc, self.rnn(self._flatten(x)))
 
     def net_init_state(self, batch: int) -> CRNNetState:
         enc = tuple(layer.conv.init_state(batch) for layer in self.encoder)
-        return CRNNetState(enc, self.rnn.init_state(batch))
+        level = None if self.level is None else self.level.init_state(batch)
+        return CRNNetState(enc, self.rnn.init_state(batch), level)
 
     def net_step(self, xc: torch.Tensor, state: CRNNetState) -> tuple[torch.Tensor, CRNNetState]:
-        x, enc = xc, []
+        x, enc, level = xc, [], None
+        if self.level is not None:
+            x, level = self.level.step(xc, state.level)
         for layer, s in zip(self.encoder, state.enc):
             x, s = layer.step(x, s)
             enc.append(s)
         h, s_rnn = self.rnn.step(self._flatten(x), state.rnn)
-        return self._apply_mask(xc, h), CRNNetState(tuple(enc), s_rnn)
+        return self._apply_mask(xc, h), CRNNetState(tuple(enc), s_rnn, level)

@@ -9,6 +9,12 @@ spectrum Xc = |X|^p * e^{j angle X} laid out as (B, 2, T, F) [channel 0 real, 1 
 
 The skeleton gives `forward(wav)`, `estimate(wav)` (for spectral losses), `init_state`, `step`,
 and the frame geometry (hop, window, latency), derived from the STFT settings.
+
+Leading digital silence (config `lead_gate`): frames of exact zeros before the first non-zero
+frame of a stream do not step the network at all (its state stays at its initial value and
+the output is zero), so a stream that starts with silence, as a sound card gives before audio
+arrives, behaves exactly like one started at its first sound. Offline, each item is shifted to
+start at its first non-zero frame, run, and shifted back: the same numbers as streaming.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from torch import nn
 
 from streamse.streamer import FrameGeometry
 
-from .streaming import ISTFT, STFT, ISTFTState, STFTState
+from .streaming import ISTFT, STFT, ISTFTState, STFTState, batch_axes, select_state
 
 _EPS = 1e-12
 
@@ -31,6 +37,23 @@ class EnhancerState:
     stft: STFTState
     net: Any
     istft: ISTFTState
+    started: torch.Tensor | None = None  # (B,) 1.0 once a non-zero frame arrived (lead_gate)
+
+
+def first_sound(xc: torch.Tensor) -> torch.Tensor:
+    """(B, 2, T, F) -> (B,) index of the first frame that is not all zeros (T if none)."""
+    silent = xc.detach().pow(2).sum(dim=(1, 3)) == 0  # (B, T)
+    t = torch.arange(xc.shape[2], device=xc.device).expand_as(silent)
+    return torch.where(silent, xc.shape[2], t).min(dim=1).values
+
+
+def shift_frames(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, F): item b moved `shift[b]` frames earlier (shift < 0: later), zero-filled."""
+    t = x.shape[2]
+    src = torch.arange(t, device=x.device)[None, :] + shift[:, None]  # (B, T)
+    valid = (src >= 0) & (src < t)
+    idx = src.clamp(0, t - 1)[:, None, :, None].expand(-1, x.shape[1], -1, x.shape[3])
+    return torch.gather(x, 2, idx) * valid[:, None, :, None].to(x.dtype)
 
 
 def compress(spec: torch.Tensor, power: float) -> torch.Tensor:
@@ -82,7 +105,16 @@ class SpectralEnhancer(nn.Module):
 
     def estimate(self, wav: torch.Tensor) -> torch.Tensor:
         """wav (B, N) -> estimated clean compressed spectrum (B, 2, T, F)."""
-        return self.net_forward(self.analyse(wav))
+        return self.gated(self.net_forward, self.analyse(wav))
+
+    def gated(self, net, xc: torch.Tensor) -> torch.Tensor:
+        """net(xc) with the lead gate (module doc): leading all-zero frames are skipped."""
+        if not self.cfg.lead_gate:
+            return net(xc)
+        t0 = first_sound(xc)
+        if not bool((t0 > 0).any()):
+            return net(xc)
+        return shift_frames(net(shift_frames(xc, t0)), -t0)
 
     def synthesise(self, yc: torch.Tensor) -> torch.Tensor:
         """compressed spectrum (B, 2, T, F) -> wav (B, T * hop), delayed by win - hop."""
@@ -94,12 +126,35 @@ class SpectralEnhancer(nn.Module):
 
     # streaming ------------------------------------------------------------------------------
     def init_state(self, batch: int = 1) -> EnhancerState:
+        started = torch.zeros(batch) if self.cfg.lead_gate else None
         return EnhancerState(self.stft.init_state(batch), self.net_init_state(batch),
-                             self.istft.init_state(batch))
+                             self.istft.init_state(batch), started)
 
     def step(self, chunk: torch.Tensor, state: EnhancerState) -> tuple[torch.Tensor, EnhancerState]:
         """chunk (B, k * hop) -> enhanced (B, k * hop), next state. Only new frames are computed."""
         spec, s_stft = self.stft.step(chunk, state.stft)
-        yc, s_net = self.net_step(compress(spec, self.cfg.compress), state.net)
+        xc = compress(spec, self.cfg.compress)
+        if state.started is None:
+            yc, s_net, started = *self.net_step(xc, state.net), None
+        else:
+            yc, s_net, started = self._gated_step(xc, state.net, state.started)
         out, s_istft = self.istft.step(decompress(yc, self.cfg.compress), state.istft)
-        return out, EnhancerState(s_stft, s_net, s_istft)
+        return out, EnhancerState(s_stft, s_net, s_istft, started)
+
+    def _gated_step(self, xc: torch.Tensor, s_net: Any, started: torch.Tensor):
+        """net_step under the lead gate: frame by frame while some stream has not started
+        (its state is kept and its output zeroed), then the remaining frames at once."""
+        if not hasattr(self, "_state_axes"):
+            self._state_axes = batch_axes(self.net_init_state)
+        outs, t, tracing = [], 0, torch.jit.is_tracing()  # an exported graph always gates
+        while t < xc.shape[2] and (tracing or not bool(started.all())):
+            frame = xc[:, :, t : t + 1]
+            now = torch.maximum(started, (frame.pow(2).sum(dim=(1, 2, 3)) > 0).to(xc.dtype))
+            y, s_new = self.net_step(frame, s_net)
+            s_net = select_state(now, s_new, s_net, self._state_axes)
+            outs.append(y * now[:, None, None, None])
+            started, t = now, t + 1
+        if t < xc.shape[2]:
+            y, s_net = self.net_step(xc[:, :, t:], s_net)
+            outs.append(y)
+        return torch.cat(outs, dim=2), s_net, started

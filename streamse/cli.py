@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from .cli_types import BLOCKSIZE, SAMPLERATE, SECONDS, THREADS, OneLineParser, ranged
 from .errors import StreamseError
 
 DEFAULT_MODEL = "crn"
@@ -18,35 +19,53 @@ DEFAULT_MODEL = "crn"
 def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help="shipped model name or path to a .onnx file (default: %(default)s)")
-    p.add_argument("-t", "--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    p.add_argument("-t", "--threads", type=THREADS, default=1, help="onnxruntime intra-op threads")
     p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .enhance import enhance_file, plan_outputs
+    from .enhance import describe_rtf, enhance_file, plan_outputs
     from .runtime import load_streamer
 
+    pairs = plan_outputs([Path(p) for p in args.inputs], Path(args.output), args.overwrite,
+                         args.subtype)
     streamer = load_streamer(args.model, args.threads, args.provider)
-    pairs = plan_outputs([Path(p) for p in args.inputs], Path(args.output))
     failed = 0
-    for src, dst in tqdm(pairs, desc="enhance", unit="file", disable=len(pairs) < 2):
+    # progress on a terminal only (disable=None); one bar: files, or seconds of a single file
+    files = tqdm(pairs, desc="enhance", unit="file", disable=True if len(pairs) < 2 else None)
+    for src, dst in files:
         try:
-            res = enhance_file(streamer, src, dst)
+            with tqdm(desc=src.name, unit="s", unit_scale=True, leave=False,
+                      disable=True if len(pairs) > 1 else None, bar_format="{desc}: {n:.0f} s of audio "
+                      "[{elapsed}, {rate_fmt}]") as bar:
+                res = enhance_file(streamer, src, dst, args.subtype, progress=bar.update)
         except StreamseError as exc:
             if len(pairs) == 1:
                 raise
             print(f"streamse: skipped: {exc}", file=sys.stderr)
             failed += 1
             continue
-        if res.clipped:
-            print(f"streamse: warning: {src}: {res.clipped} clipped input samples", file=sys.stderr)
+        for warning in _enhance_warnings(res):
+            print(f"streamse: warning: {src}: {warning}", file=sys.stderr)
         if len(pairs) == 1:
-            print(f"{dst}  ({res.seconds:.2f} s of audio, RTF {res.rtf:.3f})")
+            print(f"{dst}  ({res.seconds:.2f} s of audio, {describe_rtf(res.rtf)})")
     if failed:
         print(f"streamse: {failed} of {len(pairs)} files failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _enhance_warnings(res) -> list[str]:
+    out = []
+    if res.clipped:
+        out.append(f"{res.clipped} clipped input samples")
+    if res.clipped_out:
+        out.append(f"{res.clipped_out} output samples beyond full scale were clipped "
+                   "(--subtype FLOAT keeps them)")
+    if res.truncated:
+        out.append(f"truncated file ({res.truncated}); enhanced what it holds")
+    return out
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -66,6 +85,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                args.seconds or 10.0)
         print(json.dumps(report) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
         return 0
+    if args.make_stationary_set:
+        from streamse.bench.stationary_set import build
+
+        entries = build(args.stationary_from, args.make_stationary_set)
+        print(f"{args.make_stationary_set}: {len(entries)} pairs (noisy/, clean/, pairs.json)")
+        return 0
+    if args.train:
+        from streamse.bench.train_speed import format_train_speed, run_train_speed
+
+        for m in models:
+            r = run_train_speed(m, args.config, (args.threads,) if args.threads else (1, 2),
+                                compile_model=args.compile)
+            print(json.dumps(r) if args.json else format_train_speed(r))
+        return 0
     if args.streams:
         from streamse.bench.streams import format_streams, run_streams
 
@@ -77,8 +110,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from streamse.bench.compare import format_compare, run_bench_compare
 
         r = run_bench_compare(models, args.peers, threads, args.seconds or 10.0,
-                              rtf=args.rtf or not args.quality, quality_dir=args.quality,
-                              plots_dir=args.plots)
+                              rtf=args.rtf or not args.quality, quality_dirs=args.quality,
+                              plots_dir=args.plots, peers_dir=args.peers_dir)
         for line in r["notices"]:
             print(line, file=sys.stderr)
         print(json.dumps(r) if args.json else format_compare(r))
@@ -117,12 +150,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="streamse", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="streamse", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("enhance", help="enhance audio files or folders")
     p.add_argument("inputs", nargs="+", help="audio files or folders")
-    p.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
+    p.add_argument("-o", "--output", required=True, help="output file (one input; the format "
+                   "follows its suffix: .wav .flac .ogg .aiff, .mp3 where libsndfile has it) "
+                   "or folder")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (an "
+                   "output is never allowed to be one of the inputs)")
+    p.add_argument("--subtype", choices=["PCM_16", "PCM_24", "FLOAT"], default=None,
+                   help="sample format of the output (default: the input's, where the format "
+                   "holds it, else PCM_16)")
     _add_runtime_args(p)
     p.set_defaults(func=cmd_enhance)
 
@@ -134,22 +174,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="latency and real-time factor")
     p.add_argument("--rtf", action="store_true", help="per-hop timing and RTF (the default)")
     p.add_argument("--e2e", action="store_true", help="end-to-end delay through the sound device")
+    p.add_argument("--train", action="store_true", help="training throughput through the real "
+                   "trainer: data vs model step, audio seconds per wall second, 1 and 2 threads "
+                   "(or --threads N); needs streamse[train] and the config's data")
+    p.add_argument("--config", default=None, help="TOML training config for --train")
+    p.add_argument("--make-stationary-set", metavar="OUT", default=None,
+                   help="build the stationary-noise dev set (white, pink, brown, hum at -5..15 "
+                   "dB) from the clean files of --stationary-from into OUT, then exit")
+    p.add_argument("--stationary-from", metavar="DIR", default="../shared/data/dev/clean",
+                   help="clean speech for --make-stationary-set (default: %(default)s)")
+    p.add_argument("--compile", action="store_true", help="--train with torch.compile")
     p.add_argument("--model", action="append", help="model name(s); repeat for several")
-    p.add_argument("--threads", type=int, default=None, help="threads for the 'N threads' row")
-    p.add_argument("--seconds", type=float, default=None,
+    p.add_argument("--threads", type=THREADS, default=None, help="threads for the 'N threads' row")
+    p.add_argument("--seconds", type=SECONDS, default=None,
                    help="audio seconds per measurement (default 10; 3 per probe for --streams)")
     p.add_argument("--peers", action="store_true", help="run the peer denoisers (RNNoise, "
-                   "DeepFilterNet3, NSNet2; pip install 'streamse[peers]') next to our models")
-    p.add_argument("--quality", metavar="DIR", help="score every system on DIR/noisy vs "
-                   "DIR/clean (PESQ, STOI, SI-SDR, CSIG/CBAK/COVL, DNSMOS if installed)")
-    p.add_argument("--streams", type=int, nargs="?", const=512, metavar="MAX",
+                   "DeepFilterNet3, NSNet2: pip install 'streamse[peers]'; DTLN, GTCRN: their "
+                   "ONNX files from --peers-dir) next to our models")
+    p.add_argument("--peers-dir", metavar="DIR", default=None,
+                   help="folder with dtln_model_1.onnx, dtln_model_2.onnx, gtcrn_simple.onnx "
+                   "(default: $STREAMSE_PEERS_DIR, else ../shared/peers if it exists)")
+    p.add_argument("--quality", metavar="DIR", action="append", help="score every system on "
+                   "DIR/noisy vs DIR/clean (PESQ, STOI, SI-SDR, CSIG/CBAK/COVL, DNSMOS if "
+                   "installed); repeat for several sets, one table each")
+    p.add_argument("--streams", type=ranged(int, 1), nargs="?", const=512, metavar="MAX",
                    help="largest number of concurrent streams that stays real time "
                    "(searched up to MAX, default 512)")
     p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu",
                    help="execution provider for --streams")
     p.add_argument("--plots", metavar="DIR", help="with --peers/--quality: write PNG plots")
-    p.add_argument("--samplerate", type=int, default=48000, help="device rate for --e2e")
-    p.add_argument("--blocksize", type=int, default=480, help="device block for --e2e")
+    p.add_argument("--samplerate", type=SAMPLERATE, default=48000, help="device rate for --e2e")
+    p.add_argument("--blocksize", type=BLOCKSIZE, default=480, help="device block for --e2e")
     p.add_argument("--json", action="store_true", help="one JSON object per model")
     p.set_defaults(func=cmd_bench)
 
@@ -159,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output .onnx path")
     p.add_argument("--check-audio", default=None, help="utterance for the ONNX-vs-PyTorch check "
                    "(default: the bundled demo sample)")
-    p.add_argument("--tol", type=float, default=1e-4, help="max error relative to peak")
+    p.add_argument("--tol", type=ranged(float, 0.0, None, low_open=True), default=1e-4, help="max error relative to peak")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("train", help="train a model (needs streamse[train])")
@@ -167,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="TOML file: [train] [data] [loss] [model]")
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--out", default="runs/train", help="checkpoint and log folder")
-    p.add_argument("--steps", type=int, default=None, help="override [train] steps")
+    p.add_argument("--steps", type=ranged(int, 1), default=None, help="override [train] steps")
     p.add_argument("--strategy", choices=["supervised", "cyclegan", "iddp", "ts-stage1",
                                           "ts-stage2"], default="supervised",
                    help="supervised: paired mixtures; cyclegan: unpaired clean and noisy speech; "

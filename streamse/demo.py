@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .enhance import enhance_file
+from .enhance import describe_rtf, enhance_file
 from .runtime import ASSETS, load_streamer
 
 DEMO_INPUT = ASSETS / "samples" / "noisy.wav"
@@ -22,6 +22,6 @@ def run_demo(model: str, output: Path, threads: int = 1) -> str:
         f"output     {output}",
         f"frames     window {meta.ms(meta.window):.1f} ms, hop {meta.ms(meta.hop):.1f} ms",
         f"latency    algorithmic {meta.ms(meta.algorithmic_latency_samples):.1f} ms",
-        f"speed      RTF {res.rtf:.4f} ({1 / max(res.rtf, 1e-9):.0f}x real time, "
-        f"{threads} thread{'s' if threads > 1 else ''}, hop by hop)",
+        f"speed      {describe_rtf(res.rtf)} ({threads} thread{'s' if threads > 1 else ''}, "
+        "hop by hop)",
     ])

@@ -8,15 +8,16 @@ model's tree of such states into named tensors for ONNX.
 from .complex_conv import ComplexCausalConv2d
 from .conv import CausalConv1d, CausalConv2d, ConvState
 from .fused_norm import FusedFrameNorm
+from .level_norm import LevelNorm, LevelState
 from .norm import FrameNorm
 from .running_mean import MeanState, RunningMean
 from .rnn import GRUState, LSTMState, StreamGRU, StreamLSTM
-from .state import flatten_state, unflatten_state
+from .state import batch_axes, flatten_state, select_state, unflatten_state
 from .stft import ISTFT, STFT, ISTFTState, STFTState
 
 __all__ = [
     "CausalConv1d", "CausalConv2d", "ConvState", "FrameNorm", "GRUState", "LSTMState",
     "StreamGRU", "StreamLSTM", "flatten_state", "unflatten_state", "ISTFT", "STFT",
     "ISTFTState", "STFTState", "ComplexCausalConv2d", "MeanState", "RunningMean",
-    "FusedFrameNorm",
+    "FusedFrameNorm", "LevelNorm", "LevelState", "batch_axes", "select_state",
 ]

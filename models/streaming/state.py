@@ -47,3 +47,22 @@ def _rebuild(template: Any, it: Iterator[torch.Tensor]) -> Any:
     if isinstance(template, (tuple, list)):
         return type(template)(_rebuild(s, it) for s in template)
     raise TypeError(f"unsupported state leaf: {type(template).__name__}")
+
+
+def batch_axes(init_state) -> list[int]:
+    """Batch axis of every tensor of a state tree, in flatten order, found by comparing
+    `init_state(1)` with `init_state(2)` (`init_state` is a callable batch -> state)."""
+    one, two = flatten_state(init_state(1)), flatten_state(init_state(2))
+    return [next(i for i, (x, y) in enumerate(zip(a.shape, b.shape)) if x != y)
+            for (_, a), (_, b) in zip(one, two)]
+
+
+def select_state(keep_new: torch.Tensor, new: Any, old: Any, axes: list[int]) -> Any:
+    """Per stream, `new` where keep_new (B,) is nonzero, else `old`; trees of the same shape,
+    `axes` their batch axes (see `batch_axes`)."""
+    picked = []
+    for ((_, a), (_, b)), axis in zip(zip(flatten_state(new), flatten_state(old)), axes):
+        shape = [1] * a.dim()
+        shape[axis] = -1
+        picked.append(torch.where(keep_new.reshape(shape) > 0, a, b))
+    return unflatten_state(new, picked)

@@ -14,6 +14,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from streamse.errors import StreamseError
+
 log = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS = (".flac", ".wav")
@@ -26,7 +28,9 @@ def list_audio_files(dirs: Iterable[str],
     found = []
     for root_dir in dirs:
         if not os.path.isdir(root_dir):
-            raise FileNotFoundError(f"audio folder not found: {root_dir}")
+            raise StreamseError(f"audio folder not found: {root_dir} (paths in a config are "
+                                f"relative to the working directory, here {os.getcwd()}; the "
+                                "shipped configs expect ../shared/data beside the checkout)")
         for root, _, names in os.walk(root_dir, followlinks=True):
             found += [os.path.join(root, n) for n in names if n.lower().endswith(tuple(extensions))]
     return sorted(found)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-EPS = 1e-10
+from streamse.dsp.level import EPS, active_power, power  # noqa: F401  (re-exported)
+from streamse.dsp.noise import colored_noise, scale_to_power  # noqa: F401  (re-exported)
 
 
 def crop_or_pad(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -29,50 +30,41 @@ def crop_loop(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.tile(np.asarray(x, dtype=np.float64), reps)[start:start + n]
 
 
-def active_power(x: np.ndarray, sample_rate: int, floor_db: float = 40.0) -> float:
-    """Mean power over the active 20 ms frames: those within `floor_db` of the loudest one.
-
-    Used as the speech level for SNRs, so zero padding and pauses do not lower the SNR.
-    Returns 0.0 for an all-zero signal.
-    """
-    frame = max(1, sample_rate // 50)
-    n_frames = max(1, x.size // frame)
-    frames = x[:n_frames * frame].reshape(n_frames, -1) if x.size >= frame else x[None, :]
-    energy = np.mean(frames.astype(np.float64) ** 2, axis=1)  # (n_frames,)
-    peak = float(energy.max(initial=0.0))
-    if peak <= 0.0:
-        return 0.0
-    return float(energy[energy >= peak * 10 ** (-floor_db / 10)].mean())
-
-
-def power(x: np.ndarray) -> float:
-    """Mean power over all samples."""
-    return float(np.mean(np.square(x, dtype=np.float64)))
-
-
-def scale_to_power(x: np.ndarray, target_power: float) -> np.ndarray:
-    """x rescaled so power(x) == target_power (an all-zero x stays zero)."""
-    return x * np.sqrt(target_power / (power(x) + EPS))
-
-
 def noise_gain_for_snr(speech_power: float, noise: np.ndarray, snr_db: float) -> float:
     """Gain g such that 10*log10(speech_power / power(g*noise)) == snr_db."""
     return float(np.sqrt(speech_power / ((power(noise) + EPS) * 10 ** (snr_db / 10))))
 
 
-def colored_noise(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
-    """Unit-power noise with power spectrum ~ 1/f^exponent, (n,) samples.
+def random_biquad(x: np.ndarray, rng: np.random.Generator, coef: float = 0.375) -> np.ndarray:
+    """x filtered by a random stable 2nd-order IIR (1 + b1 z^-1 + b2 z^-2) / (1 + a1 z^-1 +
+    a2 z^-2), each coefficient uniform in [-coef, coef] (RNNoise's spectral augmentation:
+    tilts and bumps of a few dB, like microphones and rooms). The output keeps x's power.
+    With |coef| <= 3/8 the poles lie inside the unit circle, so the filter is stable."""
+    from scipy.signal import lfilter
 
-    exponent 0 = white, 1 = pink, 2 = brown (red). Shaped in the frequency domain from white
-    Gaussian noise; DC is removed and bins below 1/1000 of Nyquist are clamped, so brown noise
-    does not turn into a drifting offset.
-    """
-    spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.fft.rfftfreq(n)  # cycles per sample, 0..0.5
-    shape = np.maximum(f, 0.5e-3) ** (-exponent / 2.0)
-    shape[0] = 0.0
-    x = np.fft.irfft(spec * shape, n)
-    return scale_to_power(x, 1.0)
+    b1, b2, a1, a2 = rng.uniform(-coef, coef, 4)
+    y = lfilter([1.0, b1, b2], [1.0, a1, a2], np.asarray(x, dtype=np.float64))
+    return scale_to_power(y, power(x))
+
+
+def lowpass(x: np.ndarray, cutoff_hz: float, sample_rate: int) -> np.ndarray:
+    """x (samples,) through an 8th-order Butterworth low-pass, zero phase (band-limited
+    sources: narrowband calls, codecs, cheap microphones)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(8, cutoff_hz, fs=sample_rate, output="sos")
+    return sosfiltfilt(sos, np.asarray(x, dtype=np.float64))
+
+
+def speed_crop(x: np.ndarray, n: int, factor: float, rng: np.random.Generator) -> np.ndarray:
+    """n samples of x played `factor` times faster (tempo and pitch together, as a tape
+    speed change): a random crop of ~n * factor samples resampled to n (zero-padded like
+    `crop_or_pad` when x is short)."""
+    import soxr
+
+    src = crop_or_pad(x, int(np.ceil(n * factor)) + 32, rng)
+    y = soxr.resample(src, 1000.0 * factor, 1000.0)
+    return np.pad(y, (0, max(0, n - y.size)))[:n].astype(np.float64)
 
 
 def level_and_clip_guard(noisy: np.ndarray, clean: np.ndarray, level_db: float,

@@ -17,6 +17,14 @@ mixtures. Steps per item (all on 16 kHz float64 numpy, cast to float32 at the en
    of the (reverberant) speech;
 5. one random gain on both so the mixture has RMS drawn from `level_db` dBFS, lowered further
    if any peak would exceed 0.99 (no clipping).
+
+Optional augmentations (all off by default; probabilities per item, drawn from a second
+generator seeded with (seed, epoch, index, 1), so turning them on leaves every other draw as
+it was): `p_speed` plays the speech 0.9-1.1x faster (tempo and pitch, before the crop is
+taken), `p_eq_speech` / `p_eq_noise` colour speech (input and target alike) or noise with a
+random 2nd-order filter, `p_lowpass` band-limits the speech, and `p_clean` adds no noise at
+all: the model must learn to leave clean speech alone (without such items it never sees a
+noise-free input and attenuates clean speech).
 """
 
 from __future__ import annotations
@@ -57,6 +65,14 @@ class DataConfig:
     rir_bank_size: int = 200
     rt60_s: tuple[float, float] = (0.2, 0.8)
     early_ms: float = 50.0  # reverberant target keeps this much after the direct path
+    p_clean: float = 0.0  # items with no noise at all (noisy = speech as heard)
+    p_speed: float = 0.0  # speed (tempo + pitch) perturbation of the speech
+    speed_range: tuple[float, float] = (0.9, 1.1)
+    p_eq_speech: float = 0.0  # random 2nd-order filter on the speech (input and target)
+    p_eq_noise: float = 0.0  # random 2nd-order filter on the noise
+    eq_coef: float = 0.375  # filter coefficients uniform in [-eq_coef, eq_coef]
+    p_lowpass: float = 0.0  # band-limited speech (input and target)
+    lowpass_hz: tuple[float, float] = (3500.0, 7500.0)
 
     @property
     def segment_samples(self) -> int:
@@ -96,17 +112,27 @@ class MixtureDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(noisy, clean), float32 tensors of shape (segment_samples,), sample-aligned."""
-        noisy, clean = self.make_item(np.random.default_rng((self.cfg.seed, self.epoch, index)))
+        seed = (self.cfg.seed, self.epoch, index)
+        noisy, clean = self.make_item(np.random.default_rng(seed),
+                                      np.random.default_rng(seed + (1,)))
         return torch.from_numpy(noisy), torch.from_numpy(clean)
 
-    def make_item(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """One (noisy, clean) float32 numpy pair drawn with `rng`."""
+    def make_item(self, rng: np.random.Generator, aux: np.random.Generator | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """One (noisy, clean) float32 numpy pair drawn with `rng`; the optional augmentations
+        draw from `aux` (default: a generator seeded from `rng`)."""
         cfg, n = self.cfg, self.cfg.segment_samples
+        aux = aux if aux is not None else np.random.default_rng(rng.integers(2**63))
         speech_idx = int(rng.integers(len(self.speech)))
-        reverberant, target = self._speech(speech_idx, n, rng)
+        reverberant, target = self._speech(speech_idx, n, rng, aux)
         noise = self._noise(speech_idx, n, rng)  # unit power
+        if aux.random() < cfg.p_eq_noise:
+            noise = aug.random_biquad(noise, aux, cfg.eq_coef)
         speech_power = aug.active_power(reverberant, cfg.sample_rate)
-        if speech_power > 0.0:
+        if aux.random() < cfg.p_clean:
+            noise = np.zeros_like(noise)
+            rng.uniform(*cfg.snr_db)  # keep the draw sequence independent of this branch
+        elif speech_power > 0.0:
             noise = noise * aug.noise_gain_for_snr(speech_power, noise, rng.uniform(*cfg.snr_db))
         else:  # speech-free crop: noise only, still a valid (noisy, silent target) pair
             rng.uniform(*cfg.snr_db)  # keep the draw sequence independent of this branch
@@ -114,16 +140,29 @@ class MixtureDataset(Dataset):
                                                 rng.uniform(*cfg.level_db))
         return noisy.astype(np.float32), clean.astype(np.float32)
 
-    def _speech(self, idx: int, n: int, rng: np.random.Generator):
+    def _speech(self, idx: int, n: int, rng: np.random.Generator, aux: np.random.Generator):
         """(speech as heard in the mixture, target), each (n,) float64."""
         if not self.rirs or rng.random() >= self.cfg.p_reverb:
-            dry = aug.crop_or_pad(self.speech[idx], n, rng)
+            dry = self._dry(idx, n, rng, aux)
             return dry, dry
         full, early = self.rirs[int(rng.integers(len(self.rirs)))]
         context = full.size  # earlier speech whose reverb tail reaches into the crop
-        dry = aug.crop_or_pad(self.speech[idx], n + context, rng)
+        dry = self._dry(idx, n + context, rng, aux)
         wet, target = aug.convolve_same(dry, [full, early])
         return wet[context:], target[context:]
+
+    def _dry(self, idx: int, n: int, rng: np.random.Generator, aux: np.random.Generator):
+        """n samples of utterance idx (n,) float64, with the optional speech augmentations."""
+        cfg = self.cfg
+        if aux.random() < cfg.p_speed:
+            dry = aug.speed_crop(self.speech[idx], n, aux.uniform(*cfg.speed_range), rng)
+        else:
+            dry = aug.crop_or_pad(self.speech[idx], n, rng)
+        if aux.random() < cfg.p_eq_speech:
+            dry = aug.random_biquad(dry, aux, cfg.eq_coef)
+        if aux.random() < cfg.p_lowpass:
+            dry = aug.lowpass(dry, aux.uniform(*cfg.lowpass_hz), cfg.sample_rate)
+        return dry
 
     def _noise(self, speech_idx: int, n: int, rng: np.random.Generator) -> np.ndarray:
         """Unit-power noise (n,) float64: babble, coloured, or real (+ maybe a second one)."""

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 EPS = 1e-8
+LEVEL_NORM_DBFS = -25.0  # reference mixture level of `level_norm` (a typical dataset level)
 DEFAULT_RESOLUTIONS = ((512, 128, 512), (1024, 256, 1024), (256, 64, 256))  # (n_fft, hop, win)
 
 
@@ -24,14 +25,27 @@ class LossConfig:
 
     cplx: MSE of the compressed real + imaginary parts (MSE_re + MSE_im).
     mag: MSE of the compressed magnitudes. The CNUNet-TB seed used cplx 0.1, mag 0.9.
-    sisdr: negative SI-SDR in dB (lower is better; about -20 for good estimates).
+    sisdr: negative SI-SDR in dB (lower is better; about -20 for good estimates), softly capped
+    at `sisdr_max_db`: without a cap an item whose input is already clean (noisy == clean)
+    rewards the exact identity without bound (SI-SDR -> 80+ dB, gradients ~1e4), which pins a
+    model initialised at the identity there (docs/quality.md).
+    snr: negative SNR in dB (scale-dependent: a level error costs), soft-capped like sisdr. Its
+    MMSE-like optimum shrinks a doubtful bin linearly, where the compressed-spectrum MSE
+    shrinks it by the compression power (a 0.9 doubt = -0.9 dB here, -4.6 dB at p = 0.3).
     mrstft: multi-resolution STFT loss (spectral convergence + log-magnitude L1).
+    level_norm: score every item as if its noisy input had an RMS of LEVEL_NORM_DBFS (the
+    trainer scales each item's compressed spectra by (rms(noisy) / ref)^-p). Without it the
+    compressed MSE of an item grows with its level^(2p), so a 35 dB level range weights loud
+    items ~100x more than quiet ones.
     """
 
     cplx: float = 1.0
     mag: float = 1.0
     sisdr: float = 0.0
+    sisdr_max_db: float = 30.0
+    snr: float = 0.0
     mrstft: float = 0.0
+    level_norm: bool = False
     resolutions: tuple[tuple[int, int, int], ...] = DEFAULT_RESOLUTIONS
 
 
@@ -56,19 +70,32 @@ def compressed_spectral_loss(est: Tensor, ref: Tensor, cplx_weight: float = 1.0,
     return cplx_weight * complex_mse(est, ref) + mag_weight * magnitude_mse(est, ref)
 
 
-def si_sdr(est_wav: Tensor, ref_wav: Tensor) -> Tensor:
-    """Scale-invariant SDR in dB per item, (B, N) -> (B,). Means removed; 0 dB for all-zero."""
+def si_sdr(est_wav: Tensor, ref_wav: Tensor, max_db: float | None = None) -> Tensor:
+    """Scale-invariant SDR in dB per item, (B, N) -> (B,). Means removed; 0 dB for all-zero.
+
+    max_db: soft cap, 10 log10(|t|^2 / (|e|^2 + tau |t|^2)) with tau = 10^(-max_db/10), so the
+    value never exceeds max_db and its gradient vanishes as it approaches the cap."""
     est = est_wav - est_wav.mean(dim=-1, keepdim=True)
     ref = ref_wav - ref_wav.mean(dim=-1, keepdim=True)
     alpha = (est * ref).sum(-1, keepdim=True) / (ref.pow(2).sum(-1, keepdim=True) + EPS)
     target = alpha * ref  # (B, N): the part of est explained by ref
     noise = est - target
-    return 10 * torch.log10((target.pow(2).sum(-1) + EPS) / (noise.pow(2).sum(-1) + EPS))
+    t2 = target.pow(2).sum(-1)
+    tau = 0.0 if max_db is None else 10 ** (-max_db / 10)
+    return 10 * torch.log10((t2 + EPS) / (noise.pow(2).sum(-1) + tau * t2 + EPS))
 
 
-def si_sdr_loss(est_wav: Tensor, ref_wav: Tensor) -> Tensor:
-    """Negative SI-SDR in dB, mean over the batch; (B, N) or (N,) inputs."""
-    return -si_sdr(est_wav, ref_wav).mean()
+def snr(est_wav: Tensor, ref_wav: Tensor, max_db: float | None = None) -> Tensor:
+    """SNR of est against ref in dB per item, (B, N) -> (B,): 10 log10(|ref|^2 / |ref - est|^2),
+    soft-capped at max_db like `si_sdr`. Scale-dependent: est = 0.5 ref scores 6 dB."""
+    r2 = ref_wav.pow(2).sum(-1)
+    tau = 0.0 if max_db is None else 10 ** (-max_db / 10)
+    return 10 * torch.log10((r2 + EPS) / ((ref_wav - est_wav).pow(2).sum(-1) + tau * r2 + EPS))
+
+
+def si_sdr_loss(est_wav: Tensor, ref_wav: Tensor, max_db: float | None = None) -> Tensor:
+    """Negative SI-SDR in dB (soft-capped at max_db), mean over the batch; (B, N) or (N,)."""
+    return -si_sdr(est_wav, ref_wav, max_db).mean()
 
 
 def _stft_mag(wav: Tensor, n_fft: int, hop: int, win: int) -> Tensor:
@@ -111,7 +138,8 @@ class EnhancementLoss(nn.Module):
         terms = {
             "cplx": (cfg.cplx, lambda: complex_mse(est_spec_c, ref_spec_c)),
             "mag": (cfg.mag, lambda: magnitude_mse(est_spec_c, ref_spec_c)),
-            "sisdr": (cfg.sisdr, lambda: si_sdr_loss(est_wav, ref_wav)),
+            "sisdr": (cfg.sisdr, lambda: si_sdr_loss(est_wav, ref_wav, cfg.sisdr_max_db)),
+            "snr": (cfg.snr, lambda: -snr(est_wav, ref_wav, cfg.sisdr_max_db).mean()),
             "mrstft": (cfg.mrstft, lambda: multi_resolution_stft_loss(est_wav, ref_wav,
                                                                       cfg.resolutions)),
         }

@@ -12,6 +12,7 @@ nccl on GPU); rank 0 validates, logs and writes checkpoints.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import time
@@ -28,8 +29,8 @@ from ..registry import architecture, build, checkpoint_dict, config_from_dict
 from .audio_pool import AudioPool
 from .config import TrainConfig, to_tables
 from .data import MixtureDataset
-from .losses import EnhancementLoss
-from .validate import validate
+from .losses import LEVEL_NORM_DBFS, EnhancementLoss
+from .validate import validate, validate_sets
 
 
 def _dist() -> tuple[int, int]:
@@ -83,6 +84,8 @@ class Trainer:
         self.net: nn.Module = _Estimator(self.model)
         if self.world > 1:  # DDP syncs the gradients of what its forward produced
             self.net = nn.parallel.DistributedDataParallel(self.net)
+        if cfg.compile:
+            self.net = torch.compile(self.net)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda(cfg))
         self.loss = EnhancementLoss(cfg.loss)
@@ -131,17 +134,26 @@ class Trainer:
     def train_step(self, noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
         self.net.train()
         est_c = self.net(noisy)  # (B, 2, T, F) compressed estimate
-        return self.optimise(*self.spectral_loss(est_c, clean))
+        return self.optimise(*self.spectral_loss(est_c, clean, noisy))
 
-    def spectral_loss(self, est_c: torch.Tensor, clean: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """The configured `EnhancementLoss` of a compressed estimate (B, 2, T, F) vs clean (B, N)."""
+    def spectral_loss(self, est_c: torch.Tensor, clean: torch.Tensor,
+                      noisy: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """The configured `EnhancementLoss` of a compressed estimate (B, 2, T, F) vs clean (B, N).
+        With `loss.level_norm`, `noisy` (B, N) sets each item's scale (see LossConfig)."""
+        ref_c = self.model.analyse(clean)
+        if self.cfg.loss.level_norm and noisy is not None:
+            ref_rms = 10 ** (LEVEL_NORM_DBFS / 20)
+            rel = noisy.pow(2).mean(dim=-1).clamp_min(1e-10).sqrt() / ref_rms  # (B,)
+            scale = rel.pow(-self.model.cfg.compress)[:, None, None, None]
+            est_c, ref_c = est_c * scale, ref_c * scale
+            clean = clean / rel[:, None]  # the waveform terms see the same scale
         est_wav = ref_wav = None
-        if self.cfg.loss.sisdr > 0 or self.cfg.loss.mrstft > 0:
+        if self.cfg.loss.sisdr > 0 or self.cfg.loss.snr > 0 or self.cfg.loss.mrstft > 0:
             # the synthesised output is delayed by win - hop: delay the reference too
             est_wav = self.model.synthesise(est_c)
             d = self.model.geometry.delay_samples
             ref_wav = F.pad(clean, (d, 0))[:, : est_wav.shape[1]]
-        return self.loss(est_c, self.model.analyse(clean), est_wav, ref_wav)
+        return self.loss(est_c, ref_c, est_wav, ref_wav)
 
     def optimise(self, loss: torch.Tensor, parts: dict) -> dict[str, float]:
         """One optimiser step of the model on `loss` (clipped); returns the values to log."""
@@ -185,19 +197,33 @@ class Trainer:
     def validate_and_save(self) -> dict:
         scores: dict = {}
         if self.rank == 0:
-            if self.cfg.valid_max_files > 0 and Path(self.cfg.valid_noisy_dir).is_dir():
-                scores = validate(self.model, self.cfg.valid_noisy_dir, self.cfg.valid_clean_dir,
-                                  self.cfg.valid_max_files)
-                self._log("valid", scores)
-            metric = scores.get(self.cfg.valid_metric, -self.step)  # no dev set: keep the last
+            scores = self.validation_scores()
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            if scores:
+                self._log("valid", scores)
+                with open(self.out_dir / "valid.jsonl", "a") as f:  # one line per validation
+                    f.write(json.dumps({"step": self.step, **scores}) + "\n")
+            metric = scores.get(self.cfg.valid_metric, -self.step)  # no dev set: keep the last
             self.save(self.out_dir / "last.pt", scores)
+            if self.cfg.keep_checkpoints:
+                self.save(self.out_dir / f"step_{self.step:06d}.pt", scores)
             if metric > self.best or not math.isfinite(self.best):
                 self.best = metric
                 self.save(self.out_dir / "best.pt", scores)
         if self.world > 1:
             torch.distributed.barrier()
         return scores
+
+    def validation_scores(self) -> dict:
+        """Scores of the current weights on the configured dev set(s); {} when there is none."""
+        cfg = self.cfg
+        if cfg.valid_dirs:
+            return validate_sets(self.model, cfg.valid_dirs, cfg.valid_max_files,
+                                 cfg.valid_transparency_dir, cfg.valid_transparency_files)
+        if cfg.valid_max_files > 0 and Path(cfg.valid_noisy_dir).is_dir():
+            return validate(self.model, cfg.valid_noisy_dir, cfg.valid_clean_dir,
+                            cfg.valid_max_files)
+        return {}
 
     def save(self, path: Path, scores: dict) -> None:
         ckpt = checkpoint_dict(

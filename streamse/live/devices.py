@@ -18,9 +18,20 @@ def list_devices(sd) -> str:
     return text if text.strip() else "no audio devices found (is a sound server running?)"
 
 
+def _label(sd, devices, i: int) -> str:
+    """'name (host API)' of device i, the text a name part is matched against."""
+    try:
+        api = sd.query_hostapis(devices[i]["hostapi"])["name"]
+    except Exception:  # noqa: BLE001 - a fake or partial sounddevice: the name alone
+        api = ""
+    return f"{devices[i]['name']} ({api})" if api else devices[i]["name"]
+
+
 def resolve(sd, spec: str | int | None, kind: str) -> int:
-    """spec: None (default device), an index, or a case-insensitive part of the name.
-    kind: 'input' or 'output'. Returns the device index."""
+    """spec: None (default device), an index, or a case-insensitive part of the device's name
+    or of its host API's name (e.g. 'jack' matches devices of "JACK Audio Connection Kit").
+    kind: 'input' or 'output'. Returns the device index; unknown or ambiguous names list the
+    candidates."""
     devices = list(sd.query_devices())
     key = f"max_{kind}_channels"
     usable = [i for i, d in enumerate(devices) if d[key] > 0]
@@ -38,14 +49,17 @@ def resolve(sd, spec: str | int | None, kind: str) -> int:
         if idx not in usable:
             raise StreamseError(f"device {idx} is not an {kind} device ({hint})")
         return idx
-    hits = [i for i in usable if text.lower() in devices[i]["name"].lower()]
+    labels = {i: _label(sd, devices, i) for i in usable}
+    hits = [i for i in usable if text.lower() in labels[i].lower()]
     exact = [i for i in hits if devices[i]["name"].lower() == text.lower()]
     if len(exact) == 1 or len(hits) == 1:
         return (exact or hits)[0]
     if not hits:
-        raise StreamseError(f"no {kind} device matches '{text}' ({hint})")
-    names = ", ".join(f"{i}: {devices[i]['name']}" for i in hits)
-    raise StreamseError(f"'{text}' matches several {kind} devices ({names}): give the index")
+        known = "; ".join(f"{i}: {labels[i]}" for i in usable) or "none"
+        raise StreamseError(f"no {kind} device matches '{text}'; {kind} devices: {known}")
+    names = "; ".join(f"{i}: {labels[i]}" for i in hits)
+    raise StreamseError(f"'{text}' matches several {kind} devices ({names}): give the index "
+                        "or more of the name")
 
 
 def check_rate(sd, device: int, kind: str, rate: int, channels: int) -> None:

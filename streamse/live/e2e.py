@@ -53,7 +53,9 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
     got: dict = {}
 
     def play(engine, stream):
-        got["rec"] = jackio.VirtualIO(x, tail).run()
+        vio = jackio.VirtualIO(x, tail)
+        got["rec"] = vio.run()
+        got["vio_xruns"] = vio.xruns
 
     with jackio.JackServer(f"streamse_e2e_{samplerate}_{blocksize}", samplerate, blocksize):
         sd = devices.load_sounddevice()
@@ -68,9 +70,11 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
     sd._initialize()  # after the server is gone: PortAudio must not hold a client of it
     rec = got["rec"]
     lag = jackio.measure_delay(rec, ref, tail)
+    reported = int(round(report["latency_samples"]))
     report.update(measured_delay_samples=lag, measured_delay_ms=1e3 * lag / samplerate,
-                  reported_latency_ms=report["latency_ms"],
-                  match_snr_db=jackio.snr_db(rec, ref, int(round(report["latency_samples"]))),
+                  reported_latency_ms=report["latency_ms"], vio_xruns=got["vio_xruns"],
+                  match_snr_db=jackio.snr_db(rec, ref, reported),
+                  damaged=jackio.damaged_regions(rec, ref, reported, blocksize),
                   rec=rec, ref=ref, x=x)
     return report
 

@@ -2,16 +2,30 @@
 
 Timeline (all indices are absolute device samples since start): the callback stores input
 sample i at index i of the input ring and plays index n of the output ring. The worker writes
-the enhanced version of input i at output index i + `delay`, where `delay` = `buffer` +
-pipeline delay is fixed at construction. Output the worker has not written by the time the
-callback needs it is replaced by the dry input (or silence) at n - `delay` and counted as an
-underrun; late output is simply never played. So the delay cannot creep: after any stall the
-worker's output lands at the same indices as before. A worker more than `resync_after` samples
-late restarts its chain at the newest input instead of grinding through the backlog.
+the enhanced version of input i at output index i + `delay`. Output the worker has not written
+by the time the callback needs it is replaced by the dry input (or silence) at n - `delay`;
+late output is simply never played. So the delay cannot creep: after any stall the worker's
+output lands at the same indices as before. A worker more than `resync_after` samples late
+restarts its chain at the newest input instead of grinding through the backlog.
 
 `buffer` is the smallest output lead at which an instantly fast worker never underruns, given
 the block size, hop and resampler look-ahead (computed exactly from `Pipeline.count`), plus a
 compute margin that gives the worker at least one hop of time for each hop.
+
+When the model is late, the output never flaps between enhanced and dry block by block:
+
+- the callback switches to the fallback (dry input or silence) at the first missing sample,
+  de-clicked (the step from the last played sample decays over `fade_s`), and then HOLDS the
+  fallback for at least `hold_s` seconds, even if enhanced output is back sooner;
+- meanwhile the worker raises the delay by one model hop (at most `max_extra_hops` times in a
+  run), so the model gets that much more time from then on; the fallback path follows the new
+  delay through a crossfade;
+- after the hold, at the first block whose enhanced output is complete, the callback crossfades
+  back to it over `fade_s`. Each hold lasts twice as long as the previous one (up to 16 x `hold_s`), so
+  a model that cannot keep up settles on the fallback instead of toggling.
+
+Every switch is counted and logged (`Stats.events`) with its fade length, and so is the time
+spent degraded.
 """
 
 from __future__ import annotations
@@ -27,13 +41,19 @@ from streamse.live.ring import Ring
 from streamse.live.stats import Latency, Stats
 from streamse.streamer import HopStreamer
 
+WET, DRY = 0, 1
+# event kinds in Stats.events
+TO_DRY, TO_WET, DELAY_UP, DEVICE_XRUN_EVENT = 1, 2, 3, 4
+
 
 @dataclass(frozen=True)
 class EngineConfig:
     """device_rate: Hz. blocksize: nominal callback frames (callbacks may use up to max_frames).
     fallback: what plays for missing output, "dry" (delayed input) or "silence".
     dry: 0..1 share of dry input mixed into the output. atten_lim_db: limit on the attenuation
-    (None = unlimited). safety_hops: extra compute margin in model hops. ring_s: ring length."""
+    (None = unlimited). safety_hops: extra compute margin in model hops. ring_s: ring length.
+    input_channel: 0-based channel of a multichannel input to use, None = mean of all.
+    hold_s, fade_s, max_extra_hops: the late-model policy (module doc)."""
 
     device_rate: int
     blocksize: int
@@ -43,6 +63,10 @@ class EngineConfig:
     safety_hops: float = 0.0
     ring_s: float = 2.0
     max_frames: int = 8192
+    input_channel: int | None = None
+    hold_s: float = 1.0
+    fade_s: float = 0.01
+    max_extra_hops: int = 4
 
     @property
     def mix(self) -> float:
@@ -68,17 +92,36 @@ class Engine:
         margin = max(0, hop - config.blocksize) + int(round(config.safety_hops * hop))
         self.buffer = min_buffer(self.pipe, config.blocksize) + margin
         self.delay = self.buffer + self.pipe.delay
+        self.nominal_delay = self.delay
         self.resync_after = self.buffer + config.blocksize
-        cap = int(config.ring_s * config.device_rate) + 2 * (self.delay + config.max_frames)
+        extra = config.max_extra_hops * hop
+        cap = int(config.ring_s * config.device_rate) + 2 * (self.delay + extra + config.max_frames)
         self.inp, self.out = Ring(cap), Ring(cap)
         self.stats = Stats()
         self.recorder = None  # optional: .push(x_in, y_out) called by the worker
         self._mix = np.float32(config.mix)
-        self._mono = np.zeros(config.max_frames, dtype=np.float32)
-        self._play = np.zeros(config.max_frames, dtype=np.float32)
-        self._ok = np.zeros(config.max_frames, dtype=bool)
+        frames = config.max_frames
+        self._mono, self._play = np.zeros(frames, np.float32), np.zeros(frames, np.float32)
+        self._wet, self._alt = np.zeros(frames, np.float32), np.zeros(frames, np.float32)
+        self._ok = np.zeros(frames, dtype=bool)
+        fade = max(1, int(round(config.fade_s * config.device_rate)))
+        self._ramp = ((np.arange(fade, dtype=np.float32) + 0.5) / fade)  # 0 -> 1
+        self._decay = 1.0 - self._ramp  # 1 -> 0: how much of a de-click offset is left
+        self._hold = int(config.hold_s * config.device_rate)
+        # callback-side late-model state
+        self.mode = WET
+        self._cb_delay = self.delay  # the delay the fallback path plays at
+        self._hold_until = 0  # output index before which the fallback is held
+        self._hold_len = self._hold
+        self._xfade = 0  # samples of a fallback -> enhanced crossfade still to play
+        self._old_delay = self.delay  # the fallback delay being faded out after a raise
+        self._dfade = 0  # samples of that fade still to play
+        self._dc_offset = np.float32(0.0)  # de-click: step to smooth after a cut to fallback
+        self._dc_left = 0  # samples of the de-click still to play
+        self._last = np.float32(0.0)  # last sample played (de-click reference)
         self.w_in = self.r_out = 0  # published by the callback
         self.r_in = self.w_out = 0  # published by the worker
+        self._seen_underruns = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.error: BaseException | None = None
@@ -98,6 +141,7 @@ class Engine:
         try:
             if status and (status.input_overflow or status.output_underflow):
                 self.stats.device_xruns += 1
+                self.stats.log(DEVICE_XRUN_EVENT, self.r_out, 0)
             done = 0
             while done < frames:
                 n = min(frames - done, self.config.max_frames)
@@ -118,8 +162,11 @@ class Engine:
 
     def _move(self, indata, outdata, n: int) -> None:
         mono = self._mono[:n]
+        ch = self.config.input_channel
         if indata.shape[1] == 1:
             mono[:] = indata[:, 0]
+        elif ch is not None:
+            mono[:] = indata[:, min(ch, indata.shape[1] - 1)]
         else:
             np.mean(indata, axis=1, out=mono)
         ok = self._ok[:n]
@@ -133,19 +180,74 @@ class Engine:
         self.w_in = w + n
         r = self.r_out
         play = self._play[:n]
+        self._fallback_path(r, play)
         ready = min(n, max(0, self.w_out - r))
-        if ready:
-            self.out.read_into(r, play[:ready])
-        if ready < n:
-            self.stats.underruns += 1
-            self.stats.missing += n - ready
-            self._fallback(r + ready, play[ready:])
+        if self.mode == WET:
+            self._play_wet(r, play, ready, n)
+        else:
+            self._declick(play)
+            self.stats.degraded_samples += n
+            if r >= self._hold_until and ready == n:
+                self.mode, self._xfade = WET, self._ramp.size  # back, through a crossfade
+                self.stats.log(TO_WET, r, self._ramp.size)
+                self._play_wet(r, play, ready, n)
+        self._last = play[n - 1]
         self.r_out = r + n
         outdata[:] = play[:, None]
 
-    def _fallback(self, start: int, out: np.ndarray) -> None:
+    def _play_wet(self, r: int, play: np.ndarray, ready: int, n: int) -> None:
+        """play (n,) holds the fallback; put the enhanced output over it (crossfading in while
+        a fade is on), and switch to the fallback, de-clicked, where enhanced output is missing."""
+        wet = self._wet[:ready]
+        if ready:
+            self.out.read_into(r, wet)
+            k = min(self._xfade, ready)
+            if k:  # crossfade fallback -> enhanced; ramp position = fade length - remaining
+                pos = self._ramp.size - self._xfade
+                w = self._ramp[pos : pos + k]
+                play[:k] += w * (wet[:k] - play[:k])
+                self._xfade -= k
+            play[k:ready] = wet[k:]
+        if ready < n:
+            st = self.stats
+            st.underruns += 1
+            st.missing += n - ready
+            before = play[ready - 1] if ready else self._last
+            self._dc_offset, self._dc_left = before - play[ready], self._decay.size
+            self._declick(play[ready:])
+            self.mode, self._xfade = DRY, 0
+            self._hold_until = r + ready + self._hold_len
+            self._hold_len = min(16 * self._hold, 2 * self._hold_len)
+            st.degraded_samples += n - ready
+            st.log(TO_DRY, r + ready, self._decay.size)
+
+    def _declick(self, play: np.ndarray) -> None:
+        """Add what is left of the de-click offset (decaying to 0 over fade_s) to play."""
+        k = min(play.shape[0], self._dc_left)
+        if k:
+            pos = self._decay.size - self._dc_left
+            play[:k] += self._dc_offset * self._decay[pos : pos + k]
+            self._dc_left -= k
+
+    def _fallback_path(self, start: int, out: np.ndarray) -> None:
+        """out (n,) = the fallback for output indices start.., crossfaded over fade_s from the
+        old delay to the new one after the worker raised it."""
+        target = self.delay  # read once: the worker may raise it at any time
+        if self._cb_delay != target:
+            self._old_delay, self._cb_delay, self._dfade = self._cb_delay, target, self._ramp.size
+            self.stats.log(DELAY_UP, start, self._ramp.size)
+        self._fallback(start, out, self._cb_delay)
+        k = min(out.shape[0], self._dfade)
+        if k:
+            old = self._alt[:k]
+            self._fallback(start, old, self._old_delay)
+            pos = self._ramp.size - self._dfade
+            out[:k] = old + self._ramp[pos : pos + k] * (out[:k] - old)
+            self._dfade -= k
+
+    def _fallback(self, start: int, out: np.ndarray, delay: int | None = None) -> None:
         """Fill out (n,) for output indices start.. with the dry input (or silence)."""
-        src = start - self.delay
+        src = start - (self.delay if delay is None else delay)
         if self.config.fallback != "dry" or src + out.shape[0] <= 0:
             out.fill(0.0)
             return
@@ -160,8 +262,11 @@ class Engine:
         self.r_in = s
         self._seg_out = s + self.buffer  # output index of the chain's next sample
         self._skip = self.pipe.delay     # first chain outputs reconstruct input before s
+        self._fill_to(s + self.delay)
+
+    def _fill_to(self, end: int) -> None:
+        """Write the fallback from the written end of the output up to `end`."""
         start = max(self.w_out, self.r_out)
-        end = s + self.delay
         buf = np.zeros(min(max(0, end - start), self.config.max_frames), dtype=np.float32)
         while start < end:
             n = min(end - start, buf.size)
@@ -170,8 +275,24 @@ class Engine:
             start += n
         self.w_out = max(self.w_out, end)
 
+    def _grow(self) -> None:
+        """The model was late: raise the delay by one model hop (the callback holds the
+        fallback meanwhile, so the jump is not heard in the enhanced path)."""
+        if self.delay - self.nominal_delay >= self.config.max_extra_hops * self.pipe.hop:
+            return
+        d = self.pipe.hop
+        self.buffer += d
+        self.delay += d
+        self.resync_after = self.buffer + self.config.blocksize
+        self._fill_to(self._seg_out + d)
+        self._seg_out += d
+        self.stats.delay_growths += 1
+
     def worker_step(self, max_input: int | None = None) -> int:
         """Process the input that is waiting (at most max_input samples). Returns samples taken."""
+        if self.stats.underruns != self._seen_underruns:
+            self._seen_underruns = self.stats.underruns
+            self._grow()
         cap = self.inp.capacity - self.config.max_frames
         if self.r_out - self.w_out > self.resync_after or self.w_in - self.r_in > cap:
             self.stats.resyncs += 1
@@ -248,3 +369,4 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+

@@ -75,6 +75,11 @@ class VirtualIO:
         self.mic = self.jc.outports.register("mic")
         self.spk = self.jc.inports.register("spk")
         self.jc.set_process_callback(self._process)
+        self.xruns = 0  # JACK xruns seen while the client ran (cycles may have been lost)
+        self.jc.set_xrun_callback(self._xrun)
+
+    def _xrun(self, delay_usecs: float) -> None:
+        self.xruns += 1
 
     def _process(self, n: int) -> None:
         o, i = self.mic.get_array(), self.spk.get_array()
@@ -116,6 +121,29 @@ def measure_delay(rec: np.ndarray, ref: np.ndarray, max_lag: int) -> int:
     n = 1 << int(rec.size + ref.size).bit_length()
     corr = np.fft.irfft(np.fft.rfft(rec, n) * np.conj(np.fft.rfft(ref, n)), n)
     return int(np.argmax(corr[: max_lag + 1]))
+
+
+def damaged_regions(rec: np.ndarray, ref: np.ndarray, lag: int, block: int,
+                    floor_db: float = -30.0) -> list[tuple[int, int]]:
+    """Stretches (start, end) of rec[lag:] where, block by block, the error against ref is
+    above `floor_db` relative to ref's mean block energy: where the capture is not the
+    model's output (an xrun, a fallback, a lost JACK cycle). Adjacent blocks merge."""
+    seg = rec[lag : lag + ref.size]
+    r = ref[: seg.size]
+    nb = seg.size // block
+    err = ((seg[: nb * block] - r[: nb * block]).reshape(nb, block) ** 2).mean(axis=1)
+    energy = float((r[: nb * block] ** 2).mean()) or 1e-20
+    bad = err > energy * 10 ** (floor_db / 10)
+    regions, start = [], None
+    for k, b in enumerate(bad):
+        if b and start is None:
+            start = k
+        elif not b and start is not None:
+            regions.append((start * block, k * block))
+            start = None
+    if start is not None:
+        regions.append((start * block, nb * block))
+    return regions
 
 
 def snr_db(rec: np.ndarray, ref: np.ndarray, lag: int) -> float:

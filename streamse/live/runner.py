@@ -20,11 +20,17 @@ from streamse.live.status import status_line, summary
 from streamse.streamer import HopStreamer
 
 
+DEVICE_TIMEOUT_S = 1.0  # no callback for this long (and 4 blocks): the device is gone
+CLOSE_TIMEOUT_S = 0.5  # a stream that does not stop within this is abandoned
+DEGRADED_WARN = 0.10  # share of the run on the fallback above which the run counts as failed
+
+
 @dataclass(frozen=True)
 class LiveOptions:
     """Device choice (index or name part; None = default), rate in Hz (None = the input
     device's), blocksize in samples, latency as PortAudio takes it ('low', 'high' or seconds),
-    mixing, optional record folder, duration in seconds (None = until Ctrl-C)."""
+    mixing, optional record folder, duration in seconds (None = until Ctrl-C), input channel
+    (1-based; None = the mean of all channels)."""
 
     input: str | None = None
     output: str | None = None
@@ -37,10 +43,12 @@ class LiveOptions:
     record: str | None = None
     duration: float | None = None
     max_channels: int = 8
+    input_channel: int | None = 1
 
 
 def probe_rtf(streamer: HopStreamer, hops: int = 50) -> float:
-    """Time `hops` hops of low noise through the streamer (then reset it): compute / audio time."""
+    """Time `hops` hops of low noise through the streamer alone (then reset it): compute /
+    audio time. Reads low next to a running stream (see `probe_running`)."""
     x = (1e-3 * np.random.default_rng(0).standard_normal(hops * streamer.hop)).astype(np.float32)
     streamer.reset()
     streamer.feed(x[: 5 * streamer.hop])  # warm-up
@@ -51,8 +59,33 @@ def probe_rtf(streamer: HopStreamer, hops: int = 50) -> float:
     return dt / ((hops - 5) * streamer.hop / streamer.sample_rate)
 
 
-def _check_speed(streamer: HopStreamer) -> float:
-    rtf = probe_rtf(streamer)
+def probe_running(streamer: HopStreamer, rate: int, blocksize: int, seconds: float = 1.0,
+                  channels: int = 1) -> float:
+    """The model's RTF under the conditions of a run: an engine with its worker thread, and a
+    thread that calls the engine's callback every block period as the audio device does (the
+    callback and the worker share the GIL and the core). Returns the worker's compute time per
+    audio time; the streamer is reset afterwards."""
+    engine = Engine(streamer, EngineConfig(rate, blocksize, safety_hops=2.0))
+    period = blocksize / rate
+    ind = (1e-3 * np.random.default_rng(0).standard_normal((blocksize, channels))).astype(np.float32)
+    outd = np.zeros((blocksize, 1), np.float32)
+    engine.start()
+    try:
+        t_next = time.perf_counter()
+        end = t_next + seconds
+        while t_next < end:
+            engine.callback(ind, outd, blocksize, None, None)
+            t_next += period
+            time.sleep(max(0.0, t_next - time.perf_counter()))
+    finally:
+        engine.stop()
+        streamer.reset()
+    if engine.error is not None:
+        raise StreamseError(f"the model failed: {engine.error}")
+    return engine.stats.rtf if engine.stats.hops else probe_rtf(streamer)
+
+
+def _check_speed(rtf: float, streamer: HopStreamer) -> float:
     if rtf > 0.9:
         hop_ms = 1e3 * streamer.hop / streamer.sample_rate
         raise StreamseError(f"the model needs {rtf * hop_ms:.1f} ms per {hop_ms:.0f} ms hop here "
@@ -61,39 +94,87 @@ def _check_speed(streamer: HopStreamer) -> float:
     return rtf
 
 
-def open_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float = 0.0):
-    """Resolve devices and rate, build the engine and the (not yet started) stream.
+@dataclass(frozen=True)
+class StreamPlan:
+    """Resolved devices (indices), device rate (Hz) and channel counts (in, out)."""
 
-    rtf: the model's measured compute time per hop / hop time (`probe_rtf`). The output lead
-    gets 2 x rtf hops of compute margin on top of the instant-worker minimum (a model that
-    needs 60 % of the hop gets 1.2 hops: without it, the worker's jitter and the GIL it
-    shares with the callback made such a model underrun), and 2 more hops with --latency
-    high."""
+    devices: tuple[int, int]
+    rate: int
+    channels: tuple[int, int]
+
+
+def plan_stream(opts: LiveOptions) -> StreamPlan:
+    """Resolve devices, rate and channels, and check that the devices accept them."""
     sd = devices.load_sounddevice()
     i_dev = devices.resolve(sd, opts.input, "input")
     o_dev = devices.resolve(sd, opts.output, "output")
     i_info, o_info = sd.query_devices(i_dev), sd.query_devices(o_dev)
     rate = int(opts.samplerate or i_info["default_samplerate"])
-    ch = (min(opts.max_channels, i_info["max_input_channels"]),
-          min(opts.max_channels, o_info["max_output_channels"]))
+    ch = (input_channels(opts, i_info), min(opts.max_channels, o_info["max_output_channels"]))
     devices.check_rate(sd, i_dev, "input", rate, ch[0])
     devices.check_rate(sd, o_dev, "output", rate, ch[1])
     if not 32 <= opts.blocksize <= 4096:
         raise StreamseError(f"--blocksize {opts.blocksize}: use 32 to 4096 samples")
+    return StreamPlan((i_dev, o_dev), rate, ch)
+
+
+def open_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float = 0.0,
+                plan: StreamPlan | None = None):
+    """Build the engine and the (not yet started) stream on `plan` (default: plan_stream).
+
+    rtf: the model's compute time per hop / hop time, measured under run conditions
+    (`probe_running`). The output lead gets 2 x rtf hops of compute margin on top of the
+    instant-worker minimum (a model that needs 60 % of the hop gets 1.2 hops: without it, the
+    worker's jitter and the GIL it shares with the callback made such a model underrun), and
+    2 more hops with --latency high; if the model is still late, the engine raises the delay
+    by whole hops (engine.py)."""
+    sd = devices.load_sounddevice()
+    plan = plan or plan_stream(opts)
     safety = (2.0 if opts.latency == "high" else 0.0) + 2.0 * rtf
-    cfg = EngineConfig(rate, opts.blocksize, fallback=opts.fallback, dry=opts.dry,
-                       atten_lim_db=opts.atten_lim_db, safety_hops=safety)
+    cfg = EngineConfig(plan.rate, opts.blocksize, fallback=opts.fallback, dry=opts.dry,
+                       atten_lim_db=opts.atten_lim_db, safety_hops=safety,
+                       input_channel=None if opts.input_channel is None else opts.input_channel - 1)
     engine = Engine(streamer, cfg)
     try:
-        stream = sd.Stream(device=(i_dev, o_dev), samplerate=rate, blocksize=opts.blocksize,
-                           channels=ch, dtype="float32", latency=opts.latency,
+        stream = sd.Stream(device=plan.devices, samplerate=plan.rate, blocksize=opts.blocksize,
+                           channels=plan.channels, dtype="float32", latency=opts.latency,
                            callback=engine.callback)
     except Exception as exc:  # PortAudioError: busy, vanished, refused settings
-        raise StreamseError(f"cannot open devices {i_dev}/{o_dev} at {rate} Hz, block "
-                            f"{opts.blocksize}: {exc}; is another program using them? "
-                            "Try other devices (-i/-o, --list-devices), --samplerate or "
-                            "--latency high") from exc
+        raise StreamseError(f"cannot open devices {plan.devices[0]}/{plan.devices[1]} at "
+                            f"{plan.rate} Hz, block {opts.blocksize}: {exc}; is another program "
+                            "using them? Try other devices (-i/-o, --list-devices), "
+                            "--samplerate or --latency high") from exc
     return engine, stream
+
+
+def close_stream(stream, timeout: float = CLOSE_TIMEOUT_S) -> bool:
+    """abort() + close() the stream from a helper thread; True if that finished within
+    `timeout` seconds. PortAudio can block forever when the sound server died under it: such a
+    stream is abandoned (the thread is a daemon) instead of hanging the program."""
+    done = threading.Event()
+
+    def shut() -> None:
+        try:
+            stream.abort()
+            stream.close()
+        except Exception:  # noqa: BLE001 - a dead device may also raise; it is gone either way
+            pass
+        done.set()
+
+    threading.Thread(target=shut, name="streamse-close", daemon=True).start()
+    return done.wait(timeout)
+
+
+def input_channels(opts: LiveOptions, info) -> int:
+    """How many capture channels to open: up to the chosen one, or all (up to max_channels)
+    to average them."""
+    have = int(info["max_input_channels"])
+    if opts.input_channel is None:
+        return min(opts.max_channels, have)
+    if not 1 <= opts.input_channel <= have:
+        raise StreamseError(f"--input-channel {opts.input_channel}: the input device has "
+                            f"{have} channel(s)")
+    return opts.input_channel
 
 
 class StopFlag:
@@ -130,41 +211,74 @@ def stop_on_signals():
 
 def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
              on_started: Callable[[Engine, object], None] | None = None) -> dict:
-    """Run until opts.duration, Ctrl-C / SIGTERM or a worker error. Prints a status line to
-    `out` (when it is a terminal) and a summary; returns the summary numbers."""
-    rtf = _check_speed(streamer)
-    engine, stream = open_engine(streamer, opts, rtf)
+    """Run until opts.duration, Ctrl-C / SIGTERM, a worker error, or the device disappearing.
+    Prints a status line to `out` (when it is a terminal) and a summary; returns the summary
+    numbers, with "ended": "ok" | "device lost" | "model failed", "degraded" (share of the
+    run on the fallback), "closed" (False if the stream had to be abandoned). The recording is
+    flushed and closed in every case."""
+    plan = plan_stream(opts)
+    rtf = _check_speed(probe_running(streamer, plan.rate, opts.blocksize, channels=plan.channels[0]),
+                       streamer)
+    engine, stream = open_engine(streamer, opts, rtf, plan)
     rec = Recorder(opts.record, engine.config.device_rate) if opts.record else None
     engine.recorder = rec
     live = out.isatty()
-    t0 = time.monotonic()
+    lat = engine.latency()
+    ended, closed, t0 = "ok", True, time.monotonic()
+    stall_s = max(DEVICE_TIMEOUT_S, 4 * opts.blocksize / plan.rate)
     try:
         engine.start()
-        with stop_on_signals() as stop, stream:
+        with stop_on_signals() as stop:
+            stream.start()
             lat = engine.latency(float(sum(stream.latency)))
-            print(f"streamse live: {engine.config.device_rate} Hz, block {opts.blocksize}, "
-                  f"probe RTF {rtf:.2f}, {lat.describe()}", file=out, flush=True)
+            print(f"streamse live: {plan.rate} Hz, block {opts.blocksize}, probe RTF {rtf:.2f} "
+                  f"(with the engine running), {lat.describe()}", file=out, flush=True)
             if on_started is not None:
                 on_started(engine, stream)
             end = float("inf") if opts.duration is None else t0 + opts.duration
+            seen, seen_at = engine.stats.callbacks, time.monotonic()
             while not stop.requested and time.monotonic() < end:
                 if engine.error is not None:
-                    raise StreamseError(f"the model failed: {engine.error}")
-                time.sleep(0.25)
+                    ended = "model failed"
+                    break
+                time.sleep(0.1)
+                now = time.monotonic()
+                if engine.stats.callbacks != seen:
+                    seen, seen_at = engine.stats.callbacks, now
+                elif now - seen_at > stall_s or not stream.active:
+                    ended = "device lost"
+                    print(("\n" if live else "") + "streamse live: the audio device stopped "
+                          f"(no callback for {now - seen_at:.1f} s): the sound server or the "
+                          "device went away", file=out, flush=True)
+                    break
                 if live:
-                    print("\r" + status_line(engine.stats, lat, time.monotonic() - t0),
-                          end="", file=out, flush=True)
+                    lat = engine.latency(lat.device)
+                    line = status_line(engine.stats, lat, now - t0, engine.mode != 0)
+                    print("\r" + line, end="", file=out, flush=True)
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the handlers are in place
         pass
     finally:
+        closed = close_stream(stream)
         engine.stop()
         if rec is not None:
             rec.close()
     elapsed = time.monotonic() - t0
-    print(("\n" if live else "") + summary(engine.stats, lat, elapsed), file=out, flush=True)
+    lat = engine.latency(lat.device)
     st = engine.stats
+    degraded = st.degraded_samples / max(1, st.callbacks * opts.blocksize)
+    lines = [summary(st, lat, elapsed)]
+    if ended == "model failed":
+        lines.insert(0, f"streamse live: the model failed: {engine.error}")
+    if degraded > DEGRADED_WARN:
+        lines.append(f"WARNING: {100 * degraded:.0f} % of the output was the fallback "
+                     f"({opts.fallback}), not enhanced: the model is too slow here")
+    if not closed:
+        lines.append("the audio device did not respond to stop; it was abandoned")
+    print(("\n" if live else "") + "\n".join(lines), file=out, flush=True)
     return {"seconds": elapsed, "latency_ms": 1e3 * lat.total, "latency_samples": lat.total_samples,
             "engine_samples": lat.engine_samples, "device_latency_ms": 1e3 * lat.device,
             "underruns": st.underruns, "overruns": st.overruns, "device_xruns": st.device_xruns,
             "resyncs": st.resyncs, "rtf": st.rtf, "ms_per_hop": st.ms_per_hop,
-            "callback_max_ms": 1e3 * st.cb_time_max_s}
+            "callback_max_ms": 1e3 * st.cb_time_max_s, "probe_rtf": rtf,
+            "switches": st.switches(), "degraded": degraded, "delay_growths": st.delay_growths,
+            "events": st.events().tolist(), "ended": ended, "closed": closed}

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+MAX_EVENTS = 4096
+
 
 class Stats:
     """Written by the callback: callbacks, underruns, missing, overruns, device_xruns,
@@ -30,6 +34,30 @@ class Stats:
         self.resyncs = 0          # worker restarts after falling too far behind
         self.peak_in = 0.0        # linear peak since the status line last read it
         self.peak_out = 0.0
+        self.degraded_samples = 0  # output samples played from the fallback (model late)
+        self.delay_growths = 0    # times the worker raised the delay by a model hop
+        # event log, preallocated (the callback appends without allocating): kind, output
+        # index, fade length in samples; kinds are the engine's TO_DRY, TO_WET, DELAY_UP, ...
+        self._ev = np.zeros((MAX_EVENTS, 3), dtype=np.int64)
+        self.n_events = 0
+
+    def log(self, kind: int, index: int, fade: int) -> None:
+        """Append an event (dropped silently once MAX_EVENTS are logged; n_events still counts)."""
+        k = self.n_events
+        if k < MAX_EVENTS:
+            row = self._ev[k]
+            row[0], row[1], row[2] = kind, index, fade
+        self.n_events = k + 1
+
+    def events(self, kind: int | None = None) -> np.ndarray:
+        """Logged events (k, 3) [kind, output index, fade samples], optionally of one kind."""
+        ev = self._ev[: min(self.n_events, MAX_EVENTS)].copy()
+        return ev if kind is None else ev[ev[:, 0] == kind]
+
+    def switches(self) -> int:
+        """Enhanced <-> fallback switches so far (each is one event)."""
+        ev = self.events()
+        return int(np.isin(ev[:, 0], (1, 2)).sum())
 
     @property
     def rtf(self) -> float:

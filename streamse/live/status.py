@@ -17,14 +17,15 @@ def meter(peak: float, width: int = 10) -> str:
     return "#" * fill + "-" * (width - fill)
 
 
-def status_line(st: Stats, lat: Latency, elapsed_s: float) -> str:
-    """Reads and resets the peak meters; one line, no newline."""
+def status_line(st: Stats, lat: Latency, elapsed_s: float, fallback: bool = False) -> str:
+    """Reads and resets the peak meters; one line, no newline. `fallback`: the engine is
+    holding the dry/silent fallback because the model was late."""
     pin, pout = st.peak_in, st.peak_out
     st.peak_in = st.peak_out = 0.0
     return (f"{elapsed_s:7.1f}s in {meter(pin)} {_db(pin):6.1f} dB  out {meter(pout)} "
             f"{_db(pout):6.1f} dB  model {st.ms_per_hop:5.2f} ms/hop  RTF {st.rtf:4.2f}  "
             f"xruns {st.underruns}u/{st.overruns}o/{st.device_xruns}d  "
-            f"latency {1e3 * lat.total:5.1f} ms")
+            f"latency {1e3 * lat.total:5.1f} ms{' FALLBACK' if fallback else ''}")
 
 
 def summary(st: Stats, lat: Latency, elapsed_s: float) -> str:
@@ -35,6 +36,9 @@ def summary(st: Stats, lat: Latency, elapsed_s: float) -> str:
         f"callback: {cb_mean:.3f} ms mean, {1e3 * st.cb_time_max_s:.3f} ms max",
         f"xruns: {st.underruns} underruns ({st.missing} samples filled), {st.overruns} overruns, "
         f"{st.device_xruns} device xruns, {st.resyncs} resyncs, {st.callback_errors} callback errors",
+        f"fallback: {st.switches()} switches (each crossfaded), "
+        f"{1e3 * st.degraded_samples / lat.device_rate:.0f} ms of output not enhanced; delay "
+        f"raised {st.delay_growths} time(s) to keep up",
         f"{lat.describe()} ({lat.total_samples:.1f} samples at {lat.device_rate} Hz)",
     ]
     if st.rtf > 0.9:

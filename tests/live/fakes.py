@@ -41,3 +41,25 @@ class SlowStreamer(FirStreamer):
     def _process(self, x: np.ndarray) -> np.ndarray:
         time.sleep(self.seconds * (x.size // self.hop))
         return super()._process(x)
+
+
+class SpikyStreamer(FirStreamer):
+    """FirStreamer whose hop k costs `spike` hop times when k % every == 0, else `base`
+    (sleeping, so it frees the GIL like a real model in onnxruntime): near the real-time
+    limit on average, late now and then."""
+
+    def __init__(self, every: int = 4, spike: float = 1.6, base: float = 0.7, **kw):
+        super().__init__(**kw)
+        self.every, self.spike, self.base = every, spike, base
+        self._k = 0
+
+    def _reset_state(self) -> None:
+        super()._reset_state()
+        self._k = 0
+
+    def _process(self, x: np.ndarray) -> np.ndarray:
+        hop_s = self.hop / self.sample_rate
+        for _ in range(x.size // self.hop):
+            time.sleep((self.spike if self._k % self.every == 0 else self.base) * hop_s)
+            self._k += 1
+        return super()._process(x)

@@ -26,9 +26,14 @@ def test_engine_through_virtual_card_has_reported_delay(need_jack, fs, block):
     r = e2e_run(FirStreamer(), fs, block, 3.0)
     assert r["measured_delay_samples"] == round(r["latency_samples"])
     assert r["device_latency_ms"] > 0  # PortAudio's figure is part of the total
-    clean_run = r["device_xruns"] == r["underruns"] == 0
-    # a spontaneous JACK xrun (seen on 2-core machines) damages the audio, not the delay
-    assert r["match_snr_db"] > (50 if clean_run else 5), r
+    # Under CPU load a JACK cycle can run late (an xrun): the engine then plays its fallback,
+    # or JACK drops a cycle of the recording. Exactly what is checked: every stretch where the
+    # capture is not the model's output is accounted for by an xrun someone reported, and
+    # with none reported the capture is the model's output to 50 dB.
+    reported = r["underruns"] + r["device_xruns"] + r["vio_xruns"] + r["resyncs"]
+    assert len(r["damaged"]) <= reported, (r["damaged"], reported)
+    if reported == 0:
+        assert r["match_snr_db"] > 50, r["match_snr_db"]
 
 
 def si_sdr(est, ref):
@@ -36,14 +41,15 @@ def si_sdr(est, ref):
     return 10 * np.log10(np.sum((a * ref) ** 2) / np.sum((est - a * ref) ** 2))
 
 
-def start_live(fs: int, block: int, duration: float) -> tuple[subprocess.Popen, list[str]]:
+def start_live(fs: int, block: int, duration: float, *extra: str
+               ) -> tuple[subprocess.Popen, list[str]]:
     """`streamse live --model crn` on the virtual card's system ports, returned once it
     reports that it streams (so nothing races its start-up), with the stderr lines so far."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "streamse", "live", "--model", "crn", "-i", "system",
            "-o", "system", "--samplerate", str(fs), "--blocksize", str(block),
            "--latency", "high",  # 2 hops of compute margin: CI shares 2 cores
-           "--duration", str(duration)]
+           "--duration", str(duration), *extra]
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     while not (lines and lines[-1].startswith("streamse live:")):
@@ -93,6 +99,57 @@ def test_cli_live_enhances_with_reported_delay(need_jack):
     assert si_sdr(out, clean[:n]) > si_sdr(noisy[:n], clean[:n]) + 0.2, err
 
 
+def end_live(proc: subprocess.Popen, lines: list[str], after: float, act) -> tuple[str, float]:
+    """Let `streamse live` stream for `after` seconds, call act(), and wait for it to exit;
+    returns (all of its stderr, seconds from act() to the exit). Never leaves it running."""
+    try:
+        time.sleep(after)
+        act()
+        t0 = time.monotonic()
+        err = proc.communicate(timeout=30)[1]
+        waited = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return "".join(lines) + err, waited
+
+
+def test_cli_live_exits_with_its_recording_when_the_sound_server_dies(need_jack, tmp_path):
+    """jackd killed under a running `streamse live --record`: within a few seconds one clear
+    line, the summary, a closed and readable recording, and a non-zero exit status."""
+    from streamse.live import jackio
+
+    server = jackio.JackServer("streamse_kill", 16000, 160)
+    with server:
+        proc, lines = start_live(16000, 160, 120, "--record", str(tmp_path / "rec"))
+        err, waited = end_live(proc, lines, 1.5, server.proc.kill)
+    assert proc.returncode == 1, err
+    assert "the audio device stopped" in err and "callbacks" in err, err
+    assert waited < 4.0, (waited, err)  # detection 1 s + close 0.5 s + the summary
+    for name in ("input.wav", "enhanced.wav"):
+        info = sf.info(str(tmp_path / "rec" / name))
+        assert info.frames > 16000, (name, info)  # over a second recorded, header closed
+        assert sf.read(str(tmp_path / "rec" / name))[0].size == info.frames
+
+
+def test_a_model_at_the_real_time_limit_does_not_flap_on_a_device(need_jack):
+    """A streamer made slow on purpose (every 8th hop takes 3 hop times, on average 0.81 of
+    real time: past the start-up margin of 2 x 0.81 hops) through the virtual card at block =
+    hop: the number of enhanced <-> fallback switches stays small and each one is faded; the
+    delay grows instead."""
+    from fakes import SpikyStreamer
+
+    from streamse.live.e2e import e2e_run
+
+    r = e2e_run(SpikyStreamer(every=8, spike=3.0, base=0.5), 16000, 160, 6.0)
+    events = np.asarray(r["events"])
+    switches = events[np.isin(events[:, 0], (1, 2))] if events.size else events
+    assert len(switches) <= 8, r["events"]  # the old engine: one switch every other block
+    assert len(switches) == 0 or np.all(switches[:, 2] > 0), r["events"]  # all faded
+    assert (r["degraded"] > 0) == (len(switches) > 0), r  # time on the fallback is reported
+
+
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_cli_live_stops_cleanly_on_ctrl_c(need_jack, sig):
     """Ctrl-C (or SIGTERM) ends `streamse live` through the same path as --duration: exit 0, the
@@ -101,17 +158,7 @@ def test_cli_live_stops_cleanly_on_ctrl_c(need_jack, sig):
 
     with jackio.JackServer("streamse_sigint", 16000, 160):
         proc, lines = start_live(16000, 160, 120)
-        try:
-            time.sleep(1.0)
-            t0 = time.monotonic()
-            proc.send_signal(getattr(signal, sig))
-            err = proc.communicate(timeout=30)[1]
-            waited = time.monotonic() - t0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    err = "".join(lines) + err
+        err, waited = end_live(proc, lines, 1.0, lambda: proc.send_signal(getattr(signal, sig)))
     assert proc.returncode == 0, err
     assert waited < 10, (waited, err)
     m = re.search(r"ran ([\d.]+) s: (\d+) callbacks", err)

@@ -201,3 +201,49 @@ def test_load_pairs(tmp_path, caplog):
     assert sum("no partner" in r.message for r in caplog.records) == 2
     with pytest.raises(StreamseError, match="no files with the same name"):
         load_pairs(str(noisy), str(tmp_path))
+
+
+def test_clean_items_have_no_noise_and_keep_the_other_draws(data_dir, pools):
+    base = _cfg(data_dir, p_reverb=0.0, level_db=(-30.0, -30.0))
+    plain = MixtureDataset(base, *pools)
+    clean_only = MixtureDataset(dataclasses.replace(base, p_clean=1.0), *pools)
+    for i in range(4):
+        noisy, clean = clean_only[i]
+        assert torch.equal(noisy, clean)
+        ref = plain[i][1].double().numpy()  # same speech crop, scaled to another level
+        got = clean.double().numpy()
+        assert abs(np.dot(ref, got)) / (np.linalg.norm(ref) * np.linalg.norm(got)) > 0.999
+
+
+def test_speed_eq_and_lowpass_change_the_speech_not_the_pairing(data_dir, pools):
+    base = _cfg(data_dir, p_reverb=0.0, snr_db=(5.0, 5.0))
+    aug_cfg = dataclasses.replace(base, p_speed=1.0, p_eq_speech=1.0, p_eq_noise=1.0,
+                                  p_lowpass=1.0)
+    plain, augmented = MixtureDataset(base, *pools), MixtureDataset(aug_cfg, *pools)
+    for i in range(3):
+        noisy, clean = (t.double().numpy() for t in augmented[i])
+        assert noisy.shape == clean.shape == (SR,)
+        assert not np.allclose(clean, plain[i][1].double().numpy(), atol=1e-4)
+        snr = 10 * np.log10(aug.active_power(clean, SR) / aug.power(noisy - clean))
+        assert snr == pytest.approx(5.0, abs=0.01)  # the noise is still exactly the difference
+
+
+def test_speed_crop_changes_pitch_and_tempo():
+    t = np.arange(2 * SR) / SR
+    tone = np.sin(2 * np.pi * 200 * t)
+    y = aug.speed_crop(tone, SR // 2, 1.1, np.random.default_rng(0))
+    assert y.shape == (SR // 2,)
+    f = np.fft.rfftfreq(y.size, 1 / SR)[np.argmax(np.abs(np.fft.rfft(y * np.hanning(y.size))))]
+    assert f == pytest.approx(220, abs=3)
+
+
+def test_random_biquad_is_stable_and_keeps_power():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(SR)
+    for _ in range(50):
+        y = aug.random_biquad(x, rng)
+        assert np.isfinite(y).all() and aug.power(y) == pytest.approx(aug.power(x), rel=1e-6)
+    low = aug.lowpass(x, 4000.0, SR)
+    spec = np.abs(np.fft.rfft(low)) ** 2
+    f = np.fft.rfftfreq(x.size, 1 / SR)
+    assert spec[f > 5000].sum() < 1e-3 * spec[f < 3000].sum()

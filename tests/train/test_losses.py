@@ -80,3 +80,20 @@ def test_enhancement_loss_sums_weighted_terms_and_skips_zeros():
     assert parts["total"] == pytest.approx(0.1 * parts["sisdr"] + parts["mrstft"], rel=1e-5)
     with pytest.raises(ValueError):
         EnhancementLoss(LossConfig(cplx=0.0, mag=0.0))(SPEC, SPEC)
+
+
+def test_si_sdr_cap_bounds_the_reward_for_an_exact_copy():
+    """Uncapped, est == ref (a clean training item through an identity model) scores 80+ dB
+    with a huge gradient; capped, it scores at most the cap and the gradient is small."""
+    est = (WAV + 1e-4 * torch.randn(WAV.shape)).requires_grad_(True)
+    uncapped = si_sdr_loss(est, WAV)
+    uncapped.backward()
+    big = est.grad.norm().item()
+    est.grad = None
+    capped = si_sdr_loss(est, WAV, max_db=30.0)
+    capped.backward()
+    assert uncapped.item() < -75 and -30.0 <= capped.item() < -29.9
+    assert est.grad.norm().item() < 1e-3 * big
+    noisy = _noisy(WAV, 0.1)  # 20 dB: far below the cap, nearly unchanged by it
+    assert float(si_sdr_loss(noisy, WAV, 30.0)) == pytest.approx(float(si_sdr_loss(noisy, WAV)),
+                                                                 abs=0.5)

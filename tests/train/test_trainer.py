@@ -90,6 +90,15 @@ def _toml(train_data_dirs, steps: int, batch: int) -> str:
             f"segment_seconds = 0.5\nepoch_size = 8\np_reverb = 0.0\n[model]\n{model}\n")
 
 
+def _free_port() -> int:
+    """A TCP port nobody listens on now (the OS picks it), for torchrun's rendezvous."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_cli_and_ddp_two_processes_match_one(tmp_path, train_data_dirs):
     """torchrun, 2 CPU processes with gloo, batch 4 split 2+2 == one process with batch 4."""
     (tmp_path / "tiny.toml").write_text(_toml(train_data_dirs, steps=2, batch=4))
@@ -99,7 +108,7 @@ def test_cli_and_ddp_two_processes_match_one(tmp_path, train_data_dirs):
                          capture_output=True, text=True, env=env, timeout=300)
     assert one.returncode == 0, one.stderr[-2000:]
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                          "--master_port", "29517", "-m", "streamse", "train", "--model", "crn-s",
+                          "--master_port", str(_free_port()), "-m", "streamse", "train", "--model", "crn-s",
                           "--config", str(tmp_path / "tiny.toml"), "--out", str(tmp_path / "ddp")],
                          capture_output=True, text=True, env=env, timeout=300)
     assert ddp.returncode == 0, ddp.stderr[-2000:]

@@ -1,0 +1,131 @@
+"""What a denoiser must do to speech, measured on any `enhance` function (no torch).
+
+`enhance(x) -> y` takes (n,) float32 at 16 kHz and returns (n,) aligned with x (the model's
+delay removed), from a fresh state on every call. Four behaviours, each a number with a limit
+(the limits the shipped-weights tests assert; `passes` applies them):
+
+- transparency: clean speech in -> active-speech level change (dB) and SI-SDR (dB) against
+  the input. A denoiser must leave clean speech alone: |level| <= 1 dB, SI-SDR >= 20 dB.
+- gain invariance: the input scaled by g (-20 and +10 dB) -> the output compared with g times
+  the output at 0 dB: level difference and SI-SDR (<= 1 dB, >= 20 dB).
+- leading silence: 0-4 s of exact zeros ahead of the input -> the part of the output after
+  them against a fresh start: level difference and SI-SDR (<= 1 dB, >= 25 dB).
+- stationary noise: clean speech + white and pink noise at 5 dB SNR -> SI-SDR and PESQ-WB
+  improvement over the noisy input (>= 6 dB, >= 0.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from streamse.dsp.level import active_level_db, active_power
+from streamse.dsp.noise import stationary_noise
+
+from .metrics import pesq_wb, si_sdr
+
+RATE = 16000
+Enhance = Callable[[np.ndarray], np.ndarray]
+
+LIMITS = {"transparency_level_db": 1.0, "transparency_sisdr_db": 20.0,
+          "gain_level_db": 1.0, "gain_sisdr_db": 20.0,
+          "lead_level_db": 1.0, "lead_sisdr_db": 25.0,
+          "noise_sisdr_gain_db": 6.0, "noise_pesq_gain": 0.3}
+
+
+@dataclass
+class Behaviour:
+    """Worst case over the conditions tried, per behaviour (see module doc)."""
+
+    transparency_level_db: float  # output minus input active level (signed)
+    transparency_sisdr_db: float
+    gain_level_db: float  # largest |level difference| over the gains
+    gain_sisdr_db: float  # smallest SI-SDR over the gains
+    lead_level_db: float  # largest |level difference| over the lead-in lengths
+    lead_sisdr_db: float
+    noise_sisdr_gain_db: float  # smallest improvement over the noise kinds
+    noise_pesq_gain: float
+    detail: dict = field(default_factory=dict)
+
+    def failures(self) -> list[str]:
+        """One line per behaviour outside its limit (empty when all pass)."""
+        out = []
+        for key, limit in LIMITS.items():
+            v = getattr(self, key)
+            bad = abs(v) > limit if key.endswith("level_db") else not v >= limit
+            if bad:
+                out.append(f"{key} = {v:.2f} (limit {'|x| <= ' if key.endswith('level_db') else '>= '}"
+                           f"{limit})")
+        return out
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def level_and_sisdr(ref: np.ndarray, est: np.ndarray) -> tuple[float, float]:
+    """(active level of est minus that of ref in dB, SI-SDR of est against ref)."""
+    return active_level_db(est, RATE) - active_level_db(ref, RATE), si_sdr(ref, est)
+
+
+def transparency(enhance: Enhance, clean: np.ndarray) -> tuple[float, float]:
+    return level_and_sisdr(clean, enhance(clean))
+
+
+def gain_invariance(enhance: Enhance, x: np.ndarray, gains_db=(-20.0, 10.0)) -> dict:
+    """{gain: (level diff, SI-SDR)} of enhance(g x) against g enhance(x)."""
+    ref = enhance(x)
+    out = {}
+    for g_db in gains_db:
+        g = 10 ** (g_db / 20)
+        out[g_db] = level_and_sisdr(g * ref, enhance((g * x).astype(np.float32)))
+    return out
+
+
+def leading_silence(enhance: Enhance, x: np.ndarray, leads_s=(0.01, 0.5, 2.0, 4.0)) -> dict:
+    """{lead seconds: (level diff, SI-SDR)} of the output after the zeros vs a fresh start."""
+    ref = enhance(x)
+    out = {}
+    for lead in leads_s:
+        n = int(round(lead * RATE))
+        y = enhance(np.concatenate([np.zeros(n, np.float32), x]))[n:]
+        out[lead] = level_and_sisdr(ref, y)
+    return out
+
+
+def noisy_at_snr(clean: np.ndarray, kind: str, snr_db: float, seed: int = 0) -> np.ndarray:
+    """clean + `kind` stationary noise at `snr_db` against the active speech level."""
+    noise = stationary_noise(kind, clean.size, RATE, np.random.default_rng(seed))
+    gain = np.sqrt(active_power(clean, RATE) / 10 ** (snr_db / 10))
+    return (clean + gain * noise).astype(np.float32)
+
+
+def stationary_noise_gain(enhance: Enhance, clean: np.ndarray, kinds=("white", "pink"),
+                          snr_db: float = 5.0) -> dict:
+    """{kind: (SI-SDR improvement dB, PESQ-WB improvement)} over the noisy input."""
+    out = {}
+    for k, kind in enumerate(kinds):
+        noisy = noisy_at_snr(clean, kind, snr_db, seed=k)
+        y = enhance(noisy)
+        out[kind] = (si_sdr(clean, y) - si_sdr(clean, noisy),
+                     pesq_wb(clean, y, RATE) - pesq_wb(clean, noisy, RATE))
+    return out
+
+
+def measure(enhance: Enhance, clean: np.ndarray, noisy: np.ndarray | None = None) -> Behaviour:
+    """All four behaviours of `enhance` on one clean utterance (and its noisy version, if
+    given, for gain invariance and leading silence too)."""
+    clean = np.asarray(clean, np.float32)
+    t_level, t_sisdr = transparency(enhance, clean)
+    inputs = [clean] + ([np.asarray(noisy, np.float32)] if noisy is not None else [])
+    gains = [v for x in inputs for v in gain_invariance(enhance, x).values()]
+    leads = [v for x in inputs for v in leading_silence(enhance, x).values()]
+    noise = stationary_noise_gain(enhance, clean)
+    return Behaviour(
+        t_level, t_sisdr,
+        max(abs(v[0]) for v in gains), min(v[1] for v in gains),
+        max(abs(v[0]) for v in leads), min(v[1] for v in leads),
+        min(v[0] for v in noise.values()), min(v[1] for v in noise.values()),
+        detail={"gains": gains, "leads": leads, "noise": noise},
+    )

@@ -1,0 +1,38 @@
+"""Signal levels: mean power, active-speech power, and the same in dB.
+
+All signals are 1-D float arrays of samples. "Active" frames are the 20 ms frames within
+`floor_db` of the loudest one, so zero padding and pauses do not lower a speech level.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-10
+
+
+def power(x: np.ndarray) -> float:
+    """Mean power over all samples."""
+    return float(np.mean(np.square(x, dtype=np.float64))) if x.size else 0.0
+
+
+def active_power(x: np.ndarray, sample_rate: int, floor_db: float = 40.0) -> float:
+    """Mean power over the active 20 ms frames: those within `floor_db` of the loudest one.
+
+    Used as the speech level for SNRs, so zero padding and pauses do not lower the SNR.
+    Returns 0.0 for an all-zero signal.
+    """
+    frame = max(1, sample_rate // 50)
+    n_frames = max(1, x.size // frame)
+    frames = x[:n_frames * frame].reshape(n_frames, -1) if x.size >= frame else x[None, :]
+    energy = np.mean(frames.astype(np.float64) ** 2, axis=1)  # (n_frames,)
+    peak = float(energy.max(initial=0.0))
+    if peak <= 0.0:
+        return 0.0
+    return float(energy[energy >= peak * 10 ** (-floor_db / 10)].mean())
+
+
+def active_level_db(x: np.ndarray, sample_rate: int) -> float:
+    """`active_power` in dB re full scale (-inf for digital silence)."""
+    p = active_power(x, sample_rate)
+    return 10.0 * np.log10(p) if p > 0 else -np.inf

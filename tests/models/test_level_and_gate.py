@@ -1,0 +1,119 @@
+"""Input level normalisation (`LevelNorm`) and the lead gate (leading digital silence does not
+step the network): streaming == offline, gain equivariance, exact invariance to leading
+zeros, per-stream gating in a batch, and the ONNX hop graph agreeing with PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from streamse.models.streaming import LevelNorm
+from streamse.models.torch_streamer import TorchStreamer
+from streamse_testing import tiny_crn
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+NEW = dict(input_norm="level", enc_norm="none", lead_gate=True)
+
+
+def _perturbed(seed=5, **kw):
+    """A tiny CRN whose mask is far from the identity (so the tests can see differences)."""
+    m = tiny_crn(seed=seed, **kw)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=g))
+    return m
+
+
+def _offline(model, x):
+    with torch.no_grad():
+        return model(torch.from_numpy(np.asarray(x, np.float32))[None])[0].numpy()
+
+
+def _rel(a, b):
+    n = min(a.size, b.size)
+    return float(np.abs(a[:n] - b[:n]).max() / np.abs(b[:n]).max())
+
+
+def test_level_norm_is_scale_free_and_keeps_frame_contrast():
+    x = torch.randn(2, 2, 50, 9)
+    x[:, :, 20:30] *= 10  # a loud stretch
+    ln = LevelNorm(0.01, 1.0)
+    y = ln(x)
+    torch.testing.assert_close(ln(0.05 * x), y, rtol=1e-3, atol=1e-4)  # -87 dB before compression
+    frame_rms = y.pow(2).mean(dim=(1, 3)).sqrt()
+    # an onset stands out against what came before (a 20 dB jump is still ~15 dB after it)
+    assert float(frame_rms[:, 20].mean()) > 5 * float(frame_rms[:, 10:20].mean())
+
+
+def test_level_norm_ignores_digital_silence_and_streams():
+    x = torch.randn(1, 2, 40, 9)
+    x[:, :, :10] = 0.0
+    ln = LevelNorm(0.01, 0.2)
+    whole = ln(x)
+    assert torch.equal(whole[:, :, :10], torch.zeros_like(whole[:, :, :10]))
+    torch.testing.assert_close(whole[:, :, 10:], ln(x[:, :, 10:]))  # as if started at 10
+    state, parts = ln.init_state(1), []
+    for a, b in [(0, 1), (1, 17), (17, 18), (18, 40)]:
+        y, state = ln.step(x[:, :, a:b], state)
+        parts.append(y)
+    torch.testing.assert_close(torch.cat(parts, dim=2), whole)
+
+
+@pytest.mark.parametrize("pattern", [[160], [7 * 160], [1, 100, 333, 17, 160, 999, 2]])
+def test_streaming_equals_offline_with_level_norm_and_gate(noisy_clean, pattern):
+    model = _perturbed(**NEW)
+    x = np.concatenate([np.zeros(1234, np.float32), noisy_clean[0][:12000]])
+    streamer, outs, pos, k = TorchStreamer(model), [], 0, 0
+    while pos < x.size:
+        n = pattern[k % len(pattern)]
+        outs.append(streamer.feed(x[pos : pos + n]))
+        pos, k = pos + n, k + 1
+    assert _rel(np.concatenate(outs), _offline(model, x)) < 1e-4
+    streamer.reset()  # across a reset: the same numbers again
+    assert _rel(streamer.feed(x), _offline(model, x)) < 1e-4
+
+
+def test_output_scales_with_the_input():
+    model = _perturbed(**NEW)
+    x = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
+    y = _offline(model, x)
+    for g in (0.01, 3.0):
+        assert _rel(_offline(model, g * x) / g, y) < 1e-3
+    old = _perturbed()  # no level norm: the output does not simply scale
+    assert _rel(_offline(old, 0.01 * x) / 0.01, _offline(old, x)) > 1e-2
+
+
+@pytest.mark.parametrize("lead_hops", [1, 50, 400])
+def test_leading_zeros_change_nothing_with_the_gate(noisy_clean, lead_hops):
+    x = noisy_clean[0][:8000]
+    gated, plain = _perturbed(**NEW), _perturbed(input_norm="level", enc_norm="none")
+    n = lead_hops * 160
+    for model, exact in ((gated, True), (plain, False)):
+        fresh = _offline(model, x)
+        late = _offline(model, np.concatenate([np.zeros(n, np.float32), x]))
+        assert np.all(late[:n] == 0)
+        err = _rel(late[n:], fresh)
+        assert (err < 1e-5) if exact else (err > 1e-4), (exact, err)
+
+
+def test_gate_is_per_stream_in_a_batch(noisy_clean):
+    model = _perturbed(**NEW)
+    x = noisy_clean[0][:6400]
+    a = np.concatenate([np.zeros(1600, np.float32), x])
+    b = np.concatenate([x, np.zeros(1600, np.float32)])
+    with torch.no_grad():
+        both = model(torch.from_numpy(np.stack([a, b])))
+    np.testing.assert_allclose(both[0].numpy(), _offline(model, a), atol=1e-6)
+    np.testing.assert_allclose(both[1].numpy(), _offline(model, b), atol=1e-6)
+
+
+def test_gated_onnx_graph_equals_pytorch(tmp_path, noisy_clean):
+    from streamse.export.onnx_export import check_onnx, export_onnx
+
+    model = _perturbed(**NEW)
+    meta = export_onnx(model, "crn", "crn", tmp_path / "m.onnx")
+    assert "started" in [s.name for s in meta.states]
+    x = np.concatenate([np.zeros(3000, np.float32), noisy_clean[0][:8000]])
+    assert check_onnx(model, tmp_path / "m.onnx", x) < 1e-4
