@@ -7,6 +7,7 @@ import os
 import sys
 
 from streamse.cli_types import BLOCKSIZE, SAMPLERATE, SECONDS, THREADS, ranged
+from streamse.live.virtual_mic import DEFAULT_NAME
 from streamse.errors import StreamseError
 
 
@@ -43,7 +44,23 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("live", help="enhance a microphone live to a speaker",
                               epilog=EPILOG)
     p.add_argument("--model", default="crn", help="shipped model name or .onnx path")
-    p.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
+    p.add_argument("--list-devices", action="store_true",
+                   help="list audio devices and the virtual-microphone back ends, and exit")
+    p.add_argument("--virtual-mic", nargs="?", const=DEFAULT_NAME, default=None, metavar="NAME",
+                   help=f"publish the denoised microphone as a capture device other programs "
+                   f"can choose (default name: {DEFAULT_NAME!r}); no speaker output unless "
+                   "--monitor")
+    p.add_argument("--backend", choices=["auto", "pipewire", "jack"], default="auto",
+                   help="--virtual-mic server: PipeWire when it runs, else JACK (default auto)")
+    p.add_argument("--quantum", type=ranged(int, 16, 8192), default=None, metavar="FRAMES",
+                   help="--virtual-mic on PipeWire: frames per server cycle to request "
+                   "(e.g. 64, 128, 256; default: the server's); lower = less delay, more CPU")
+    p.add_argument("--monitor", action="store_true", help="--virtual-mic: also play the "
+                   "denoised signal to the first playback port")
+    p.add_argument("--strength", type=ranged(float, 0.0, 100.0), default=None, metavar="0..100",
+                   help="how much noise to remove: 100 all it can (default), 50 at most 25 dB, "
+                   "0 none; SIGUSR1 / SIGUSR2 raise / lower it by 10 while running "
+                   "(replaces --atten-lim-db)")
     p.add_argument("-i", "--input", default=None, help="input device: index or part of the name")
     p.add_argument("-o", "--output", default=None, help="output device: index or part of the name")
     p.add_argument("--input-channel", type=_channel, default=1, metavar="N|mix",
@@ -74,7 +91,13 @@ def run(args: argparse.Namespace) -> int:
     from streamse.live import devices
 
     if args.list_devices:
-        print(devices.list_devices(devices.load_sounddevice()))
+        from streamse.live.virtual_mic import backend_report
+
+        try:
+            print(devices.list_devices(devices.load_sounddevice()))
+        except StreamseError as exc:  # no PortAudio: still say what the back ends can do
+            print(f"PortAudio devices: {exc}")
+        print(backend_report())
         return 0
     from streamse.live.runner import DEGRADED_WARN, LiveOptions, run_live
     from streamse.runtime import load_streamer
@@ -83,13 +106,21 @@ def run(args: argparse.Namespace) -> int:
                        blocksize=args.blocksize, latency=args.latency, dry=args.dry,
                        atten_lim_db=args.atten_lim_db, fallback=args.fallback,
                        record=args.record, duration=args.duration,
-                       input_channel=args.input_channel)
+                       input_channel=args.input_channel, strength=args.strength)
+    device = None
+    if args.virtual_mic is not None:
+        from streamse.live.virtual_mic import VirtualMicDevice
+
+        device = VirtualMicDevice(args.virtual_mic, args.backend, args.monitor, args.quantum,
+                                  args.samplerate)
     streamer = load_streamer(args.model, threads=args.threads, provider=args.provider)
-    result = run_live(streamer, opts, out=sys.stderr)
+    result = run_live(streamer, opts, out=sys.stderr, device=device)
     code = 1 if result["ended"] != "ok" else 3 if result["degraded"] > DEGRADED_WARN else 0
-    if not result["closed"]:
-        # PortAudio still holds the dead stream; its exit handler would block on it forever.
-        # Everything the user needs (summary, recording) is written: leave at once.
+    if not result["closed"] or device is not None:
+        # PortAudio still holds a dead stream (its exit handler would block on it forever), or
+        # a JACK/PipeWire client is still attached (its data thread must not meet Python's
+        # shutdown). Everything the user needs (summary, recording) is written: leave at once;
+        # the server drops the client with the process.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -127,6 +127,12 @@ class Engine:
         self.error: BaseException | None = None
         self._start_segment(0)
 
+    def set_atten_lim(self, db: float | None) -> None:
+        """Change the attenuation limit while running (None = unlimited); the worker reads
+        the new dry share from its next hop on (one attribute store: no lock needed)."""
+        lim = 0.0 if db is None else 10.0 ** (-db / 20.0)
+        self._mix = np.float32(self.config.dry + (1.0 - self.config.dry) * lim)
+
     # latency --------------------------------------------------------------------------------
     def latency(self, device_latency_s: float = 0.0) -> Latency:
         s = self.pipe.streamer

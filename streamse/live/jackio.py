@@ -66,11 +66,17 @@ class VirtualIO:
     """Plays x (n,) float32 into every `client`:in_* port and records `client`:out_0 into
     (n + tail,) float32; recording index i is the JACK frame on which x[i] was played."""
 
-    def __init__(self, x: np.ndarray, tail: int, client: str = "PortAudio"):
+    def __init__(self, x: np.ndarray, tail: int, client: str = "PortAudio",
+                 inputs: str | None = None, output: str | None = None):
+        """inputs / output: full port-name patterns (regular expressions; default: `client`'s
+        in_* and out_* ports): x is played into every matching input port and the first
+        matching output port is recorded."""
         jack = require("jack", "test")
         self.x = np.asarray(x, dtype=np.float32)
         self.rec = np.zeros(self.x.size + tail, dtype=np.float32)
         self.pos, self.armed, self.client = 0, False, client
+        self.inputs = inputs or f"{client}:in_.*"
+        self.output = output or f"{client}:out_.*"
         self.jc = jack.Client("vio", no_start_server=True)
         self.mic = self.jc.outports.register("mic")
         self.spk = self.jc.inports.register("spk")
@@ -99,12 +105,12 @@ class VirtualIO:
         with self.jc:
             deadline = time.monotonic() + connect_timeout
             while True:
-                ins = self.jc.get_ports(f"{self.client}:in_.*", is_audio=True, is_input=True)
-                outs = self.jc.get_ports(f"{self.client}:out_.*", is_audio=True, is_output=True)
+                ins = self.jc.get_ports(self.inputs, is_audio=True, is_input=True)
+                outs = self.jc.get_ports(self.output, is_audio=True, is_output=True)
                 if ins and outs:
                     break
                 if time.monotonic() > deadline:
-                    raise StreamseError(f"no JACK client '{self.client}' appeared")
+                    raise StreamseError(f"no JACK ports {self.inputs} / {self.output} appeared")
                 time.sleep(0.05)
             for port in ins:
                 self.jc.connect(self.mic, port)

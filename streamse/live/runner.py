@@ -23,6 +23,14 @@ from streamse.streamer import HopStreamer
 DEVICE_TIMEOUT_S = 1.0  # no callback for this long (and 4 blocks): the device is gone
 CLOSE_TIMEOUT_S = 0.5  # a stream that does not stop within this is abandoned
 DEGRADED_WARN = 0.10  # share of the run on the fallback above which the run counts as failed
+STRENGTH_DB = 0.5  # --strength S limits the attenuation to S * 0.5 dB (100 = no limit)
+STRENGTH_STEP = 10  # SIGUSR1 / SIGUSR2 raise / lower the strength by this much
+
+
+def strength_to_atten_lim(strength: float) -> float | None:
+    """--strength 0..100 -> attenuation limit in dB (None = unlimited at 100): 0 passes the
+    input through, 50 removes up to 25 dB of noise, 100 removes all it can."""
+    return None if strength >= 100 else max(0.0, strength) * STRENGTH_DB
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class LiveOptions:
     duration: float | None = None
     max_channels: int = 8
     input_channel: int | None = 1
+    strength: float | None = None  # 0..100, replaces atten_lim_db; adjustable by SIGUSR1/2
 
 
 def probe_rtf(streamer: HopStreamer, hops: int = 50) -> float:
@@ -96,11 +105,13 @@ def _check_speed(rtf: float, streamer: HopStreamer) -> float:
 
 @dataclass(frozen=True)
 class StreamPlan:
-    """Resolved devices (indices), device rate (Hz) and channel counts (in, out)."""
+    """Resolved devices (indices), device rate (Hz), channel counts (in, out) and block
+    (frames per callback; None = opts.blocksize)."""
 
     devices: tuple[int, int]
     rate: int
     channels: tuple[int, int]
+    blocksize: int | None = None
 
 
 def plan_stream(opts: LiveOptions) -> StreamPlan:
@@ -118,9 +129,8 @@ def plan_stream(opts: LiveOptions) -> StreamPlan:
     return StreamPlan((i_dev, o_dev), rate, ch)
 
 
-def open_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float = 0.0,
-                plan: StreamPlan | None = None):
-    """Build the engine and the (not yet started) stream on `plan` (default: plan_stream).
+def make_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float, plan: StreamPlan) -> Engine:
+    """The engine for `plan`.
 
     rtf: the model's compute time per hop / hop time, measured under run conditions
     (`probe_running`). The output lead gets 2 x rtf hops of compute margin on top of the
@@ -128,13 +138,21 @@ def open_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float = 0.0,
     worker's jitter and the GIL it shares with the callback made such a model underrun), and
     2 more hops with --latency high; if the model is still late, the engine raises the delay
     by whole hops (engine.py)."""
+    safety = (2.0 if opts.latency == "high" else 0.0) + 2.0 * rtf
+    lim = opts.atten_lim_db if opts.strength is None else strength_to_atten_lim(opts.strength)
+    cfg = EngineConfig(plan.rate, plan.blocksize or opts.blocksize, fallback=opts.fallback,
+                       dry=opts.dry, atten_lim_db=lim, safety_hops=safety,
+                       input_channel=None if opts.input_channel is None else opts.input_channel - 1)
+    return Engine(streamer, cfg)
+
+
+def open_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float = 0.0,
+                plan: StreamPlan | None = None):
+    """Build the engine and the (not yet started) PortAudio stream on `plan` (default:
+    plan_stream)."""
     sd = devices.load_sounddevice()
     plan = plan or plan_stream(opts)
-    safety = (2.0 if opts.latency == "high" else 0.0) + 2.0 * rtf
-    cfg = EngineConfig(plan.rate, opts.blocksize, fallback=opts.fallback, dry=opts.dry,
-                       atten_lim_db=opts.atten_lim_db, safety_hops=safety,
-                       input_channel=None if opts.input_channel is None else opts.input_channel - 1)
-    engine = Engine(streamer, cfg)
+    engine = make_engine(streamer, opts, rtf, plan)
     try:
         stream = sd.Stream(device=plan.devices, samplerate=plan.rate, blocksize=opts.blocksize,
                            channels=plan.channels, dtype="float32", latency=opts.latency,
@@ -145,6 +163,21 @@ def open_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float = 0.0,
                             "using them? Try other devices (-i/-o, --list-devices), "
                             "--samplerate or --latency high") from exc
     return engine, stream
+
+
+class PortAudioDevice:
+    """Microphone to speaker through PortAudio (sounddevice). A `Device` has plan(opts) ->
+    StreamPlan, open(streamer, opts, rtf, plan) -> (engine, stream) and connect(opts) -> a
+    line saying where the audio goes (after the stream started)."""
+
+    def plan(self, opts: LiveOptions) -> StreamPlan:
+        return plan_stream(opts)
+
+    def open(self, streamer: HopStreamer, opts: LiveOptions, rtf: float, plan: StreamPlan):
+        return open_engine(streamer, opts, rtf, plan)
+
+    def connect(self, opts: LiveOptions) -> str:
+        return ""
 
 
 def close_stream(stream, timeout: float = CLOSE_TIMEOUT_S) -> bool:
@@ -185,6 +218,42 @@ class StopFlag:
         self.requested = False
 
 
+class Strength:
+    """The --strength knob while running: SIGUSR1 raises it, SIGUSR2 lowers it (by
+    STRENGTH_STEP, within 0..100); `apply` hands a change to the engine."""
+
+    def __init__(self, value: float | None):
+        self.value = 100.0 if value is None else float(value)
+        self.active = value is not None
+        self._pending = 0
+
+    @contextlib.contextmanager
+    def signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+
+        def up(signum, frame):
+            self._pending += STRENGTH_STEP if signum == signal.SIGUSR1 else -STRENGTH_STEP
+
+        old = {s: signal.signal(s, up) for s in (signal.SIGUSR1, signal.SIGUSR2)}
+        try:
+            yield self
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+    def apply(self, engine: Engine) -> bool:
+        """Apply a pending change; True if the strength changed."""
+        if not self._pending:
+            return False
+        step, self._pending = self._pending, 0
+        self.value = min(100.0, max(0.0, self.value + step))
+        self.active = True
+        engine.set_atten_lim(strength_to_atten_lim(self.value))
+        return True
+
+
 @contextlib.contextmanager
 def stop_on_signals():
     """Yields a StopFlag. While open, SIGINT (Ctrl-C) and SIGTERM set it instead of raising,
@@ -210,29 +279,44 @@ def stop_on_signals():
 
 
 def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
-             on_started: Callable[[Engine, object], None] | None = None) -> dict:
+             on_started: Callable[[Engine, object], None] | None = None,
+             device=None) -> dict:
     """Run until opts.duration, Ctrl-C / SIGTERM, a worker error, or the device disappearing.
     Prints a status line to `out` (when it is a terminal) and a summary; returns the summary
     numbers, with "ended": "ok" | "device lost" | "model failed", "degraded" (share of the
     run on the fallback), "closed" (False if the stream had to be abandoned). The recording is
-    flushed and closed in every case."""
-    plan = plan_stream(opts)
-    rtf = _check_speed(probe_running(streamer, plan.rate, opts.blocksize, channels=plan.channels[0]),
-                       streamer)
-    engine, stream = open_engine(streamer, opts, rtf, plan)
+    flushed and closed in every case. `device`: PortAudioDevice (default) or a
+    virtual_mic.VirtualMicDevice."""
+    device = device or PortAudioDevice()
+    plan = device.plan(opts)
+    block = plan.blocksize or opts.blocksize
+    # the audio callback needs the GIL every block: hand it over within a quarter block
+    sys.setswitchinterval(min(sys.getswitchinterval(), max(2e-4, block / plan.rate / 4)))
+    try:
+        rtf = _check_speed(probe_running(streamer, plan.rate, block, channels=plan.channels[0]),
+                           streamer)
+        engine, stream = device.open(streamer, opts, rtf, plan)
+    except BaseException:
+        stream = getattr(device, "stream", None)
+        if stream is not None:
+            close_stream(stream)
+        raise
     rec = Recorder(opts.record, engine.config.device_rate) if opts.record else None
     engine.recorder = rec
     live = out.isatty()
     lat = engine.latency()
     ended, closed, t0 = "ok", True, time.monotonic()
-    stall_s = max(DEVICE_TIMEOUT_S, 4 * opts.blocksize / plan.rate)
+    stall_s = max(DEVICE_TIMEOUT_S, 4 * block / plan.rate)
+    strength = Strength(opts.strength)
     try:
         engine.start()
-        with stop_on_signals() as stop:
+        with stop_on_signals() as stop, strength.signals():
             stream.start()
+            where = device.connect(opts)
             lat = engine.latency(float(sum(stream.latency)))
-            print(f"streamse live: {plan.rate} Hz, block {opts.blocksize}, probe RTF {rtf:.2f} "
-                  f"(with the engine running), {lat.describe()}", file=out, flush=True)
+            print(f"streamse live: {plan.rate} Hz, block {block}, probe RTF {rtf:.2f} "
+                  f"(with the engine running), {lat.describe()}"
+                  + (f"; {where}" if where else ""), file=out, flush=True)
             if on_started is not None:
                 on_started(engine, stream)
             end = float("inf") if opts.duration is None else t0 + opts.duration
@@ -243,6 +327,8 @@ def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
                     break
                 time.sleep(0.1)
                 now = time.monotonic()
+                if strength.apply(engine) and not live:
+                    print(f"streamse live: strength {strength.value:.0f}", file=out, flush=True)
                 if engine.stats.callbacks != seen:
                     seen, seen_at = engine.stats.callbacks, now
                 elif now - seen_at > stall_s or not stream.active:
@@ -254,6 +340,8 @@ def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
                 if live:
                     lat = engine.latency(lat.device)
                     line = status_line(engine.stats, lat, now - t0, engine.mode != 0)
+                    if strength.active:
+                        line += f" strength {strength.value:.0f}"
                     print("\r" + line, end="", file=out, flush=True)
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the handlers are in place
         pass
@@ -265,7 +353,7 @@ def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
     elapsed = time.monotonic() - t0
     lat = engine.latency(lat.device)
     st = engine.stats
-    degraded = st.degraded_samples / max(1, st.callbacks * opts.blocksize)
+    degraded = st.degraded_samples / max(1, st.callbacks * block)
     lines = [summary(st, lat, elapsed)]
     if ended == "model failed":
         lines.insert(0, f"streamse live: the model failed: {engine.error}")
@@ -281,4 +369,5 @@ def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
             "resyncs": st.resyncs, "rtf": st.rtf, "ms_per_hop": st.ms_per_hop,
             "callback_max_ms": 1e3 * st.cb_time_max_s, "probe_rtf": rtf,
             "switches": st.switches(), "degraded": degraded, "delay_growths": st.delay_growths,
-            "events": st.events().tolist(), "ended": ended, "closed": closed}
+            "events": st.events().tolist(), "ended": ended, "closed": closed,
+            "strength": strength.value, "blocksize": block}

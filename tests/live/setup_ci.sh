@@ -5,5 +5,6 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive   # jackd2's postinst asks a debconf question otherwise
 apt-get update
-apt-get install -y --no-install-recommends libportaudio2 jackd2
+apt-get install -y --no-install-recommends libportaudio2 jackd2 pipewire pipewire-bin \
+    wireplumber pipewire-jack pipewire-pulse pulseaudio-utils dbus
 python -m pip install "sounddevice>=0.4.6" "JACK-Client>=0.5" soundfile soxr pytest

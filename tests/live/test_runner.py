@@ -122,3 +122,29 @@ def test_a_stream_that_never_stops_is_abandoned_in_bounded_time():
     assert close_stream(Stuck(), timeout=0.3) is False
     assert time.monotonic() - t0 < 1.0
     assert close_stream(Fine(), timeout=1.0) is True and Fine.closed
+
+
+def test_strength_maps_to_an_attenuation_limit_and_moves_with_signals():
+    import os
+    import signal
+
+    from streamse.live.engine import Engine, EngineConfig
+    from streamse.live.runner import Strength, strength_to_atten_lim
+
+    assert strength_to_atten_lim(100) is None and strength_to_atten_lim(0) == 0.0
+    assert strength_to_atten_lim(50) == 25.0
+    eng = Engine(FirStreamer(), EngineConfig(16000, 160))
+    knob = Strength(None)
+    assert knob.value == 100 and not knob.apply(eng) and float(eng._mix) == 0.0
+    with knob.signals():
+        for _ in range(3):
+            os.kill(os.getpid(), signal.SIGUSR2)  # three steps down
+        os.kill(os.getpid(), signal.SIGUSR1)  # one up
+        assert knob.apply(eng)
+    assert knob.value == 80 and knob.active
+    assert float(eng._mix) == pytest.approx(10 ** (-40 / 20))  # at most 40 dB removed
+    with knob.signals():
+        for _ in range(20):
+            os.kill(os.getpid(), signal.SIGUSR2)
+        knob.apply(eng)
+    assert knob.value == 0 and float(eng._mix) == 1.0  # strength 0: the input passes through

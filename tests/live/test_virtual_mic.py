@@ -1,0 +1,204 @@
+"""`streamse live --virtual-mic` against real sound servers: a private PipeWire (the default
+on current Linux desktops) and jackd2 (dummy backend). The noisy file is played into a virtual
+capture device; ordinary clients of the server record the streamse microphone: a JACK client
+(sample-accurate, for the delay) and parecord (a PulseAudio client, as browsers and call apps
+are). Under CI every piece must be there (.ci/run installs it); elsewhere the tests skip only
+when the servers are not installed."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from pipewire_server import PipeWireServer, missing
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "streamse" / "assets" / "samples" / "noisy.wav"
+NODE = "streamse_microphone"
+FS = 48000
+
+
+@pytest.fixture(scope="module")
+def pipewire(tmp_path_factory):
+    gone = missing()
+    if gone and not os.environ.get("CI"):
+        pytest.skip(f"PipeWire not installed here ({gone}); .ci/run installs it")
+    assert not gone, f"CI must install PipeWire first: {gone}"
+    with PipeWireServer(tmp_path_factory.mktemp("pw")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def noisy48(tmp_path_factory) -> Path:
+    import soxr
+
+    x, fs = sf.read(SAMPLE, dtype="float32")
+    path = tmp_path_factory.mktemp("audio") / "noisy48.wav"
+    sf.write(path, np.tile(soxr.resample(x, fs, FS), 2).astype(np.float32), FS, subtype="FLOAT")
+    return path
+
+
+def start_vmic(env: dict, duration: float, *extra: str) -> tuple[subprocess.Popen, list[str]]:
+    """`streamse live --virtual-mic` with `env`, returned once it streams."""
+    env = dict(env, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "streamse", "live", "--model", "crn", "--virtual-mic",
+           "--duration", str(duration), *extra]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    while not (lines and lines[-1].startswith("streamse live:")):
+        lines.append(proc.stderr.readline())
+        if not lines[-1]:
+            proc.wait()
+            pytest.fail("".join(lines))
+    return proc, lines
+
+
+def finish(proc: subprocess.Popen, lines: list[str], timeout: float = 60) -> str:
+    try:
+        err = proc.communicate(timeout=timeout)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return "".join(lines) + err
+
+
+def summary_numbers(err: str) -> dict:
+    m = re.search(r"\(([\d.]+) samples at (\d+) Hz\)", err)
+    u = re.search(r"xruns: (\d+) underruns .*?, (\d+) overruns, (\d+) device xruns", err)
+    assert m and u, err
+    return {"latency_samples": float(m.group(1)), "rate": int(m.group(2)),
+            "underruns": int(u.group(1)), "overruns": int(u.group(2)),
+            "device_xruns": int(u.group(3))}
+
+
+def reference(x: np.ndarray, rate: int) -> np.ndarray:
+    """The model's output for x at `rate`, as the engine makes it (resampled to 16 kHz and
+    back), after 2 s of digital silence (what the live model heard before the file)."""
+    from streamse.live.resample import resample
+    from streamse.runtime import load_streamer
+
+    lead = 32000
+    x16 = resample(x, rate, 16000)
+    y = load_streamer("crn").process(np.concatenate([np.zeros(lead, np.float32), x16]))[lead:]
+    return resample(y, 16000, rate)
+
+
+def harness(env: dict, wav: Path, out: Path, inputs: str, output: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(Path(__file__).parent / "vio_run.py"), str(wav),
+                             str(out), "--inputs", inputs, "--output", output],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_pipewire_microphone_is_the_enhanced_speech_at_the_reported_delay(pipewire, noisy48,
+                                                                           tmp_path):
+    proc, lines = start_vmic(pipewire.env, 14.0, "-i", "vmic")  # outlasts the 9.7 s played
+    assert pipewire.nodes(NODE) == 1 and NODE in pipewire.sources()  # a Pulse-visible source
+    pulse = subprocess.Popen(["parecord", "-d", NODE, "--rate", str(FS), "--channels", "1",
+                              "--format", "float32le", "--file-format=wav",
+                              str(tmp_path / "pulse.wav")], env=pipewire.env)
+    vio = harness(pipewire.jack_env, noisy48, tmp_path / "rec.npy", "vmic:playback_.*",
+                  "streamse microphone:capture_.*")
+    assert vio.wait(60) == 0, vio.stdout.read()
+    pulse.terminate()
+    pulse.wait(10)
+    err = finish(proc, lines)
+    assert proc.returncode == 0, err
+    from streamse.live.jackio import measure_delay, snr_db
+
+    got = summary_numbers(err)
+    raw = np.load(tmp_path / "rec.npy")
+    harness_xruns, rec = int(raw[0]), raw[1:]
+    x = sf.read(noisy48, dtype="float32")[0]
+    ref = reference(x, FS)
+    lag = measure_delay(rec, ref, FS)
+    # vmic hands what is played into it to its capture port one quantum later, as a sound
+    # card does: that is the capture half of the reported device latency
+    assert lag == round(got["latency_samples"]), (lag, err)
+    match = snr_db(rec, ref, lag)
+    assert match > 25.0, (match, err)  # the microphone is the model's output
+    assert got["underruns"] == got["overruns"] == 0 and harness_xruns == 0, err
+    y = sf.read(tmp_path / "pulse.wav", dtype="float32")[0]
+    assert y.size > FS  # parecord, a PulseAudio client, recorded the same enhanced speech
+    k = measure_delay(y, ref, 4 * FS)
+    assert snr_db(y, ref, k) > 20.0, snr_db(y, ref, k)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_pipewire_microphone_vanishes_with_streamse(pipewire, sig):
+    """Stopped or killed, streamse leaves no device behind; a restart makes exactly one."""
+    for attempt in range(2):
+        proc, lines = start_vmic(pipewire.env, 60.0, "-i", "vmic")
+        assert pipewire.nodes(NODE) == 1, pipewire.sources()
+        if attempt == 1:
+            break
+        proc.send_signal(getattr(signal, sig))
+        finish(proc, lines, timeout=15)
+        deadline = time.monotonic() + 3.0
+        while pipewire.nodes(NODE) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pipewire.nodes(NODE) == 0, pipewire.sources()
+    proc.terminate()
+    finish(proc, lines, timeout=15)
+    assert pipewire.nodes(NODE) == 0
+
+
+def test_pipewire_microphone_at_quantum_64_has_no_underruns(pipewire, noisy48, tmp_path):
+    """64 frames per cycle at 48 kHz (1.3 ms): 10 s with speech flowing, no underruns."""
+    proc, lines = start_vmic(pipewire.env, 10.0, "-i", "vmic", "--quantum", "64")
+    assert "server quantum 64 at 48000 Hz" in lines[-1], lines[-1]
+    play = subprocess.Popen(["pw-play", "--target", "vmic", str(noisy48)], env=pipewire.env)
+    err = finish(proc, lines)
+    play.wait(30)
+    got = summary_numbers(err)
+    print(f"quantum 64: {got}")
+    assert proc.returncode == 0, err
+    assert got["underruns"] == 0 and got["device_xruns"] == 0, err
+
+
+def test_second_microphone_with_the_same_name_is_refused(pipewire):
+    proc, lines = start_vmic(pipewire.env, 60.0, "-i", "vmic")
+    try:
+        r = subprocess.run([sys.executable, "-m", "streamse", "live", "--model", "crn",
+                            "--virtual-mic", "-i", "vmic", "--duration", "2"],
+                           env=dict(pipewire.env, PYTHONPATH=str(ROOT)), capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 2 and "exists already" in r.stderr, r.stderr
+        assert pipewire.nodes(NODE) == 1
+    finally:
+        proc.terminate()
+        finish(proc, lines)
+
+
+def test_jack_microphone_ports_carry_the_enhanced_speech(need_jack, noisy48):
+    """jackd2: streamse is a JACK client 'streamse microphone' whose output port other JACK
+    clients record; the delay is the reported one, exactly."""
+    from streamse.live import jackio
+    from streamse.live.jackio import measure_delay, snr_db
+
+    x = sf.read(noisy48, dtype="float32")[0]
+    with jackio.JackServer("streamse_vmic", FS, 480):
+        proc, lines = start_vmic(dict(os.environ), 13.0, "--backend", "jack", "-i",
+                                 "system:capture_1")
+        try:
+            rec = jackio.VirtualIO(x, FS // 2, inputs="streamse microphone:input",
+                                   output="streamse microphone:output").run()
+        finally:
+            err = finish(proc, lines)
+    assert proc.returncode == 0, err
+    got = summary_numbers(err)
+    lag = measure_delay(rec, reference(x, FS), FS)
+    # the reported device latency counts a sound card's capture period (480 here) and its
+    # playback period; this harness feeds our input port directly, with no capture buffer
+    assert lag == round(got["latency_samples"]) - 480, (lag, err)
+    assert snr_db(rec, reference(x, FS), lag) > 25.0
+    assert got["underruns"] == 0, err
