@@ -227,21 +227,13 @@ class Strength:
         self.active = value is not None
         self._pending = 0
 
-    @contextlib.contextmanager
     def signals(self):
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
+        """Context: SIGUSR1 / SIGUSR2 move the knob while open (main thread only)."""
 
         def up(signum, frame):
             self._pending += STRENGTH_STEP if signum == signal.SIGUSR1 else -STRENGTH_STEP
 
-        old = {s: signal.signal(s, up) for s in (signal.SIGUSR1, signal.SIGUSR2)}
-        try:
-            yield self
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
+        return handlers((signal.SIGUSR1, signal.SIGUSR2), up)
 
     def apply(self, engine: Engine) -> bool:
         """Apply a pending change; True if the strength changed."""
@@ -255,27 +247,34 @@ class Strength:
 
 
 @contextlib.contextmanager
+def handlers(signums, handler):
+    """Install `handler` for `signums` while open, then restore the old ones. Only the main
+    thread can own signal handlers: elsewhere this installs nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, handler) for s in signums}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@contextlib.contextmanager
 def stop_on_signals():
     """Yields a StopFlag. While open, SIGINT (Ctrl-C) and SIGTERM set it instead of raising,
     so the loop ends and the stream closes by the same path as --duration; a second signal
-    raises KeyboardInterrupt as usual. Only the main thread can own signal handlers:
-    elsewhere the flag is never set."""
+    raises KeyboardInterrupt as usual (main thread only: elsewhere the flag is never set)."""
     flag = StopFlag()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
 
     def handler(signum, frame):
         if flag.requested:
             raise KeyboardInterrupt
         flag.requested = True
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handlers((signal.SIGINT, signal.SIGTERM), handler):
         yield flag
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
