@@ -36,6 +36,10 @@ class CRNConfig:
     enc_norm: 'frame' normalises every encoder frame over channels and bins (`FrameNorm`:
     hides each frame's level from the network); 'none' leaves the level contrast between
     frames visible.
+    head_skip: the encoder keeps 1 value in 8 along frequency, so a mask made from the GRU
+    state alone cannot follow harmonics; with head_skip the head's first layer also gets the
+    current frame's compressed magnitudes at full resolution (after input_norm), a skip
+    connection around the encoder and GRU.
     """
 
     sample_rate: int = 16000
@@ -57,6 +61,7 @@ class CRNConfig:
     level_tau_s: float = 1.0
     enc_norm: str = "frame"
     lead_gate: bool = False  # leading all-zero frames do not step the network (spectral.py)
+    head_skip: bool = False  # the mask head also sees the frame's own (normalised) magnitudes
 
 
 @dataclass(frozen=True)
@@ -97,8 +102,9 @@ class MaskCRN(SpectralEnhancer):
                       if cfg.input_norm == "level" else None)
         rnn_cls = {"gru": StreamGRU, "lstm": StreamLSTM}[cfg.rnn]
         self.rnn = rnn_cls(cin * freq, cfg.rnn_hidden, cfg.rnn_layers)
+        skip = self.n_bins if cfg.head_skip else 0
         self.head = nn.Sequential(
-            nn.Linear(cfg.rnn_hidden, cfg.fc_hidden), nn.ReLU(),
+            nn.Linear(cfg.rnn_hidden + skip, cfg.fc_hidden), nn.ReLU(),
             nn.Linear(cfg.fc_hidden, 2 * self.n_bins),
         )
         self._init_identity_mask()
@@ -115,9 +121,13 @@ class MaskCRN(SpectralEnhancer):
             if self.cfg.mask == "elementwise":
                 last.bias[self.n_bins :] = torch.logit(torch.tensor(target))
 
-    def _apply_mask(self, xc: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """xc (B, 2, T, F), h (B, T, H) -> masked (B, 2, T, F)."""
+    def _apply_mask(self, xc: torch.Tensor, h: torch.Tensor, xn: torch.Tensor) -> torch.Tensor:
+        """xc (B, 2, T, F) input, h (B, T, H) GRU output, xn (B, 2, T, F) the network's
+        (normalised) input -> masked (B, 2, T, F)."""
         b, _, t, f = xc.shape
+        if self.cfg.head_skip:
+            mag = torch.sqrt(xn.pow(2).sum(dim=1) + 1e-8)  # (B, T, F)
+            h = torch.cat([h, mag], dim=-1)
         z = self.head(h).reshape(b, t, 2, f).transpose(1, 2)  # (B, 2, T, F)
         if self.cfg.mask == "elementwise":
             return xc * torch.sigmoid(z)
@@ -132,10 +142,10 @@ class MaskCRN(SpectralEnhancer):
         return x.permute(0, 2, 1, 3).reshape(b, t, c * f)  # (B, T, C*F')
 
     def net_forward(self, xc: torch.Tensor) -> torch.Tensor:
-        x = xc if self.level is None else self.level(xc)
+        x = xn = xc if self.level is None else self.level(xc)
         for layer in self.encoder:
             x = layer(x)  # (B, C, T, F')
-        return self._apply_mask(xc, self.rnn(self._flatten(x)))
+        return self._apply_mask(xc, self.rnn(self._flatten(x)), xn)
 
     def net_init_state(self, batch: int) -> CRNNetState:
         enc = tuple(layer.conv.init_state(batch) for layer in self.encoder)
@@ -146,8 +156,9 @@ class MaskCRN(SpectralEnhancer):
         x, enc, level = xc, [], None
         if self.level is not None:
             x, level = self.level.step(xc, state.level)
+        xn = x
         for layer, s in zip(self.encoder, state.enc):
             x, s = layer.step(x, s)
             enc.append(s)
         h, s_rnn = self.rnn.step(self._flatten(x), state.rnn)
-        return self._apply_mask(xc, h), CRNNetState(tuple(enc), s_rnn, level)
+        return self._apply_mask(xc, h, xn), CRNNetState(tuple(enc), s_rnn, level)

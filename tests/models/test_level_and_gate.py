@@ -13,7 +13,7 @@ from streamse.models.torch_streamer import TorchStreamer
 from streamse_testing import tiny_crn
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
-NEW = dict(input_norm="level", enc_norm="none", lead_gate=True)
+NEW = dict(input_norm="level", enc_norm="none", lead_gate=True, head_skip=True)
 
 
 def _perturbed(seed=5, **kw):
