@@ -31,9 +31,13 @@ def flatten_state(state: Any, prefix: str = "") -> list[tuple[str, torch.Tensor]
 
 
 def unflatten_state(template: Any, tensors: list[torch.Tensor] | Iterator[torch.Tensor]) -> Any:
-    """Rebuild a tree shaped like `template` taking leaves from `tensors` in flatten order."""
-    it = iter(tensors)
-    return _rebuild(template, it)
+    """Rebuild a tree shaped like `template` taking leaves from `tensors` in flatten order.
+    Raises ValueError when there are fewer or more tensors than the template has leaves."""
+    tensors = list(tensors)
+    want = len(flatten_state(template))
+    if len(tensors) != want:
+        raise ValueError(f"state needs {want} tensors, got {len(tensors)}")
+    return _rebuild(template, iter(tensors))
 
 
 def _rebuild(template: Any, it: Iterator[torch.Tensor]) -> Any:

@@ -203,7 +203,7 @@ class Trainer:
                 self._log("valid", scores)
                 with open(self.out_dir / "valid.jsonl", "a") as f:  # one line per validation
                     f.write(json.dumps({"step": self.step, **scores}) + "\n")
-            metric = scores.get(self.cfg.valid_metric, -self.step)  # no dev set: keep the last
+            metric = scores.get(self.cfg.valid_metric, self.step)  # no dev set: the latest wins
             self.save(self.out_dir / "last.pt", scores)
             if self.cfg.keep_checkpoints:
                 self.save(self.out_dir / f"step_{self.step:06d}.pt", scores)

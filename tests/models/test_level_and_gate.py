@@ -117,3 +117,14 @@ def test_gated_onnx_graph_equals_pytorch(tmp_path, noisy_clean):
     assert "started" in [s.name for s in meta.states]
     x = np.concatenate([np.zeros(3000, np.float32), noisy_clean[0][:8000]])
     assert check_onnx(model, tmp_path / "m.onnx", x) < 1e-4
+
+
+def test_unflatten_state_names_a_count_mismatch():
+    from streamse.models.streaming import flatten_state, unflatten_state
+
+    template = tiny_crn().init_state(1)
+    tensors = [t for _, t in flatten_state(template)]
+    assert len(flatten_state(unflatten_state(template, tensors))) == len(tensors)
+    for wrong in (tensors[:-1], tensors + [tensors[0]]):
+        with pytest.raises(ValueError, match=f"state needs {len(tensors)} tensors"):
+            unflatten_state(template, wrong)

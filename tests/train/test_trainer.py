@@ -60,6 +60,47 @@ def test_checkpoint_rebuilds_model_with_weights_only(tmp_path, train_data_dirs):
         assert torch.equal(model.state_dict()[k], v)
 
 
+def test_without_a_dev_set_best_is_the_latest_checkpoint(tmp_path, train_data_dirs):
+    cfg = dataclasses.replace(_cfg(train_data_dirs, steps=4), valid_every=2)
+    Trainer("crn-s", cfg, tmp_path, progress=False).run()  # validations at steps 2 and 4
+    assert load_checkpoint(tmp_path / "best.pt")[1]["step"] == 4
+
+
+def test_several_dev_sets_keep_the_best_composite_and_log_every_validation(tmp_path,
+                                                                          train_data_dirs):
+    """valid_dirs: each set scored, the composite picks best.pt, valid.jsonl has a line per
+    validation, keep_checkpoints keeps step_NNNNNN.pt."""
+    import json
+    import shutil
+
+    import numpy as np
+    import soundfile as sf
+
+    speech, _ = train_data_dirs
+    for name in ("setA", "setB"):
+        for sub in ("noisy", "clean"):
+            (tmp_path / name / sub).mkdir(parents=True)
+        for i, f in enumerate(sorted(speech.iterdir())[:2]):
+            x, sr = sf.read(f, dtype="float32")
+            noise = 0.05 * np.random.default_rng(i).standard_normal(x.size).astype(np.float32)
+            sf.write(tmp_path / name / "noisy" / f"p{i}.wav", x + noise, sr)
+            shutil.copy(f, tmp_path / name / "clean" / f"p{i}.wav")
+    cfg = dataclasses.replace(_cfg(train_data_dirs, steps=4), valid_every=2, valid_max_files=0,
+                              valid_dirs=(str(tmp_path / "setA"), str(tmp_path / "setB"),
+                                          str(tmp_path / "missing")),
+                              valid_transparency_dir=str(speech), valid_metric="composite",
+                              keep_checkpoints=True)
+    Trainer("crn-s", cfg, tmp_path / "run", progress=False).run()
+    lines = [json.loads(line) for line in (tmp_path / "run" / "valid.jsonl").read_text().splitlines()]
+    assert [d["step"] for d in lines] == [2, 4]
+    for d in lines:
+        assert {"setA/pesq_wb", "setB/d_si_sdr", "composite", "transparency_level_db"} <= set(d)
+        assert not any(k.startswith("missing/") for k in d)
+    best = max(lines, key=lambda d: d["composite"])["step"]
+    assert load_checkpoint(tmp_path / "run" / "best.pt")[1]["step"] == best
+    assert (tmp_path / "run" / "step_000002.pt").is_file()
+
+
 def test_batches_are_seeded(train_data_dirs, tmp_path):
     cfg = _cfg(train_data_dirs)
     a = Trainer("crn-s", cfg, tmp_path, progress=False).batch(5)
