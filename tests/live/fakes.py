@@ -26,7 +26,6 @@ class FirStreamer(HopStreamer):
     def _process(self, x: np.ndarray) -> np.ndarray:
         buf = np.concatenate([self._hist, x])
         self._hist = buf[-self._hist.size :]
-        d = self.delay_samples
         # y[j] uses buf index j + 1 (x[j - d]) and j (x[j - d - 1])
         return self.g0 * buf[1 : 1 + x.size] + self.g1 * buf[: x.size]
 
