@@ -29,7 +29,7 @@ from streamse.streamer import HopStreamer
 
 from .evaluate import METRIC_LABELS, EvalReport, EvalRow, read_audio, to_json
 from .machine import machine_info
-from .metrics import score
+from streamse.quality.metrics import score
 from .peers import BENCH_RATE, FramePeer, PeerInfo, load_peers
 from .rtf import bench_audio, summarise
 
@@ -256,7 +256,7 @@ def run_bench_compare(models: list[str], with_peers: bool, threads: int = 1,
         report["rtf"] = run_compare_rtf(systems, seconds)
     kept: dict[str, np.ndarray] = {}
     if quality_dirs:
-        from .eval_cli import folder_pairs
+        from streamse.quality.pairs import folder_pairs
 
         report["quality"] = []
         for k, folder in enumerate(quality_dirs):

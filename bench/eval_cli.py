@@ -14,29 +14,7 @@ import numpy as np
 
 from streamse.cli_types import THREADS, ranged
 from streamse.errors import StreamseError
-
-
-def read_pairs_file(path: Path) -> list[tuple[str, str]]:
-    if not path.is_file():
-        raise StreamseError(f"pairs file not found: {path}")
-    text = path.read_text()
-    if path.suffix == ".json":
-        rows = json.loads(text)
-    else:
-        rows = [line.split("\t") for line in text.splitlines() if line.strip()]
-    base = path.parent
-    try:
-        return [(str(base / n), str(base / c)) for n, c in rows]
-    except ValueError:
-        raise StreamseError(f"{path}: each entry must be a (noisy, clean) pair") from None
-
-
-def folder_pairs(folder: Path) -> list[tuple[str, str]]:
-    from streamse.bench.pairs import load_pairs
-
-    if not (folder / "noisy").is_dir() or not (folder / "clean").is_dir():
-        raise StreamseError(f"{folder} must hold noisy/ and clean/ subfolders")
-    return load_pairs(str(folder / "noisy"), str(folder / "clean"))
+from streamse.quality.pairs import folder_pairs, read_pairs_file
 
 
 def run_eval(model: str, pairs: list[tuple[str, str]], threads: int = 1, dnsmos: bool = False,

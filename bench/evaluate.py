@@ -16,7 +16,7 @@ import numpy as np
 
 from streamse.audio_io import read_audio as _read
 
-from .metrics import score
+from streamse.quality.metrics import score
 
 Enhance = Callable[[np.ndarray, int], np.ndarray]
 METRIC_LABELS = {"pesq": "PESQ-WB", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "csig": "CSIG",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .dsp.resample import resample_hq
 from .errors import StreamseError
 
 # file suffix -> libsndfile container
@@ -42,15 +43,6 @@ class AudioInfo:
     @property
     def truncated(self) -> bool:
         return self.declared_frames is not None and self.declared_frames > self.frames
-
-
-def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """(n,) or (n, ch) float32 at sr_in -> same at sr_out."""
-    if sr_in == sr_out:
-        return x.astype(np.float32, copy=False)
-    import soxr
-
-    return soxr.resample(x, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
 
 
 def wav_declared_frames(path: Path, channels: int) -> int | None:
@@ -110,7 +102,7 @@ def read_audio(path: str | Path, sample_rate: int, channel: int | None = None
         mono = data[:, channel - 1]
     else:
         mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    return resample(mono, sr, sample_rate), info
+    return resample_hq(mono, sr, sample_rate), info
 
 
 def output_format(path: str | Path, subtype: str | None = None,

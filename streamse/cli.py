@@ -79,7 +79,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     models = args.model or [DEFAULT_MODEL]
     threads = args.threads or 1
     if args.e2e:
-        from .live.e2e import run_e2e_bench
+        from streamse.bench.e2e import run_e2e_bench
 
         report = run_e2e_bench(models[0], args.samplerate, args.blocksize, threads,
                                args.seconds or 10.0)

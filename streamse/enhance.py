@@ -15,7 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from .audio_io import AUDIO_SUFFIXES, output_format, read_audio, resample, write_audio
+from .audio_io import AUDIO_SUFFIXES, output_format, read_audio, write_audio
+from .dsp.resample import resample_hq
 from .errors import StreamseError
 from .streamer import HopStreamer
 
@@ -121,7 +122,7 @@ def enhance_file(streamer: HopStreamer, source: Path, target: Path, subtype: str
     t0 = time.perf_counter()
     y = stream_file(streamer, x, progress)
     compute = time.perf_counter() - t0
-    y = resample(y, streamer.sample_rate, info.sample_rate)
+    y = resample_hq(y, streamer.sample_rate, info.sample_rate)
     n = info.frames
     y = np.pad(y, (0, max(0, n - y.size)))[:n]  # exact input length after the round trip
     over = write_audio(target, y, info.sample_rate, subtype, like=info.subtype)

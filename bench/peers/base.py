@@ -6,7 +6,7 @@ the same facts as a streamse model: native rate, native frame, and algorithmic l
 - `FrameCore`: a peer's own frame-by-frame processor at its native rate (RNNoise, DFN3):
   `frame` samples in, `frame` samples out, output index j reconstructs input j - `delay`.
 - `FramePeer`: a `HopStreamer` at 16 kHz around a core. For a 48 kHz core it runs the live
-  engine's streaming resampler (`streamse.live.resample`) each way, as a 16 kHz stream would get
+  engine's streaming resampler (`streamse.dsp.resample`) each way, as a 16 kHz stream would get
   it; the time spent resampling is counted separately (`resample_seconds`) and the look-ahead
   it adds shows up in `resample_latency`. `process(x)` is the delay-compensated whole utterance,
   aligned by this known delay (no lag search).
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streamse.live.resample import make_resampler
+from streamse.dsp.resample import make_resampler
 from streamse.streamer import FrameGeometry, HopStreamer
 
 BENCH_RATE = 16000

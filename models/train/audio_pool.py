@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from streamse.dsp.resample import resample_hq
 from streamse.errors import StreamseError
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,7 @@ def read_mono(path: str, sample_rate: int) -> np.ndarray:
     audio, sr = sf.read(path, dtype="float32", always_2d=True)  # (samples, channels)
     mono = audio.mean(axis=1) if audio.shape[1] > 1 else audio[:, 0]
     if sr != sample_rate and mono.size:
-        import soxr
-
-        mono = soxr.resample(mono, sr, sample_rate, quality="HQ")
+        mono = resample_hq(mono, sr, sample_rate)
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 

@@ -60,10 +60,10 @@ def speed_crop(x: np.ndarray, n: int, factor: float, rng: np.random.Generator) -
     """n samples of x played `factor` times faster (tempo and pitch together, as a tape
     speed change): a random crop of ~n * factor samples resampled to n (zero-padded like
     `crop_or_pad` when x is short)."""
-    import soxr
+    from streamse.dsp.resample import resample_hq
 
     src = crop_or_pad(x, int(np.ceil(n * factor)) + 32, rng)
-    y = soxr.resample(src, 1000.0 * factor, 1000.0)
+    y = resample_hq(src, 1000.0 * factor, 1000.0)
     return np.pad(y, (0, max(0, n - y.size)))[:n].astype(np.float64)
 
 

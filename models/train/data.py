@@ -36,7 +36,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from . import augment as aug
-from streamse.bench.pairs import load_pairs  # noqa: F401  (re-exported for training code)
+from streamse.quality.pairs import load_pairs  # noqa: F401  (re-exported for training code)
 
 from .audio_pool import AudioPool
 

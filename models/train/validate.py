@@ -24,7 +24,7 @@ from torch import nn
 
 from streamse.audio_io import read_audio
 
-from streamse.bench.pairs import load_pairs
+from streamse.quality.pairs import load_pairs
 
 
 def offline_enhance(model: nn.Module, x: np.ndarray) -> np.ndarray:
@@ -39,7 +39,7 @@ def offline_enhance(model: nn.Module, x: np.ndarray) -> np.ndarray:
 
 
 def _scores(s: np.ndarray, y: np.ndarray, sr: int) -> tuple[float, float, float]:
-    from streamse.bench.metrics import pesq_wb, si_sdr, stoi
+    from streamse.quality.metrics import pesq_wb, si_sdr, stoi
 
     return pesq_wb(s, y, sr), stoi(s, y, sr), si_sdr(s, y)
 
@@ -81,7 +81,7 @@ def _validate_set(model: nn.Module, noisy_dir: str, clean_dir: str, max_files: i
 
 def transparency(model: nn.Module, clean_dir: str, max_files: int) -> tuple[float, float]:
     """(mean active-level change dB, mean SI-SDR dB) of clean files in vs out."""
-    from streamse.bench.behaviour import level_and_sisdr
+    from streamse.quality.behaviour import level_and_sisdr
 
     files = sorted(p for p in Path(clean_dir).iterdir() if p.is_file())[:max_files]
     was_training = model.training

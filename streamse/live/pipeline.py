@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamse.live.resample import make_resampler
+from streamse.dsp.resample import make_resampler
 from streamse.streamer import HopStreamer
 
 

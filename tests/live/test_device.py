@@ -21,7 +21,7 @@ CRN = ROOT / "streamse" / "assets" / "crn" / "crn.onnx"
 
 @pytest.mark.parametrize("fs,block", [(16000, 160), (48000, 480), (44100, 441)])
 def test_engine_through_virtual_card_has_reported_delay(need_jack, fs, block):
-    from streamse.live.e2e import e2e_run
+    from streamse.bench.e2e import e2e_run
 
     r = e2e_run(FirStreamer(), fs, block, 3.0)
     assert r["measured_delay_samples"] == round(r["latency_samples"])
@@ -65,14 +65,14 @@ def test_cli_live_enhances_with_reported_delay(need_jack):
     (SI-SDR against clean improves on the noisy input) at the reported total latency."""
     if not CRN.exists():
         pytest.fail(f"pending: {CRN} is not shipped yet")
-    from streamse.live import jackio
-    from streamse.live.resample import resample
+    from streamse.bench import jack_card as jackio
+    from streamse.dsp.resample import resample_stream
     from streamse.runtime import load_streamer
 
     fs, block = 16000, 160
     noisy, fs_n = sf.read(DATA / "noisy.wav", dtype="float32")
     clean, _ = sf.read(DATA / "clean.wav", dtype="float32")
-    noisy = resample(noisy, fs_n, fs)
+    noisy = resample_stream(noisy, fs_n, fs)
     with jackio.JackServer("streamse_cli", fs, block):
         proc, lines = start_live(fs, block, 8)  # ends by itself after the 3 s file and its tail
         try:
@@ -118,7 +118,7 @@ def end_live(proc: subprocess.Popen, lines: list[str], after: float, act) -> tup
 def test_cli_live_exits_with_its_recording_when_the_sound_server_dies(need_jack, tmp_path):
     """jackd killed under a running `streamse live --record`: within a few seconds one clear
     line, the summary, a closed and readable recording, and a non-zero exit status."""
-    from streamse.live import jackio
+    from streamse.bench import jack_card as jackio
 
     server = jackio.JackServer("streamse_kill", 16000, 160)
     with server:
@@ -140,7 +140,7 @@ def test_a_model_at_the_real_time_limit_does_not_flap_on_a_device(need_jack):
     delay grows instead."""
     from fakes import SpikyStreamer
 
-    from streamse.live.e2e import e2e_run
+    from streamse.bench.e2e import e2e_run
 
     r = e2e_run(SpikyStreamer(every=8, spike=3.0, base=0.5), 16000, 160, 6.0)
     events = np.asarray(r["events"])
@@ -154,7 +154,7 @@ def test_a_model_at_the_real_time_limit_does_not_flap_on_a_device(need_jack):
 def test_cli_live_stops_cleanly_on_ctrl_c(need_jack, sig):
     """Ctrl-C (or SIGTERM) ends `streamse live` through the same path as --duration: exit 0, the
     summary printed, the device closed, within seconds."""
-    from streamse.live import jackio
+    from streamse.bench import jack_card as jackio
 
     with jackio.JackServer("streamse_sigint", 16000, 160):
         proc, lines = start_live(16000, 160, 120)

@@ -5,8 +5,8 @@ import pytest
 
 from fakes import FirStreamer
 from streamse.live.engine import DELAY_UP, TO_DRY, TO_WET, Engine, EngineConfig
-from streamse.live.resample import resample
-from streamse.live.sim import simulate
+from streamse.dsp.resample import resample_stream
+from sim import simulate
 
 BLOCKS = [64, 160, 256, 441, 480, 512, 1024]
 
@@ -19,13 +19,13 @@ def _offline(x, fs):
     """Offline reference at the device rate: resample -> streamer.process -> resample."""
     if fs == 16000:
         return FirStreamer().process(x)
-    return resample(FirStreamer().process(resample(x, fs, 16000)), 16000, fs)
+    return resample_stream(FirStreamer().process(resample_stream(x, fs, 16000)), 16000, fs)
 
 
 @pytest.mark.parametrize("fs", [16000, 48000])
 @pytest.mark.parametrize("blocksize", BLOCKS)
 def test_output_is_offline_output_delayed_by_reported_latency(fs, blocksize):
-    x = resample(_noise(16000), 16000, fs) if fs != 16000 else _noise(16000)
+    x = resample_stream(_noise(16000), 16000, fs) if fs != 16000 else _noise(16000)
     eng = Engine(FirStreamer(), EngineConfig(fs, blocksize))
     y = simulate(eng, x, blocksize)[:, 0]
     d = eng.latency().engine_samples

@@ -64,7 +64,7 @@ def test_engine_uses_the_chosen_channel_at_full_level():
     """A mono source on channel 2 of a stereo device: with the channel chosen it arrives at
     its own level; averaged it would be 6 dB down."""
     from streamse.live.engine import Engine, EngineConfig
-    from streamse.live.sim import simulate
+    from sim import simulate
 
     x = (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32)
     stereo = np.stack([np.zeros_like(x), x], axis=1)

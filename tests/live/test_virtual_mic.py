@@ -84,13 +84,13 @@ def summary_numbers(err: str) -> dict:
 def reference(x: np.ndarray, rate: int) -> np.ndarray:
     """The model's output for x at `rate`, as the engine makes it (resampled to 16 kHz and
     back), after 2 s of digital silence (what the live model heard before the file)."""
-    from streamse.live.resample import resample
+    from streamse.dsp.resample import resample_stream
     from streamse.runtime import load_streamer
 
     lead = 32000
-    x16 = resample(x, rate, 16000)
+    x16 = resample_stream(x, rate, 16000)
     y = load_streamer("crn").process(np.concatenate([np.zeros(lead, np.float32), x16]))[lead:]
-    return resample(y, 16000, rate)
+    return resample_stream(y, 16000, rate)
 
 
 def harness(env: dict, wav: Path, out: Path, inputs: str, output: str) -> subprocess.Popen:
@@ -113,7 +113,7 @@ def test_pipewire_microphone_is_the_enhanced_speech_at_the_reported_delay(pipewi
     pulse.wait(10)
     err = finish(proc, lines)
     assert proc.returncode == 0, err
-    from streamse.live.jackio import measure_delay, snr_db
+    from streamse.bench.jack_card import measure_delay, snr_db
 
     got = summary_numbers(err)
     raw = np.load(tmp_path / "rec.npy")
@@ -182,8 +182,8 @@ def test_second_microphone_with_the_same_name_is_refused(pipewire):
 def test_jack_microphone_ports_carry_the_enhanced_speech(need_jack, noisy48):
     """jackd2: streamse is a JACK client 'streamse microphone' whose output port other JACK
     clients record; the delay is the reported one, exactly."""
-    from streamse.live import jackio
-    from streamse.live.jackio import measure_delay, snr_db
+    from streamse.bench import jack_card as jackio
+    from streamse.bench.jack_card import measure_delay, snr_db
 
     x = sf.read(noisy48, dtype="float32")[0]
     with jackio.JackServer("streamse_vmic", FS, 480):

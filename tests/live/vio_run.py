@@ -13,7 +13,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from streamse.live.jackio import VirtualIO  # noqa: E402
+from streamse.bench.jack_card import VirtualIO  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("wav")

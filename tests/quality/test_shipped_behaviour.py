@@ -10,7 +10,7 @@ on bundled audio only (tests/data: a VoiceBank+DEMAND pair; the demo sample):
 - stationary noise: clean speech + white and pink noise at 5 dB SNR: SI-SDR improves by
   >= 6 dB and PESQ-WB by >= 0.3.
 
-The limits live in `streamse.bench.behaviour.LIMITS`. The weights shipped before these tests
+The limits live in `streamse.quality.behaviour.LIMITS`. The weights shipped before these tests
 (crn trained with the old recipe) failed all four (docs/quality.md has their numbers).
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from streamse.bench import behaviour as bh
+from streamse.quality import behaviour as bh
 from streamse.runtime import ASSETS, load_streamer
 
 # models whose model card claims these behaviours (the CNUNet family is retrained in #14)

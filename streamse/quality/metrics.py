@@ -39,9 +39,9 @@ def _pair(ref: np.ndarray, est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _at_rate(x: np.ndarray, sr: int, target: int) -> np.ndarray:
     if sr == target:
         return x
-    import soxr
+    from streamse.dsp.resample import resample_hq
 
-    return soxr.resample(x, sr, target, quality="HQ")
+    return resample_hq(x, sr, target).astype(np.float64)
 
 
 def si_sdr(ref: np.ndarray, est: np.ndarray) -> float:

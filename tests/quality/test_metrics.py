@@ -1,4 +1,4 @@
-"""bench.metrics on synthetic source-filter "speech": exact values, orderings, nan paths."""
+"""streamse.quality.metrics on synthetic source-filter "speech": exact values, orderings, nan paths."""
 
 import math
 import warnings
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.signal as ss
 
-from streamse.bench import metrics
+from streamse.quality import metrics
 
 SR = 16000
 

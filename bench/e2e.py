@@ -15,23 +15,25 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from streamse.live import devices, jackio
-from streamse.live.resample import resample
+from streamse.bench import jack_card as jackio
+from streamse.live import devices
+from streamse.dsp.resample import resample_stream
+from streamse.demo import DEMO_INPUT
 from streamse.live.runner import LiveOptions, run_live
 from streamse.streamer import HopStreamer
 
-SAMPLE = Path(__file__).resolve().parent.parent / "assets" / "samples" / "noisy.wav"
+SAMPLE = DEMO_INPUT
 
 
-def test_signal(rate: int, seconds: float, model_rate: int) -> np.ndarray:
+def bench_signal(rate: int, seconds: float, model_rate: int) -> np.ndarray:
     """The bundled noisy sample (or noise if absent), looped to `seconds`, at `rate` Hz."""
     if SAMPLE.exists():
         x, fs = sf.read(SAMPLE, dtype="float32", always_2d=True)
-        x = resample(x.mean(axis=1), fs, model_rate)
+        x = resample_stream(x.mean(axis=1), fs, model_rate)
     else:
         x = (0.1 * np.random.default_rng(0).standard_normal(model_rate)).astype(np.float32)
     x = np.tile(x, int(np.ceil(seconds * model_rate / x.size)))[: int(seconds * model_rate)]
-    return resample(x, model_rate, rate)
+    return resample_stream(x, model_rate, rate)
 
 
 def jack_device(sd) -> str:
@@ -47,8 +49,9 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
     """Run the engine on a private virtual JACK card; returns the runner's summary plus
     measured_delay_samples, reported/measured delay in ms, match_snr_db, and `rec`/`ref`."""
     fs_m = streamer.sample_rate
-    x = test_signal(samplerate, seconds, fs_m)
-    ref = resample(streamer.process(resample(x, samplerate, fs_m)), fs_m, samplerate)
+    x = bench_signal(samplerate, seconds, fs_m)
+    ref = resample_stream(streamer.process(resample_stream(x, samplerate, fs_m)), fs_m,
+                          samplerate)
     tail = int(0.5 * samplerate)
     got: dict = {}
 

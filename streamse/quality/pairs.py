@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from pathlib import Path
 
 from streamse.audio_io import AUDIO_SUFFIXES
 from streamse.errors import StreamseError
@@ -25,3 +27,24 @@ def load_pairs(noisy_dir: str, clean_dir: str) -> list[tuple[str, str]]:
     for name in sorted(noisy ^ clean):
         log.warning("no partner for %s; left out", name)
     return [(os.path.join(noisy_dir, f), os.path.join(clean_dir, f)) for f in common]
+
+
+def read_pairs_file(path: Path) -> list[tuple[str, str]]:
+    if not path.is_file():
+        raise StreamseError(f"pairs file not found: {path}")
+    text = path.read_text()
+    if path.suffix == ".json":
+        rows = json.loads(text)
+    else:
+        rows = [line.split("\t") for line in text.splitlines() if line.strip()]
+    base = path.parent
+    try:
+        return [(str(base / n), str(base / c)) for n, c in rows]
+    except ValueError:
+        raise StreamseError(f"{path}: each entry must be a (noisy, clean) pair") from None
+
+
+def folder_pairs(folder: Path) -> list[tuple[str, str]]:
+    if not (folder / "noisy").is_dir() or not (folder / "clean").is_dir():
+        raise StreamseError(f"{folder} must hold noisy/ and clean/ subfolders")
+    return load_pairs(str(folder / "noisy"), str(folder / "clean"))

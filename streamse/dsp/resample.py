@@ -106,10 +106,22 @@ def make_resampler(fs_in: int, fs_out: int) -> StreamResampler | Identity:
     return Identity(fs_in) if fs_in == fs_out else StreamResampler(fs_in, fs_out)
 
 
-def resample(x: np.ndarray, fs_in: int, fs_out: int) -> np.ndarray:
-    """Offline, time-aligned: (n,) at fs_in -> (round(n * fs_out / fs_in),) at fs_out."""
+def resample_stream(x: np.ndarray, fs_in: int, fs_out: int) -> np.ndarray:
+    """The live engine's resampler run over a whole signal, time-aligned: (n,) at fs_in ->
+    (round(n * fs_out / fs_in),) at fs_out. What a stream through the engine gets."""
     rs = make_resampler(fs_in, fs_out)
     n_out = int(round(len(x) * fs_out / fs_in))
     pad = int(np.ceil(rs.lookahead)) + 2
     y = np.concatenate([rs.process(x), rs.process(np.zeros(pad, np.float32))])
     return y[:n_out]
+
+
+def resample_hq(x: np.ndarray, sr_in: float, sr_out: float) -> np.ndarray:
+    """Files and datasets: soxr's high-quality linear-phase resampler, no delay. (n,) or
+    (n, ch) float at sr_in -> float32 at sr_out (rates may be fractional, e.g. for speed
+    perturbation)."""
+    if sr_in == sr_out:
+        return np.asarray(x, dtype=np.float32)
+    import soxr
+
+    return soxr.resample(x, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
