@@ -10,7 +10,6 @@ whole path: PortAudio buffering, engine buffering and the model's own delay.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import soundfile as sf

@@ -214,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output .onnx path")
     p.add_argument("--check-audio", default=None, help="utterance for the ONNX-vs-PyTorch check "
                    "(default: the bundled demo sample)")
-    p.add_argument("--tol", type=ranged(float, 0.0, None, low_open=True), default=1e-4, help="max error relative to peak")
+    p.add_argument("--tol", type=ranged(float, 0.0, None, low_open=True), default=1e-4,
+                   help="max error relative to peak")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("train", help="train a model (needs streamse[train])")

@@ -22,7 +22,8 @@ def ranged(kind: type, low: float | None = None, high: float | None = None,
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
         too_low = low is not None and (value <= low if low_open else value < low)
         if too_low or (high is not None and value > high):
             lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")

@@ -66,7 +66,8 @@ class PipeWireServer:
         while not (self.has_node("vmic") and self._pulse_up()):
             if time.monotonic() > deadline:
                 self.__exit__()
-                raise RuntimeError(f"PipeWire did not come up: {(self.root / 'servers.log').read_text()[-2000:]}")
+                log_text = (self.root / "servers.log").read_text()[-2000:]
+                raise RuntimeError(f"PipeWire did not come up: {log_text}")
             time.sleep(0.1)
         return self
 

@@ -124,7 +124,7 @@ def test_reverberant_target_is_aligned_and_drier(data_dir, pools):
     ds = MixtureDataset(cfg, *pools)
     noisy, clean = (t.double().numpy() for t in ds[2])
     lags = np.arange(-200, 201)
-    xc = [np.dot(noisy[200 + l:noisy.size - 200 + l], clean[200:-200]) for l in lags]
+    xc = [np.dot(noisy[200 + lag:noisy.size - 200 + lag], clean[200:-200]) for lag in lags]
     assert lags[int(np.argmax(xc))] == 0
     late = noisy - clean  # late reverb only: present, but weaker than the target
     assert 1e-4 < aug.power(late) / aug.power(clean) < 1.0
