@@ -5,8 +5,8 @@
 | supervised | clean speech + noise (paired mixtures) | `EnhancementLoss` to the clean target |
 | cyclegan | clean speech and noisy speech, unpaired | Up-Cycle-SENet's cycle-consistent GAN |
 | iddp | noisy speech (+ noise clips to add) | MIA-SE's implicit deep denoiser prior |
-| ts-stage1 | paired mixtures + a speech teacher | CNUNet-TB, teacher fused at the bottleneck; stores latents |
-| ts-stage2 | paired mixtures + stage-1 latents | the causal CNUNet-TB-TS: spectral + latent loss, no teacher |
+| ts-stage1 | mixtures + a speech teacher | CNUNet-TB, teacher fused at the bottleneck, stores latents |
+| ts-stage2 | mixtures + stage-1 latents | the causal CNUNet-TB-TS: spectral + latent loss, no teacher |
 
 Each entry is (trainer class, strategy config class or None). Every trainer subclasses `Trainer`
 (checkpoints, exact resume, validation, TensorBoard), and its checkpoints' model entry is the
