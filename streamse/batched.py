@@ -200,6 +200,37 @@ class BatchedStreamer:
             audio = np.where(bad, np.float32(0.0), audio)
         return self._store.run(np.ascontiguousarray(audio))
 
+    def step_some(self, hops: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """One hop for some of the active streams, one call: {id: (H,)} -> {id: (H,)}. The
+        streams left out keep their state untouched (a server steps only the streams that
+        have a full hop, so a slow client never makes the others wait or get padding)."""
+        unknown = set(hops) - set(self._ids)
+        if unknown:
+            raise StreamseError(f"no active streams with ids {sorted(unknown)}")
+        if set(hops) == set(self._ids):
+            return self.step_streams(hops)
+        if not hops:
+            return {}
+        rows = np.array([r for r, i in enumerate(self._ids) if i in hops])
+        ids = [self._ids[r] for r in rows]
+        values = self._store.to_host()
+        sub = {s.name: np.take(values[s.name], rows, axis=s.batch_axis) for s in self.meta.states}
+        audio = np.stack([np.asarray(hops[i], dtype=np.float32) for i in ids])
+        bad = ~np.isfinite(audio)
+        if bad.any():
+            self.nonfinite_count += int(bad.sum())
+            audio = np.where(bad, np.float32(0.0), audio)
+        part = _HostStates(self.session, self.meta)
+        part.from_host(sub)
+        out = part.run(np.ascontiguousarray(audio))
+        new = {k: v.copy() for k, v in values.items()}
+        for s in self.meta.states:
+            index = [slice(None)] * new[s.name].ndim
+            index[s.batch_axis] = rows
+            new[s.name][tuple(index)] = part.values[s.name]
+        self._store.from_host(new)
+        return dict(zip(ids, out))
+
     def step_streams(self, hops: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
         """Same as `step`, keyed by stream id: {id: (H,)} for exactly the active ids."""
         if set(hops) != set(self._ids):

@@ -124,6 +124,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .errors import require
+
+    require("websockets", "serve")
+    from .serve.hub import Hub
+    from .serve.server import serve
+
+    hub = Hub(args.model, args.threads, args.max_streams)
+
+    def ready(port: int) -> None:
+        print(f"streamse serve: ws://{args.host}:{port}/ ({hub.batch.meta.name}, up to "
+              f"{args.max_streams} streams; GET /health)", file=sys.stderr, flush=True)
+
+    asyncio.run(serve(hub, args.host, args.port, ready))
+    return 0
+
+
+def cmd_serve_client(args: argparse.Namespace) -> int:
+    from .errors import require
+
+    require("websockets", "serve")
+    from .serve.client import stream_file
+
+    print(stream_file(args.url, args.input, args.output, args.format))
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .errors import require
 
@@ -207,6 +236,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blocksize", type=BLOCKSIZE, default=480, help="device block for --e2e")
     p.add_argument("--json", action="store_true", help="one JSON object per model")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("serve", help="denoise many live streams over WebSockets (docs/serve.md)")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=ranged(int, 0, 65535), default=8765)
+    p.add_argument("--max-streams", type=ranged(int, 1), default=64)
+    p.add_argument("-t", "--threads", type=THREADS, default=1, help="onnxruntime intra-op threads")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("serve-client", help="stream a file through a `streamse serve` server")
+    p.add_argument("input", help="audio file (any rate; channels are mixed)")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--url", default="ws://127.0.0.1:8765/")
+    p.add_argument("--format", choices=["s16", "f32"], default="f32", help="PCM on the wire")
+    p.set_defaults(func=cmd_serve_client)
 
     p = sub.add_parser("export", help="checkpoint -> checked ONNX hop graph")
     p.add_argument("--model", help="(informational) model name; the checkpoint names its model")

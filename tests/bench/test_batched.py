@@ -96,3 +96,25 @@ def test_nan_in_one_stream_is_zeroed_and_stays_local(signals):
     assert b.nonfinite_count == 10
     assert np.isfinite(np.concatenate([o[0] for o in outs])).all()
     _close(np.concatenate([o[1] for o in outs]), _single(signals[1][: 5 * HOP]))
+
+
+@pytest.mark.parametrize("io_binding", [False, True])
+def test_step_some_leaves_the_other_streams_untouched(signals, io_binding):
+    """Streams that get no hop in a step keep their state: each stream, stepped whenever a
+    pseudo-random schedule gives it a hop, equals a single streamer fed the same hops."""
+    b = BatchedStreamer("crn", io_binding=io_binding)
+    ids = [b.add_stream() for _ in signals]
+    pos = [0] * len(signals)
+    outs: list[list[np.ndarray]] = [[] for _ in signals]
+    rng = np.random.default_rng(0)
+    while min(pos) < 4800:
+        ready = {i: k for k, i in enumerate(ids) if pos[k] < 4800 and rng.random() < 0.6}
+        got = b.step_some({i: signals[k][pos[k] : pos[k] + HOP] for i, k in ready.items()})
+        assert set(got) == set(ready)
+        for i, k in ready.items():
+            outs[k].append(got[i])
+            pos[k] += HOP
+    for k, x in enumerate(signals):
+        _close(np.concatenate(outs[k]), _single(x))
+    with pytest.raises(StreamseError, match="no active streams"):
+        b.step_some({999: np.zeros(HOP, np.float32)})
