@@ -99,6 +99,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                 compile_model=args.compile)
             print(json.dumps(r) if args.json else format_train_speed(r))
         return 0
+    if args.serve:
+        from streamse.bench.serve_load import format_serve_bench, run_serve_bench
+
+        r = run_serve_bench(models[0], args.streams or 64, args.seconds or 5.0, threads)
+        print(json.dumps(r) if args.json else format_serve_bench(r))
+        return 0
     if args.streams:
         from streamse.bench.streams import format_streams, run_streams
 
@@ -133,13 +139,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .serve.hub import Hub
     from .serve.server import serve
 
-    hub = Hub(args.model, args.threads, args.max_streams)
-
     def ready(port: int) -> None:
-        print(f"streamse serve: ws://{args.host}:{port}/ ({hub.batch.meta.name}, up to "
-              f"{args.max_streams} streams; GET /health)", file=sys.stderr, flush=True)
+        where = f"Ray Serve, {args.replicas} replicas" if args.ray else "one process"
+        print(f"streamse serve: ws://{args.host}:{port}/ ({args.model}, {where}, up to "
+              f"{args.max_streams} streams each; GET /health)", file=sys.stderr, flush=True)
 
-    asyncio.run(serve(hub, args.host, args.port, ready))
+    if args.ray:
+        require("ray", "serve")
+        from .serve import ray_app
+
+        ray_app.run(args.model, args.host, args.port, args.threads, args.max_streams,
+                    args.replicas, args.cpus_per_replica, args.ray_address, ready)
+        return 0
+    asyncio.run(serve(Hub(args.model, args.threads, args.max_streams), args.host, args.port,
+                      ready))
     return 0
 
 
@@ -203,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="latency and real-time factor")
     p.add_argument("--rtf", action="store_true", help="per-hop timing and RTF (the default)")
     p.add_argument("--e2e", action="store_true", help="end-to-end delay through the sound device")
+    p.add_argument("--serve", action="store_true", help="real-time calls one `streamse serve` "
+                   "process holds over loopback (with --streams MAX; needs streamse[serve])")
     p.add_argument("--train", action="store_true", help="training throughput through the real "
                    "trainer: data vs model step, audio seconds per wall second, 1 and 2 threads "
                    "(or --threads N); needs streamse[train] and the config's data")
@@ -241,7 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=ranged(int, 0, 65535), default=8765)
-    p.add_argument("--max-streams", type=ranged(int, 1), default=64)
+    p.add_argument("--max-streams", type=ranged(int, 1), default=64, help="per process/replica")
+    p.add_argument("--ray", action="store_true", help="run as a Ray Serve deployment")
+    p.add_argument("--replicas", type=ranged(int, 1), default=2, help="--ray: replicas")
+    p.add_argument("--cpus-per-replica", type=ranged(float, 0.0, None, low_open=True),
+                   default=1.0, help="--ray: CPUs Ray reserves per replica")
+    p.add_argument("--ray-address", default=None, help="--ray: join this cluster (default: "
+                   "start a local Ray instance)")
     p.add_argument("-t", "--threads", type=THREADS, default=1, help="onnxruntime intra-op threads")
     p.set_defaults(func=cmd_serve)
 

@@ -43,7 +43,8 @@ async def _monitor(ws, slot: Slot) -> None:
         await asyncio.wait_for(ws.send(message("error", message=slot.error)), 1.0)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(ws.close(1008, slot.error[:100]), 1.0)
-    ws.transport.abort()
+    abort = getattr(ws, "abort", None) or ws.transport.abort
+    abort()
 
 
 async def _refuse(ws, reason: str) -> None:
@@ -56,7 +57,10 @@ class Server:
     def __init__(self, hub: Hub):
         self.hub = hub
 
-    async def handle(self, ws) -> None:
+    async def handle(self, ws, **ready_extra) -> None:
+        """One client on `ws`: a `websockets` connection, or anything with the same recv,
+        send, close and async iteration (`ray_app.StarletteChannel`). `ready_extra`: more
+        fields for the ready message (e.g. which replica serves the stream)."""
         hub = self.hub
         try:
             hello = parse_hello(await asyncio.wait_for(ws.recv(), HELLO_TIMEOUT_S))
@@ -67,7 +71,8 @@ class Server:
         await ws.send(message("ready", delay_samples=slot.delay, sample_rate=slot.rate,
                               format=slot.fmt, model_rate=hub.model_rate,
                               hop_ms=1e3 * hub.hop_seconds,
-                              latency_ms=1e3 * (slot.delay / slot.rate + hub.hop_seconds)))
+                              latency_ms=1e3 * (slot.delay / slot.rate + hub.hop_seconds),
+                              **ready_extra))
         tasks = [asyncio.create_task(_writer(ws, slot)), asyncio.create_task(_monitor(ws, slot))]
         try:
             async for msg in ws:
