@@ -338,7 +338,7 @@ def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
                     break
                 if live:
                     lat = engine.latency(lat.device)
-                    line = status_line(engine.stats, lat, now - t0, engine.mode != 0)
+                    line = status_line(engine.stats, lat, now - t0, engine.mode != 0, block)
                     if strength.active:
                         line += f" strength {strength.value:.0f}"
                     print("\r" + line, end="", file=out, flush=True)

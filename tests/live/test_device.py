@@ -24,7 +24,10 @@ def test_engine_through_virtual_card_has_reported_delay(need_jack, fs, block):
     from streamse.bench.e2e import e2e_run
 
     r = e2e_run(FirStreamer(), fs, block, 3.0)
-    assert r["measured_delay_samples"] == round(r["latency_samples"])
+    # a worker late under CPU load raises the delay by a model hop each time (reported)
+    hop = round(160 * fs / 16000)
+    final = round(r["latency_samples"])
+    assert r["measured_delay_samples"] in {final - hop * k for k in range(r["delay_growths"] + 1)}
     assert r["device_latency_ms"] > 0  # PortAudio's figure is part of the total
     # Under CPU load a JACK cycle can run late (an xrun): the engine then plays its fallback,
     # or JACK drops a cycle of the recording. Exactly what is checked: every stretch where the
