@@ -13,6 +13,8 @@ import shutil
 import subprocess
 import time
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from streamse.errors import StreamseError, require
@@ -129,16 +131,20 @@ def measure_delay(rec: np.ndarray, ref: np.ndarray, max_lag: int) -> int:
     return int(np.argmax(corr[: max_lag + 1]))
 
 
-def damaged_regions(rec: np.ndarray, ref: np.ndarray, lag: int, block: int,
+def damaged_regions(rec: np.ndarray, ref: np.ndarray, lag: int | Sequence[int], block: int,
                     floor_db: float = -30.0) -> list[tuple[int, int]]:
-    """Stretches (start, end) of rec[lag:] where, block by block, the error against ref is
-    above `floor_db` relative to ref's mean block energy: where the capture is not the
+    """Stretches (start, end) of ref's time axis where, block by block, rec (at `lag`, or at
+    the best of several lags: the delays before and after a delay raise) differs from ref by
+    more than `floor_db` relative to ref's mean block energy: where the capture is not the
     model's output (an xrun, a fallback, a lost JACK cycle). Adjacent blocks merge."""
-    seg = rec[lag : lag + ref.size]
-    r = ref[: seg.size]
-    nb = seg.size // block
-    err = ((seg[: nb * block] - r[: nb * block]).reshape(nb, block) ** 2).mean(axis=1)
-    energy = float((r[: nb * block] ** 2).mean()) or 1e-20
+    lags = [lag] if isinstance(lag, (int, np.integer)) else list(lag)
+    nb = min(ref.size, rec.size - max(lags)) // block
+    if nb <= 0:
+        return [(0, ref.size)]
+    r = ref[: nb * block].reshape(nb, block)
+    err = np.min([((rec[k : k + nb * block].reshape(nb, block) - r) ** 2).mean(axis=1)
+                  for k in lags], axis=0)
+    energy = float((r**2).mean()) or 1e-20
     bad = err > energy * 10 ** (floor_db / 10)
     regions, start = [], None
     for k, b in enumerate(bad):

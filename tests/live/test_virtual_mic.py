@@ -76,22 +76,67 @@ def summary_numbers(err: str) -> dict:
     m = re.search(r"\(([\d.]+) samples at (\d+) Hz\)", err)
     u = re.search(r"xruns: (\d+) underruns .*?, (\d+) overruns, (\d+) device xruns", err)
     g = re.search(r"delay raised (\d+) time", err)
-    assert m and u and g, err
+    f = re.search(r"fallback: (\d+) switches", err)
+    assert m and u and g and f, err
     return {"latency_samples": float(m.group(1)), "rate": int(m.group(2)),
             "underruns": int(u.group(1)), "overruns": int(u.group(2)),
-            "device_xruns": int(u.group(3)), "delay_growths": int(g.group(1))}
+            "device_xruns": int(u.group(3)), "delay_growths": int(g.group(1)),
+            "fallback_switches": int(f.group(1))}
 
 
-def reference(x: np.ndarray, rate: int) -> np.ndarray:
+def reference(x: np.ndarray, rate: int, phase: int = 0, seconds: float | None = None
+              ) -> np.ndarray:
     """The model's output for x at `rate`, as the engine makes it (resampled to 16 kHz and
-    back), after 2 s of digital silence (what the live model heard before the file)."""
+    back), when x started `phase` samples into the engine's input stream after digital silence.
+    The model's lead gate makes whole hops of leading zeros exact; the position inside a hop
+    (0..479 at 48 kHz) still changes the output of a non-linear mask model (an input shifted
+    by one 48 kHz sample gives an output only ~22 dB like the unshifted one). One more hop of
+    zeros ahead keeps the resampler's pre-ringing before the file's first sample, as live."""
     from streamse.dsp.resample import resample_stream
     from streamse.runtime import load_streamer
 
-    lead = 32000
-    x16 = resample_stream(x, rate, 16000)
-    y = load_streamer("crn").process(np.concatenate([np.zeros(lead, np.float32), x16]))[lead:]
-    return resample_stream(y, 16000, rate)
+    x = x[: int(seconds * rate)] if seconds else x
+    phase += rate // 100
+    z = np.concatenate([np.zeros(phase, np.float32), x])
+    y = load_streamer("crn").process(resample_stream(z, rate, 16000))
+    return resample_stream(y, 16000, rate)[phase : phase + x.size]
+
+
+def aligned_reference(rec: np.ndarray, x: np.ndarray, rate: int, lag: int) -> np.ndarray:
+    """reference() at the phase inside a hop where the file entered the engine (not knowable
+    from outside: the server started the stream at some quantum): the phase whose output
+    matches rec[lag:] best over the first 2 s (the model is causal), coarse then fine."""
+    from streamse.bench.jack_card import snr_db
+
+    hop = rate // 100
+
+    def score(p: int) -> float:
+        return snr_db(rec, reference(x, rate, p, seconds=2.0), lag)
+
+    best = max(range(0, hop, 16), key=score)
+    best = max(range(best - 8, best + 9), key=lambda p: score(p % hop)) % hop
+    return reference(x, rate, best)
+
+
+def delays(got: dict, capture_buffer: int = 0) -> list[int]:
+    """The delays (samples) a capture may hold: the reported one at the end, less a hop for
+    each time the engine raised it, less a capture buffer the harness does not have."""
+    final = round(got["latency_samples"]) - capture_buffer
+    return [final - FS // 100 * k for k in range(got["delay_growths"] + 1)]
+
+
+def check_capture(rec: np.ndarray, ref: np.ndarray, lags: list[int], reported: int, got: dict,
+                  err: str) -> None:
+    """The capture is the model's output: with nothing reported, close to it throughout;
+    otherwise every stretch unlike it (at any of the delays it held) is one the summary
+    counted: an xrun, a switch to or from the dry fallback, or the switch to a raised delay."""
+    from streamse.bench.jack_card import damaged_regions, snr_db
+
+    reported += got["fallback_switches"]
+    if reported == 0 and len(lags) == 1:
+        assert snr_db(rec, ref, lags[0]) > 25.0, (snr_db(rec, ref, lags[0]), err)
+    damaged = damaged_regions(rec, ref, lags, FS // 100)
+    assert len(damaged) <= reported + len(lags) - 1, (damaged, err)
 
 
 def harness(env: dict, wav: Path, out: Path, inputs: str, output: str) -> subprocess.Popen:
@@ -120,14 +165,17 @@ def test_pipewire_microphone_is_the_enhanced_speech_at_the_reported_delay(pipewi
     raw = np.load(tmp_path / "rec.npy")
     harness_xruns, rec = int(raw[0]), raw[1:]
     x = sf.read(noisy48, dtype="float32")[0]
-    ref = reference(x, FS)
-    lag = measure_delay(rec, ref, FS)
+    lag = measure_delay(rec, reference(x, FS), FS)
     # vmic hands what is played into it to its capture port one quantum later, as a sound
-    # card does: that is the capture half of the reported device latency
-    assert lag == round(got["latency_samples"]), (lag, err)
-    match = snr_db(rec, ref, lag)
-    assert match > 25.0, (match, err)  # the microphone is the model's output
-    assert got["underruns"] == got["overruns"] == 0 and harness_xruns == 0, err
+    # card does: that is the capture half of the reported device latency. A model late under
+    # CPU load raises the delay by a hop (480 at 48 kHz) each time (the summary says how
+    # often): the capture then holds the reported delays before and after.
+    lags = delays(got)
+    assert lag in lags, (lag, err)
+    ref = aligned_reference(rec, x, FS, lag)
+    assert harness_xruns == 0, err
+    check_capture(rec, ref, lags, got["underruns"] + got["overruns"] + got["device_xruns"], got,
+                  err)
     y = sf.read(tmp_path / "pulse.wav", dtype="float32")[0]
     assert y.size > FS  # parecord, a PulseAudio client, recorded the same enhanced speech
     k = measure_delay(y, ref, 4 * FS)
@@ -184,7 +232,7 @@ def test_jack_microphone_ports_carry_the_enhanced_speech(need_jack, noisy48):
     """jackd2: streamse is a JACK client 'streamse microphone' whose output port other JACK
     clients record; the delay is the reported one, exactly."""
     from streamse.bench import jack_card as jackio
-    from streamse.bench.jack_card import measure_delay, snr_db
+    from streamse.bench.jack_card import measure_delay
 
     x = sf.read(noisy48, dtype="float32")[0]
     with jackio.JackServer("streamse_vmic", FS, 480):
@@ -203,14 +251,8 @@ def test_jack_microphone_ports_carry_the_enhanced_speech(need_jack, noisy48):
     # playback period; this harness feeds our input port directly, with no capture buffer.
     # A model late under CPU load raises the delay by a hop (480 at 48 kHz) each time (the
     # summary says how often): the capture then holds the reported delays before and after.
-    final = round(got["latency_samples"]) - 480
-    assert lag in {final - 480 * k for k in range(got["delay_growths"] + 1)}, (lag, err)
-    # under CPU load a late model or a JACK xrun damages stretches of the capture: each must be
-    # one the summary reported; with none reported, the capture is the model's output
-    from streamse.bench.jack_card import damaged_regions
-
+    lags = delays(got, capture_buffer=480)
+    assert lag in lags, (lag, err)
+    ref = aligned_reference(rec, x, FS, lag)
     reported = got["underruns"] + got["device_xruns"] + got["overruns"] + vio.xruns
-    damaged = damaged_regions(rec, reference(x, FS), lag, 480)
-    assert len(damaged) <= reported, (damaged, err)
-    if reported == 0:
-        assert snr_db(rec, reference(x, FS), lag) > 25.0, err
+    check_capture(rec, ref, lags, reported, got, err)
