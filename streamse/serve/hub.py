@@ -8,9 +8,11 @@ input bytes -> float32 -> streaming resampler R->M -> pending model samples -> (
 drained by the connection's writer. Output sample j reconstructs input sample j - delay, with
 delay = the model's delay at rate R (the resamplers are time-aligned, as in the live engine).
 
-Bounds (a client is told and dropped when it breaks one): pending input at most
-`max_buffer_s` of audio (a client sending faster than real time); output queue at most
-`max_queue` chunks (a client that does not read).
+Bounds (a client is told and dropped when it breaks one): audio received at most `max_buffer_s`
+ahead of the wall clock since its first sample (a client sending faster than real time); input
+waiting for the model at most `max_backlog_s` (a server too starved of CPU to keep up: the
+stream is dropped rather than let its memory and delay grow); output queue at most `max_queue`
+chunks (a client that does not read).
 """
 
 from __future__ import annotations
@@ -44,17 +46,20 @@ class Slot:
     out: asyncio.Queue
     pending: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     n_in: int = 0  # client samples received
+    t0: float | None = None  # monotonic time of the first sample
     ending: bool = False
     error: str | None = None
 
 
 class Hub:
     def __init__(self, model: str = "crn", threads: int = 1, max_streams: int = 64,
-                 max_buffer_s: float = 1.0, max_queue: int = 400, max_hops_per_tick: int = 4):
+                 max_buffer_s: float = 1.0, max_queue: int = 400, max_hops_per_tick: int = 4,
+                 max_backlog_s: float = 10.0):
         self.batch = BatchedStreamer(model, threads=threads)
         self.model_rate, self.hop = self.batch.sample_rate, self.batch.hop
         self.max_streams, self.max_queue = max_streams, max_queue
-        self.max_pending = int(max_buffer_s * self.model_rate)
+        self.max_ahead_s = max_buffer_s
+        self.max_pending = int(max_backlog_s * self.model_rate)
         self.max_hops_per_tick = max_hops_per_tick
         self.slots: dict[int, Slot] = {}
         self.step_ms: list[float] = []  # recent tick compute times
@@ -82,11 +87,17 @@ class Hub:
 
     def push(self, slot: Slot, x: np.ndarray) -> None:
         """Client samples in (float32 at the client's rate)."""
+        now = time.monotonic()
+        slot.t0 = now if slot.t0 is None else slot.t0
         slot.n_in += x.size
         self._append(slot, slot.in_rs.process(x))
+        ahead = slot.n_in / slot.rate - (now - slot.t0)
+        if ahead > self.max_ahead_s:
+            raise Dropped(f"sending faster than real time ({ahead:.1f} s of audio ahead of the "
+                          f"clock; at most {self.max_ahead_s:.1f} s)")
         if slot.pending.size > self.max_pending:
-            raise Dropped(f"sending faster than real time (more than "
-                          f"{self.max_pending / self.model_rate:.1f} s of audio ahead)")
+            raise Dropped(f"the server fell {slot.pending.size / self.model_rate:.1f} s behind "
+                          "(out of CPU); the stream is dropped")
 
     def end(self, slot: Slot) -> None:
         """The client is done: pad with silence so that its last sample comes back."""

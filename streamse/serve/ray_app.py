@@ -82,6 +82,25 @@ def deployment(model: str, threads: int, max_streams: int, replicas: int, cpus: 
     return StreamseServe.bind()
 
 
+def _start_serve(serve, host: str, port: int, attempts: int = 3) -> None:
+    """serve.start, tried again when its HTTP proxy actor dies or times out while starting (Ray
+    kills a proxy whose start-up health check is late: seen on a CPU-starved machine)."""
+    import sys
+
+    import ray
+
+    for attempt in range(1, attempts + 1):
+        try:
+            serve.start(http_options={"host": host, "port": port})
+            return
+        except (ray.exceptions.RayActorError, TimeoutError) as exc:
+            if attempt == attempts:
+                raise
+            print(f"streamse serve --ray: Ray Serve's proxy did not start ({type(exc).__name__});"
+                  f" trying again ({attempt + 1}/{attempts})", file=sys.stderr, flush=True)
+            serve.shutdown()
+
+
 def run(model: str = "crn", host: str = "127.0.0.1", port: int = 8765, threads: int = 1,
         max_streams: int = 64, replicas: int = 2, cpus: float = 1.0, address: str | None = None,
         ready=None) -> None:
@@ -92,10 +111,16 @@ def run(model: str = "crn", host: str = "127.0.0.1", port: int = 8765, threads: 
     import ray
     from ray import serve
 
+    # Ray Serve kills an HTTP proxy that is not ready within 5 s of its start (10 s for a
+    # health check): a CPU-starved machine (measured: 2 cores, 4 busy processes) never starts
+    # one. Longer limits unless the user set them; they reach a local Ray's processes.
+    for var, seconds in (("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60"),
+                         ("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "30")):
+        os.environ.setdefault(var, seconds)
     ray.init(address=address, include_dashboard=False, log_to_driver=False,
              ignore_reinit_error=True)
     try:
-        serve.start(http_options={"host": host, "port": port})
+        _start_serve(serve, host, port)
         serve.run(deployment(model, threads, max_streams, replicas, cpus), route_prefix="/")
         if ready is not None:
             ready(port)
