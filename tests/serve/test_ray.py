@@ -4,6 +4,7 @@ several calls at once are spread over both replicas and each gets its exact enha
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -56,6 +57,21 @@ def ray_server(tmp_path_factory):
         proc.kill()
 
 
+def _wait_for_replicas(url: str, n: int, timeout: float = 120.0) -> None:
+    """Until `n` different replicas have answered GET /health (a replica still starting on a
+    CPU-starved machine gets no calls from Ray's router yet)."""
+    import urllib.request
+
+    health = url.replace("ws://", "http://").rstrip("/") + "/health"
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while len(seen) < n and time.monotonic() < deadline:
+        with urllib.request.urlopen(health, timeout=10) as r:
+            seen.add(json.loads(r.read())["replica"])
+        time.sleep(0.05)
+    assert len(seen) >= n, f"only {sorted(seen)} answered /health in {timeout:.0f} s"
+
+
 def test_calls_spread_over_two_replicas_and_match_enhance(ray_server, noisy_clean):
     from streamse.serve.client import stream
 
@@ -65,6 +81,7 @@ def test_calls_spread_over_two_replicas_and_match_enhance(ray_server, noisy_clea
     async def calls():
         return await asyncio.gather(*[stream(ray_server, x, 16000) for _ in range(6)])
 
+    _wait_for_replicas(ray_server, 2)
     results = asyncio.run(calls())
     assert len({r.ready["replica"] for r in results}) == 2, [r.ready for r in results]
     for r in results:
