@@ -24,6 +24,7 @@ import numpy as np
 
 from .machine import machine_info
 from .rtf import bench_audio
+from .streams import largest_passing
 
 CHUNK_S = 0.02
 
@@ -121,16 +122,7 @@ def run_serve_bench(model: str = "crn", limit: int = 64, seconds: float = 5.0,
             probes.append(_probe(url, health, proc.pid, n, x, 16000, hop_ms))
             return probes[-1]["real_time"]
 
-        good, bad, n = 0, None, 1
-        while bad is None and good < limit:
-            n = min(n, limit)
-            if ok(n):
-                good, n = n, n * 2
-            else:
-                bad = n
-        while bad is not None and bad - good > 1:
-            mid = (good + bad) // 2
-            good, bad = (mid, bad) if ok(mid) else (good, mid)
+        good = largest_passing(ok, limit)
     finally:
         proc.terminate()
         proc.wait(10)

@@ -80,6 +80,14 @@ def search(make: Callable[[int], Stepper], hops: np.ndarray, hop_ms: float, step
         bar.update()
         return p["real_time"]
 
+    good = largest_passing(ok, limit)
+    bar.close()
+    return good, sorted(probes, key=lambda p: p["streams"])
+
+
+def largest_passing(ok: Callable[[int], bool], limit: int) -> int:
+    """Largest n <= limit with ok(n) (0 if ok(1) fails), assuming ok holds up to a threshold:
+    doubling from 1 until a failure, then bisection between the last pass and that failure."""
     good, bad, n = 0, None, 1
     while bad is None and good < limit:
         n = min(n, limit)
@@ -90,8 +98,7 @@ def search(make: Callable[[int], Stepper], hops: np.ndarray, hop_ms: float, step
     while bad is not None and bad - good > 1:
         mid = (good + bad) // 2
         good, bad = (mid, bad) if ok(mid) else (good, mid)
-    bar.close()
-    return good, sorted(probes, key=lambda p: p["streams"])
+    return good
 
 
 def run_streams(model: str, threads: int = 1, provider: str = "cpu", seconds: float = 3.0,
