@@ -194,11 +194,15 @@ class BatchedStreamer:
                                 f"({len(self._ids)}, {self.hop}), got {audio.shape}")
         if not self._ids:
             return np.zeros((0, self.hop), dtype=np.float32)
+        return self._store.run(self._finite(audio))
+
+    def _finite(self, audio: np.ndarray) -> np.ndarray:
+        """audio with non-finite samples zeroed (counted in `nonfinite_count`), contiguous."""
         bad = ~np.isfinite(audio)
         if bad.any():
             self.nonfinite_count += int(bad.sum())
             audio = np.where(bad, np.float32(0.0), audio)
-        return self._store.run(np.ascontiguousarray(audio))
+        return np.ascontiguousarray(audio)
 
     def step_some(self, hops: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
         """One hop for some of the active streams, one call: {id: (H,)} -> {id: (H,)}. The
@@ -216,13 +220,9 @@ class BatchedStreamer:
         values = self._store.to_host()
         sub = {s.name: np.take(values[s.name], rows, axis=s.batch_axis) for s in self.meta.states}
         audio = np.stack([np.asarray(hops[i], dtype=np.float32) for i in ids])
-        bad = ~np.isfinite(audio)
-        if bad.any():
-            self.nonfinite_count += int(bad.sum())
-            audio = np.where(bad, np.float32(0.0), audio)
         part = _HostStates(self.session, self.meta)
         part.from_host(sub)
-        out = part.run(np.ascontiguousarray(audio))
+        out = part.run(self._finite(audio))
         new = {k: v.copy() for k, v in values.items()}
         for s in self.meta.states:
             index = [slice(None)] * new[s.name].ndim
