@@ -8,7 +8,7 @@ input bytes -> float32 -> streaming resampler R->M -> pending model samples -> (
 drained by the connection's writer. Output sample j reconstructs input sample j - delay, with
 delay = the model's delay at rate R (the resamplers are time-aligned, as in the live engine).
 
-Bounds (a client is told and dropped when it breaks one): audio received at most `max_buffer_s`
+Bounds (a client is told and dropped when it breaks one): audio received at most `max_ahead_s`
 ahead of the wall clock since its first sample (a client sending faster than real time); input
 waiting for the model at most `max_backlog_s` (a server too starved of CPU to keep up: the
 stream is dropped rather than let its memory and delay grow); output queue at most `max_queue`
@@ -53,12 +53,12 @@ class Slot:
 
 class Hub:
     def __init__(self, model: str = "crn", threads: int = 1, max_streams: int = 64,
-                 max_buffer_s: float = 1.0, max_queue: int = 400, max_hops_per_tick: int = 4,
+                 max_ahead_s: float = 1.0, max_queue: int = 400, max_hops_per_tick: int = 4,
                  max_backlog_s: float = 10.0):
         self.batch = BatchedStreamer(model, threads=threads)
         self.model_rate, self.hop = self.batch.sample_rate, self.batch.hop
         self.max_streams, self.max_queue = max_streams, max_queue
-        self.max_ahead_s = max_buffer_s
+        self.max_ahead_s = max_ahead_s
         self.max_pending = int(max_backlog_s * self.model_rate)
         self.max_hops_per_tick = max_hops_per_tick
         self.slots: dict[int, Slot] = {}
