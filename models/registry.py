@@ -27,18 +27,19 @@ FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
 ARCHITECTURES: dict[str, tuple[str, Any]] = {
     "crn": ("crn", CRNConfig()),
     "crn-s": ("crn", CRNConfig(channels=(8, 16, 16), rnn_hidden=128, rnn_layers=1, fc_hidden=128)),
-    # published CNUNet topology (1,486,806 params), causal; ~4.6 GMAC/s at a 10 ms hop
-    "cnunet": ("cnunet", CNUNetConfig()),
-    # same topology at a quarter of the widths and 4 dense layers: ~98 k params, ~0.33 GMAC/s,
-    # sized to train on a CPU
-    "cnunet-s": ("cnunet", CNUNetConfig(mid=8, out=16, dense_layers=4, attn_hidden=8)),
+    # CNUNet at a quarter of the published widths and 4 dense layers: ~98 k params, ~0.33 GMAC/s,
+    # sized to train on a CPU and run live on one core (the shipped `cnunet`)
+    "cnunet": ("cnunet", CNUNetConfig(mid=8, out=16, dense_layers=4, attn_hidden=8)),
+    # the published CNUNet topology (1,486,806 params), causal; ~4.6 GMAC/s at a 10 ms hop:
+    # GPU-sized, trainable, not shipped
+    "cnunet-paper": ("cnunet", CNUNetConfig()),
+    # CNUNet-TB(-TS), the stage-2 / inference network (no fusion layer), at a quarter of the
+    # widths, 4 dense layers, shorter attention: sized to train on a CPU (the shipped one)
+    "cnunet-tb-ts": ("cnunet-tb", CNUNetTBConfig(mid=8, out=16, dense_layers=4, gate_kernel=9,
+                                                 attn_frames=16)),
     # CNUNet-TB(-TS) at the published size (2,796,393 params; release 2,979,840), causal, on
-    # the paper's 512/256 Hamming STFT (32 ms window, 16 ms hop); the stage-2 / inference
-    # network (no fusion layer)
-    "cnunet-tb-ts": ("cnunet-tb", CNUNetTBConfig()),
-    # a quarter of the widths, 4 dense layers, shorter attention: sized to train on a CPU
-    "cnunet-tb-ts-s": ("cnunet-tb", CNUNetTBConfig(mid=8, out=16, dense_layers=4, gate_kernel=9,
-                                                   attn_frames=16)),
+    # the paper's 512/256 Hamming STFT (32 ms window, 16 ms hop): GPU-sized, not shipped
+    "cnunet-tb-ts-paper": ("cnunet-tb", CNUNetTBConfig()),
 }
 
 CHECKPOINT_FORMAT = "streamse-checkpoint-v1"
@@ -49,7 +50,16 @@ def architecture(name: str) -> tuple[str, Any]:
     try:
         return ARCHITECTURES[name]
     except KeyError:
-        raise StreamseError(f"unknown model {name!r}; choose one of {sorted(ARCHITECTURES)}") from None
+        raise StreamseError(f"unknown model {name!r}; architectures: {describe_architectures()}"
+                            ) from None
+
+
+def describe_architectures() -> str:
+    """'crn (ships), crn-s, ...': every registered name, saying which ship trained weights."""
+    from streamse.runtime import shipped_models
+
+    shipped = set(shipped_models())
+    return ", ".join(f"{n} (ships)" if n in shipped else n for n in sorted(ARCHITECTURES))
 
 
 def config_from_dict(family: str, data: dict) -> Any:

@@ -16,9 +16,15 @@ from .errors import StreamseError
 DEFAULT_MODEL = "crn"
 
 
+def _model_help() -> str:
+    from .runtime import shipped_models
+
+    return (f"shipped model ({', '.join(shipped_models())}) or path to a .onnx file "
+            "(default: %(default)s)")
+
+
 def _add_runtime_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=DEFAULT_MODEL,
-                   help="shipped model name or path to a .onnx file (default: %(default)s)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=_model_help())
     p.add_argument("-t", "--threads", type=THREADS, default=1, help="onnxruntime intra-op threads")
     p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
 
@@ -253,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("serve", help="denoise many live streams over WebSockets (docs/serve.md)")
-    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--model", default=DEFAULT_MODEL, help=_model_help())
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=ranged(int, 0, 65535), default=8765)
     p.add_argument("--max-streams", type=ranged(int, 1), default=64, help="per process/replica")
@@ -284,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("train", help="train a model (needs streamse[train])")
-    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help="architecture (default: %(default)s); an unknown name lists them all and "
+                        "which ship; the *-paper ones are the published, GPU-sized networks")
     p.add_argument("--config", default=None, help="TOML file: [train] [data] [loss] [model]")
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--out", default="runs/train", help="checkpoint and log folder")

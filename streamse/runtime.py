@@ -17,11 +17,6 @@ from .streamer import FrameGeometry, HopStreamer
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
-# registered architectures whose weights do not ship (published sizes need GPU training)
-NOT_SHIPPED = {
-    "cnunet": "cnunet-s",
-    "cnunet-tb-ts": "cnunet-tb-ts-s",
-}
 
 
 def shipped_models() -> list[str]:
@@ -39,12 +34,10 @@ def resolve_model(model: str) -> Path:
     shipped = ASSETS / model / f"{model}.onnx"
     if shipped.is_file():
         return shipped
-    if model in NOT_SHIPPED:
-        raise StreamseError(f"{model!r} (published size) has no shipped weights: train it on a "
-                            f"GPU (docs/) and pass the exported .onnx; the CPU-trained "
-                            f"{NOT_SHIPPED[model]!r} ships")
-    raise StreamseError(f"unknown model {model!r}: shipped models are {shipped_models()}, "
-                        "or pass a path to a .onnx file")
+    raise StreamseError(f"no shipped weights named {model!r}: shipped models are "
+                        f"{', '.join(shipped_models())}. Other architectures (the GPU-sized "
+                        "*-paper ones; `streamse train --model NAME` with an unknown NAME lists "
+                        "them all) run once trained and exported: pass the .onnx file")
 
 
 def make_session(path: Path, threads: int = 1, provider: str = "cpu", batch: int | None = None):
@@ -86,7 +79,7 @@ class OnnxStreamer(HopStreamer):
     On the CPU the session runs with I/O binding: the hop, the enhanced hop and two sets of
     state buffers are bound once (states double-buffered: hop k reads set k % 2 and writes the
     other), so a hop passes no Python dicts and allocates nothing. Measured on one core here:
-    cnunet-tb-ts-s 9.2 -> 6.8 ms p50 per hop, cnunet-s 6.7 -> 4.7, crn 0.22 -> 0.20."""
+    cnunet-tb-ts 9.2 -> 6.8 ms p50 per hop, cnunet 6.7 -> 4.7, crn 0.22 -> 0.20."""
 
     def __init__(self, path: str | Path, threads: int = 1, provider: str = "cpu"):
         self.path = Path(path)

@@ -95,7 +95,7 @@ def test_corrupt_and_foreign_model_files(tmp_path, exported):
         load_streamer(str(truncated))
     with pytest.raises(StreamseError, match="not found"):
         load_streamer(str(tmp_path / "missing.onnx"))
-    with pytest.raises(StreamseError, match="unknown model"):
+    with pytest.raises(StreamseError, match="no shipped weights named 'no-such-model'"):
         load_streamer("no-such-model")
 
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def test_the_shipped_models():
-    assert {"crn", "cnunet-s", "cnunet-tb-ts-s"} <= set(shipped_models())
+    assert {"crn", "cnunet", "cnunet-tb-ts"} <= set(shipped_models())
 
 
 @pytest.mark.parametrize("name", shipped_models())

@@ -164,6 +164,7 @@ def test_pipewire_microphone_is_the_enhanced_speech_at_the_reported_delay(pipewi
     from streamse.bench.jack_card import measure_delay, snr_db
 
     got = summary_numbers(err)
+    print(f"default quantum: {got}")
     raw = np.load(tmp_path / "rec.npy")
     harness_xruns, rec = int(raw[0]), raw[1:]
     x = sf.read(noisy48, dtype="float32")[0]
@@ -176,6 +177,7 @@ def test_pipewire_microphone_is_the_enhanced_speech_at_the_reported_delay(pipewi
     assert lag in lags, (lag, err)
     ref = aligned_reference(rec, x, FS, lags)
     assert harness_xruns == 0, err
+    assert got["underruns"] == 0, err  # the bar: none at the default quantum
     check_capture(rec, ref, lags, got["underruns"] + got["overruns"] + got["device_xruns"], got,
                   err)
     y = sf.read(tmp_path / "pulse.wav", dtype="float32")[0]

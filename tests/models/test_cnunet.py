@@ -98,9 +98,9 @@ def test_onnx_hop_graph_matches_pytorch(tmp_path, noisy_clean):
 
 
 def test_published_configuration():
-    """The default config is the published topology: 1,486,806 parameters (the count of the
+    """`cnunet-paper` (the default config) is the published topology: 1,486,806 parameters (the count of the
     released CNUNet class), 20 ms window, 10 ms hop."""
-    m = build_by_name("cnunet")
+    m = build_by_name("cnunet-paper")
     assert sum(p.numel() for p in m.parameters()) == 1_486_806
     geo = m.geometry
     assert (geo.window, geo.hop, geo.delay_samples) == (320, 160, 160)

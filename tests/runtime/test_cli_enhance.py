@@ -95,9 +95,11 @@ def test_missing_input_and_missing_or_corrupt_model(tmp_path, capsys):
     out = tmp_path / "o.wav"
     assert _run(capsys, "enhance", str(tmp_path / "nope.wav"), "-o", str(out))[0] == 2
     code, _, err = _run(capsys, "enhance", DATA_NOISY, "-o", str(out), "--model", "nope")
-    assert code == 2 and "unknown model" in err
-    code, _, err = _run(capsys, "enhance", DATA_NOISY, "-o", str(out), "--model", "cnunet-tb-ts")
-    assert code == 2 and "no shipped weights" in err and "'cnunet-tb-ts-s' ships" in err
+    assert code == 2 and "no shipped weights named 'nope'" in err
+    assert "shipped models are cnunet, cnunet-tb-ts, crn" in err
+    code, _, err = _run(capsys, "enhance", DATA_NOISY, "-o", str(out), "--model",
+                        "cnunet-tb-ts-paper")
+    assert code == 2 and "no shipped weights" in err and "GPU-sized" in err
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx at all")
     code, _, err = _run(capsys, "enhance", DATA_NOISY, "-o", str(out), "--model", str(bad))

@@ -92,7 +92,7 @@ def test_stage1_store_stage2(tmp_path, train_data_dirs):
     _need_resemblyzer()
     cfg, latents = _cfg(train_data_dirs), tmp_path / "latents"
     s1cfg = Stage1Config(teacher="resemblyzer", latent_dir=str(latents), store_steps=3)
-    s1 = Stage1Trainer("cnunet-tb-ts-s", cfg, tmp_path / "s1", progress=False, strategy_cfg=s1cfg)
+    s1 = Stage1Trainer("cnunet-tb-ts", cfg, tmp_path / "s1", progress=False, strategy_cfg=s1cfg)
     s1.run()
     assert s1.step == 2 and s1.model.fusion is not None
     model1, _ = load_checkpoint(tmp_path / "s1" / "last.pt")  # rebuilds the fused model
@@ -102,7 +102,7 @@ def test_stage1_store_stage2(tmp_path, train_data_dirs):
 
     s2cfg = Stage2Config(latent_dir=str(latents),
                          stage1_checkpoint=str(tmp_path / "s1" / "last.pt"))
-    s2 = Stage2Trainer("cnunet-tb-ts-s", cfg, tmp_path / "s2", progress=False, strategy_cfg=s2cfg)
+    s2 = Stage2Trainer("cnunet-tb-ts", cfg, tmp_path / "s2", progress=False, strategy_cfg=s2cfg)
     assert s2.model.fusion is None
     for k, v in s2.model.state_dict().items():  # initialised from stage 1, fusion dropped
         torch.testing.assert_close(v, model1.state_dict()[k])
@@ -125,18 +125,18 @@ def test_stage2_refuses_other_mixtures(tmp_path, train_data_dirs):
     another seed, or when a record's keys were altered."""
     cfg, latents = _cfg(train_data_dirs), tmp_path / "latents"
     s1cfg = Stage1Config(teacher="wavlm", latent_dir=str(latents), teacher_hears="noisy")
-    s1 = Stage1Trainer("cnunet-tb-ts-s", cfg, tmp_path / "s1", progress=False,
+    s1 = Stage1Trainer("cnunet-tb-ts", cfg, tmp_path / "s1", progress=False,
                        strategy_cfg=s1cfg, teacher=_tiny_wavlm())
     assert s1.model.cfg.embed_dim == 16
     s1.store_latents(latents, 1)
     s2cfg = Stage2Config(latent_dir=str(latents), init="scratch")
     with pytest.raises(StreamseError, match="seed"):
-        Stage2Trainer("cnunet-tb-ts-s", dataclasses.replace(cfg, seed=1), tmp_path / "s2",
+        Stage2Trainer("cnunet-tb-ts", dataclasses.replace(cfg, seed=1), tmp_path / "s2",
                       progress=False, strategy_cfg=s2cfg)
     rec = torch.load(record_path(latents, 0), weights_only=True)
     rec["indices"] = rec["indices"].flip(0)
     torch.save(rec, record_path(latents, 0))
-    s2 = Stage2Trainer("cnunet-tb-ts-s", cfg, tmp_path / "s2", progress=False, strategy_cfg=s2cfg)
+    s2 = Stage2Trainer("cnunet-tb-ts", cfg, tmp_path / "s2", progress=False, strategy_cfg=s2cfg)
     with pytest.raises(StreamseError, match="other mixtures"):
         s2.batch(0)
 
@@ -166,7 +166,7 @@ def test_cli_two_stages_and_online_latents(tmp_path, train_data_dirs):
 
     def train(strategy, *extra):
         run = subprocess.run([sys.executable, "-m", "streamse", "train", "--model",
-                              "cnunet-tb-ts-s", "--strategy", strategy, "--config", str(cfg),
+                              "cnunet-tb-ts", "--strategy", strategy, "--config", str(cfg),
                               "--out", str(tmp_path / ("s" + strategy[-1])), *extra],
                              capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stderr[-2000:]
@@ -183,7 +183,7 @@ def test_cli_two_stages_and_online_latents(tmp_path, train_data_dirs):
     from streamse.models.train.strategies.base import read_tables, split_config
 
     tcfg, _ = split_config(read_tables(cfg), "ts-stage2", Stage2Config)
-    online = Stage2Trainer("cnunet-tb-ts-s", tcfg, tmp_path / "on", progress=False,
+    online = Stage2Trainer("cnunet-tb-ts", tcfg, tmp_path / "on", progress=False,
                            strategy_cfg=Stage2Config(latents="online",
                                                      stage1_checkpoint=str(tmp_path / "s1" /
                                                                            "last.pt")))
@@ -197,7 +197,7 @@ def test_cli_two_stages_and_online_latents(tmp_path, train_data_dirs):
     online.run()
     assert online.step == 2
     with pytest.raises(StreamseError, match="stage-1"):  # a stage-2 checkpoint is no teacher
-        Stage2Trainer("cnunet-tb-ts-s", tcfg, tmp_path / "bad", progress=False,
+        Stage2Trainer("cnunet-tb-ts", tcfg, tmp_path / "bad", progress=False,
                       strategy_cfg=Stage2Config(latents="online", init="scratch",
                                                 stage1_checkpoint=str(tmp_path / "s2" /
                                                                       "last.pt")))
