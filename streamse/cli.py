@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli_types import BLOCKSIZE, SAMPLERATE, SECONDS, THREADS, OneLineParser, ranged
+from .cli_types import BLOCKSIZE, SAMPLERATE, SECONDS, OneLineParser, add_threads, ranged
 from .errors import StreamseError
 
 DEFAULT_MODEL = "crn"
@@ -25,53 +25,30 @@ def _model_help() -> str:
 
 def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help=_model_help())
-    p.add_argument("-t", "--threads", type=THREADS, default=1, help="onnxruntime intra-op threads")
+    add_threads(p)
     p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from .enhance import describe_rtf, enhance_file, plan_outputs
+    from .enhance import Skipped, describe_rtf, enhance_files, plan_outputs
     from .runtime import load_streamer
 
     pairs = plan_outputs([Path(p) for p in args.inputs], Path(args.output), args.overwrite,
                          args.subtype)
     streamer = load_streamer(args.model, args.threads, args.provider)
     failed = 0
-    # progress on a terminal only (disable=None); one bar: files, or seconds of a single file
-    files = tqdm(pairs, desc="enhance", unit="file", disable=True if len(pairs) < 2 else None)
-    for src, dst in files:
-        try:
-            with tqdm(desc=src.name, unit="s", unit_scale=True, leave=False,
-                      disable=True if len(pairs) > 1 else None, bar_format="{desc}: {n:.0f} s of audio "
-                      "[{elapsed}, {rate_fmt}]") as bar:
-                res = enhance_file(streamer, src, dst, args.subtype, progress=bar.update)
-        except StreamseError as exc:
-            if len(pairs) == 1:
-                raise
-            print(f"streamse: skipped: {exc}", file=sys.stderr)
+    for res in enhance_files(streamer, pairs, args.subtype):
+        if isinstance(res, Skipped):
+            print(f"streamse: skipped: {res.reason}", file=sys.stderr)
             failed += 1
             continue
-        for warning in _enhance_warnings(res):
-            print(f"streamse: warning: {src}: {warning}", file=sys.stderr)
+        for warning in res.warnings():
+            print(f"streamse: warning: {res.source}: {warning}", file=sys.stderr)
         if len(pairs) == 1:
-            print(f"{dst}  ({res.seconds:.2f} s of audio, {describe_rtf(res.rtf)})")
+            print(f"{res.target}  ({res.seconds:.2f} s of audio, {describe_rtf(res.rtf)})")
     if failed:
         print(f"streamse: {failed} of {len(pairs)} files failed", file=sys.stderr)
     return 1 if failed else 0
-
-
-def _enhance_warnings(res) -> list[str]:
-    out = []
-    if res.clipped:
-        out.append(f"{res.clipped} clipped input samples")
-    if res.clipped_out:
-        out.append(f"{res.clipped_out} output samples beyond full scale were clipped "
-                   "(--subtype FLOAT keeps them)")
-    if res.truncated:
-        out.append(f"truncated file ({res.truncated}); enhanced what it holds")
-    return out
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -176,7 +153,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .errors import require
 
     require("torch", "train")
-    from streamse.export.cli import export_checkpoint
+    from streamse.export.checkpoint import export_checkpoint
 
     print(export_checkpoint(Path(args.checkpoint), Path(args.output), args.check_audio, args.tol))
     return 0
@@ -235,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clean speech for --make-stationary-set (default: %(default)s)")
     p.add_argument("--compile", action="store_true", help="--train with torch.compile")
     p.add_argument("--model", action="append", help="model name(s); repeat for several")
-    p.add_argument("--threads", type=THREADS, default=None, help="threads for the 'N threads' row")
+    add_threads(p, None, "rows for 1 and 2 threads with --rtf and --train, 1 otherwise")
     p.add_argument("--seconds", type=SECONDS, default=None,
                    help="audio seconds per measurement (default 10; 3 per probe for --streams)")
     p.add_argument("--peers", action="store_true", help="run the peer denoisers (RNNoise, "
@@ -269,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
                    default=1.0, help="--ray: CPUs Ray reserves per replica")
     p.add_argument("--ray-address", default=None, help="--ray: join this cluster (default: "
                    "start a local Ray instance)")
-    p.add_argument("-t", "--threads", type=THREADS, default=1, help="onnxruntime intra-op threads")
+    add_threads(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("serve-client", help="stream a file through a `streamse serve` server")

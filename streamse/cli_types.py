@@ -40,3 +40,11 @@ THREADS = ranged(int, 1, 256)
 SAMPLERATE = ranged(int, 8000, 384000)
 BLOCKSIZE = ranged(int, 32, 4096)
 SECONDS = ranged(float, 0.0, None, low_open=True)
+
+
+def add_threads(p, default: int | None = 1, when_unset: str = "") -> None:
+    """`-t/--threads`, with one meaning in every verb: the compute threads the model runs on
+    (onnxruntime intra-op threads; torch threads when training)."""
+    p.add_argument("-t", "--threads", type=THREADS, default=default,
+                   help="compute threads the model runs on (onnxruntime intra-op; torch when "
+                   "training); default: " + (when_unset or "%(default)s"))

@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -36,6 +36,26 @@ class EnhanceResult:
     @property
     def rtf(self) -> float:
         return self.compute_seconds / max(self.seconds, 1e-9)
+
+    def warnings(self) -> list[str]:
+        """What the user should hear about this file although it was enhanced."""
+        out = []
+        if self.clipped:
+            out.append(f"{self.clipped} clipped input samples")
+        if self.clipped_out:
+            out.append(f"{self.clipped_out} output samples beyond full scale were clipped "
+                       "(--subtype FLOAT keeps them)")
+        if self.truncated:
+            out.append(f"truncated file ({self.truncated}); enhanced what it holds")
+        return out
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file of a batch that could not be enhanced (the others still were)."""
+
+    source: Path
+    reason: str
 
 
 def describe_rtf(rtf: float) -> str:
@@ -130,3 +150,24 @@ def enhance_file(streamer: HopStreamer, source: Path, target: Path, subtype: str
            if info.truncated else "")
     return EnhanceResult(source, target, x.size / streamer.sample_rate, compute, info.clipped,
                          over, cut)
+
+
+def enhance_files(streamer: HopStreamer, pairs: list[tuple[Path, Path]],
+                  subtype: str | None = None) -> Iterator[EnhanceResult | Skipped]:
+    """Enhance every (source, target) pair of `plan_outputs` in turn, yielding one outcome
+    each. One file: its error is raised. Several: a file that fails is yielded as `Skipped`
+    and the batch goes on. Progress: a bar of files for a batch, of audio seconds for one file
+    (on a terminal only)."""
+    from tqdm import tqdm
+
+    single = len(pairs) == 1
+    for src, dst in tqdm(pairs, desc="enhance", unit="file", disable=True if single else None):
+        try:
+            with tqdm(desc=src.name, unit="s", unit_scale=True, leave=False,
+                      disable=None if single else True,
+                      bar_format="{desc}: {n:.0f} s of audio [{elapsed}, {rate_fmt}]") as bar:
+                yield enhance_file(streamer, src, dst, subtype, progress=bar.update)
+        except StreamseError as exc:
+            if single:
+                raise
+            yield Skipped(src, str(exc))

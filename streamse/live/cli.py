@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from streamse.cli_types import BLOCKSIZE, SAMPLERATE, SECONDS, THREADS, ranged
+from streamse.cli_types import BLOCKSIZE, SAMPLERATE, SECONDS, add_threads, ranged
 from streamse.live.virtual_mic import DEFAULT_NAME
 from streamse.errors import StreamseError
 
@@ -72,7 +72,7 @@ def register(subparsers) -> None:
     p.add_argument("--blocksize", type=BLOCKSIZE, default=480, help="device block, 32..4096 samples")
     p.add_argument("--latency", type=_latency, default="low",
                    help="low | high | seconds (PortAudio); high also adds 2 hops of compute margin")
-    p.add_argument("-t", "--threads", type=THREADS, default=1, help="inference threads")
+    add_threads(p)
     p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--dry", type=ranged(float, 0.0, 1.0), default=0.0,
                    help="share of dry input in the output, 0..1")

@@ -9,8 +9,8 @@ output lands at the same indices as before. A worker more than `resync_after` sa
 restarts its chain at the newest input instead of grinding through the backlog.
 
 `buffer` is the smallest output lead at which an instantly fast worker never underruns, given
-the block size, hop and resampler look-ahead (computed exactly from `Pipeline.count`), plus a
-compute margin that gives the worker at least one hop of time for each hop.
+the block size, hop and resampler look-ahead (computed exactly from
+`ResampledStreamer.count`), plus a compute margin that gives the worker at least one hop of time for each hop.
 
 When the model is late, the output never flaps between enhanced and dry block by block:
 
@@ -36,9 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streamse.live.pipeline import Pipeline
+from streamse.live.resampled import ResampledStreamer
 from streamse.live.ring import Ring
-from streamse.live.stats import Latency, Stats
+from streamse.live.counters import Latency, Stats
 from streamse.streamer import HopStreamer
 
 WET, DRY = 0, 1
@@ -75,23 +75,23 @@ class EngineConfig:
         return self.dry + (1.0 - self.dry) * lim
 
 
-def min_buffer(pipe: Pipeline, blocksize: int, blocks: int = 4096) -> int:
+def min_buffer(chain: ResampledStreamer, blocksize: int, blocks: int = 4096) -> int:
     """Smallest output lead (device samples) with no underrun for an instant worker.
 
     Callback k plays indices [kB, (k+1)B) - delay.. and the worker has seen k*B input samples,
     so lead >= (k+1)B - count(kB) for every k (periodic in k; `blocks` covers the period).
     """
-    return max((k + 1) * blocksize - pipe.count(k * blocksize) for k in range(blocks))
+    return max((k + 1) * blocksize - chain.count(k * blocksize) for k in range(blocks))
 
 
 class Engine:
     def __init__(self, streamer: HopStreamer, config: EngineConfig):
         self.config = config
-        self.pipe = Pipeline(streamer, config.device_rate)
-        hop = self.pipe.hop
+        self.chain = ResampledStreamer(streamer, config.device_rate)
+        hop = self.chain.hop
         margin = max(0, hop - config.blocksize) + int(round(config.safety_hops * hop))
-        self.buffer = min_buffer(self.pipe, config.blocksize) + margin
-        self.delay = self.buffer + self.pipe.delay
+        self.buffer = min_buffer(self.chain, config.blocksize) + margin
+        self.delay = self.buffer + self.chain.delay
         self.nominal_delay = self.delay
         self.resync_after = self.buffer + config.blocksize
         extra = config.max_extra_hops * hop
@@ -135,7 +135,7 @@ class Engine:
 
     # latency --------------------------------------------------------------------------------
     def latency(self, device_latency_s: float = 0.0) -> Latency:
-        s = self.pipe.streamer
+        s = self.chain.streamer
         return Latency(self.config.device_rate, self.delay,
                        s.algorithmic_latency / s.sample_rate, device_latency_s)
 
@@ -264,10 +264,10 @@ class Engine:
     # worker ---------------------------------------------------------------------------------
     def _start_segment(self, s: int) -> None:
         """Restart the chain at input index s; fill output up to s + delay with the fallback."""
-        self.pipe.reset()
+        self.chain.reset()
         self.r_in = s
         self._seg_out = s + self.buffer  # output index of the chain's next sample
-        self._skip = self.pipe.delay     # first chain outputs reconstruct input before s
+        self._skip = self.chain.delay     # first chain outputs reconstruct input before s
         self._fill_to(s + self.delay)
 
     def _fill_to(self, end: int) -> None:
@@ -284,9 +284,9 @@ class Engine:
     def _grow(self) -> None:
         """The model was late: raise the delay by one model hop (the callback holds the
         fallback meanwhile, so the jump is not heard in the enhanced path)."""
-        if self.delay - self.nominal_delay >= self.config.max_extra_hops * self.pipe.hop:
+        if self.delay - self.nominal_delay >= self.config.max_extra_hops * self.chain.hop:
             return
-        d = self.pipe.hop
+        d = self.chain.hop
         self.buffer += d
         self.delay += d
         self.resync_after = self.buffer + self.config.blocksize
@@ -313,10 +313,10 @@ class Engine:
         if self.w_in - self.r_in > self.inp.capacity:  # overwritten while we copied
             return n
         self.r_in += n
-        hops = self.pipe.hops
+        hops = self.chain.hops
         t0 = time.perf_counter()
-        y = self.pipe.feed(x)
-        self._account(x, time.perf_counter() - t0, self.pipe.hops - hops)
+        y = self.chain.feed(x)
+        self._account(x, time.perf_counter() - t0, self.chain.hops - hops)
         self._emit(y)
         if self.recorder is not None:
             self.recorder.push(x, y)
@@ -325,11 +325,11 @@ class Engine:
     def _account(self, x: np.ndarray, dt: float, new: int) -> None:
         """Worker stats for one step: dt seconds of chain time that ran `new` model hops."""
         st = self.stats
-        hop = self.pipe.streamer.hop
+        hop = self.chain.streamer.hop
         if new:
             st.hops += new
             st.model_time_s += dt
-            st.audio_time_s += new * hop / self.pipe.model_rate
+            st.audio_time_s += new * hop / self.chain.model_rate
             st.model_time_max_s = max(st.model_time_max_s, dt / new)
         if x.size:
             st.peak_in = max(st.peak_in, float(np.abs(x).max()))
@@ -356,7 +356,7 @@ class Engine:
     def start(self) -> None:
         """Run worker_step in a thread, polling every quarter block/hop when idle."""
         fs = self.config.device_rate
-        poll = min(self.config.blocksize, self.pipe.hop) / fs / 4
+        poll = min(self.config.blocksize, self.chain.hop) / fs / 4
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, args=(max(5e-4, poll),),
                                         name="streamse-worker", daemon=True)

@@ -16,7 +16,7 @@ from streamse.errors import StreamseError
 from streamse.live import devices
 from streamse.live.engine import Engine, EngineConfig
 from streamse.live.record import Recorder
-from streamse.live.status import status_line, summary
+from streamse.live.report import status_line, summary
 from streamse.streamer import HopStreamer
 
 

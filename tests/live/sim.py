@@ -27,7 +27,7 @@ def simulate(engine: Engine, x: np.ndarray, blocksize: int, out_channels: int = 
     xin[: x.shape[0]] = x
     out = np.zeros((xin.shape[0], out_channels), dtype=np.float32)
     period = blocksize / engine.config.device_rate
-    hop = engine.pipe.hop
+    hop = engine.chain.hop
     budget, step, pending = 0.0, 0, None
     for k in range(n_blocks):
         if cost is None:

@@ -65,7 +65,7 @@ def test_worker_stalls_hold_the_fallback_then_return_at_a_raised_delay(blocksize
     y = simulate(eng, x, blocksize, cost=stall)[:, 0]
     st, d, n = eng.stats, eng.delay, len(x)
     assert st.underruns == 2 and st.degraded_samples >= 2 * 0.5 * 16000  # held >= hold_s
-    assert d == nominal + st.delay_growths * eng.pipe.hop and 1 <= st.delay_growths <= 2
+    assert d == nominal + st.delay_growths * eng.chain.hop and 1 <= st.delay_growths <= 2
     to_dry, to_wet = st.events(TO_DRY), st.events(TO_WET)
     assert len(to_dry) == len(to_wet) == 2  # one switch each way per stall, no flapping
     assert np.all(to_wet[:, 2] == eng._ramp.size) and np.all(to_dry[:, 2] > 0)

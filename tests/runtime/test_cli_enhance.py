@@ -129,3 +129,18 @@ def test_bench_json_keys(capsys):
     assert r["hop_ms"] == 10.0 and r["algorithmic_latency_ms"] == 20.0
     assert r["stream_vs_offline_error"] < 1e-4
     assert 0 < r["rtf"] < 5
+
+
+def test_a_bad_file_in_a_batch_is_skipped_and_the_rest_enhanced(tmp_path, capsys, noisy_clean):
+    """Several inputs: a corrupt one is reported and skipped, the others are written, exit 1;
+    one input: its error is the run's (exit 2)."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    sf.write(src / "a.wav", noisy_clean[0][:16000], 16000)
+    (src / "b.wav").write_bytes(b"RIFF not really a wav")
+    sf.write(src / "c.wav", noisy_clean[0][:8000], 16000)
+    code, _, err = _run(capsys, "enhance", str(src), "-o", str(out))
+    assert code == 1 and "skipped" in err and "b.wav" in err and "1 of 3 files failed" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a.wav", "c.wav"]
+    code, _, err = _run(capsys, "enhance", str(src / "b.wav"), "-o", str(tmp_path / "b.wav"))
+    assert code == 2 and "skipped" not in err and not (tmp_path / "b.wav").exists()

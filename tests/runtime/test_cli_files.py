@@ -117,7 +117,6 @@ def test_impossible_output_paths_are_one_line_errors(tmp_path, capsys):
 
 def test_output_clipping_is_counted_and_reported(tmp_path):
     from streamse.audio_io import write_audio
-    from streamse.cli import _enhance_warnings
     from streamse.enhance import EnhanceResult
 
     y = np.array([0.5, 1.5, -2.0, 0.999, -1.0], np.float32)
@@ -126,7 +125,7 @@ def test_output_clipping_is_counted_and_reported(tmp_path):
     assert write_audio(tmp_path / "b.wav", y, 16000, subtype="FLOAT") == 0  # kept as they are
     np.testing.assert_array_equal(sf.read(tmp_path / "b.wav", dtype="float32")[0], y)
     res = EnhanceResult(Path("x.wav"), Path("y.wav"), 1.0, 0.1, 3, 2)
-    lines = _enhance_warnings(res)
+    lines = res.warnings()
     assert lines == ["3 clipped input samples", "2 output samples beyond full scale were "
                      "clipped (--subtype FLOAT keeps them)"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from streamse.live.stats import Latency, Stats
+from streamse.live.counters import Latency, Stats
 
 
 def _db(peak: float) -> float:

@@ -1,4 +1,5 @@
-"""The worker's signal chain at the device rate: resample down -> HopStreamer -> resample up.
+"""A HopStreamer at the device rate: resample down -> HopStreamer -> resample up (the worker's
+signal chain).
 
 Units: `feed` takes and returns device-rate samples. The chain is time-aligned except for the
 streamer: output sample m (counted from the last `reset`) reconstructs input sample m - `delay`,
@@ -16,7 +17,7 @@ from streamse.dsp.resample import make_resampler
 from streamse.streamer import HopStreamer
 
 
-class Pipeline:
+class ResampledStreamer:
     def __init__(self, streamer: HopStreamer, device_rate: int):
         self.streamer = streamer
         self.device_rate = device_rate
