@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from streamse.cli_types import THREADS, ranged
+from streamse.cli_types import add_threads, ranged
+from streamse.commands.common import DEFAULT_MODEL, model_help
 from streamse.errors import StreamseError
 from streamse.quality.pairs import folder_pairs, read_pairs_file
 
@@ -73,8 +74,8 @@ def register(sub) -> None:
     p = sub.add_parser("eval", help="PESQ/STOI/SI-SDR/composite (and DNSMOS) on noisy/clean pairs")
     p.add_argument("folder", nargs="?", help="folder with noisy/ and clean/ subfolders")
     p.add_argument("--pairs", help="JSON list or TSV of (noisy, clean) paths")
-    p.add_argument("--model", default="crn", help="shipped model name or .onnx path")
-    p.add_argument("-t", "--threads", type=THREADS, default=1)
+    p.add_argument("--model", default=DEFAULT_MODEL, help=model_help())
+    add_threads(p)
     p.add_argument("--no-dnsmos", dest="dnsmos", action="store_false",
                    help="skip DNSMOS SIG/BAK/OVRL (on by default when speechmos is installed)")
     p.add_argument("--max-files", type=ranged(int, 0), default=0, help="first N pairs only (0 = all)")

@@ -7,6 +7,7 @@ import os
 import sys
 
 from streamse.cli_types import BLOCKSIZE, SAMPLERATE, SECONDS, add_threads, ranged
+from streamse.commands.common import DEFAULT_MODEL, model_help
 from streamse.live.virtual_mic import DEFAULT_NAME
 from streamse.errors import StreamseError
 
@@ -43,7 +44,7 @@ def _channel(text: str) -> int | None:
 def register(subparsers) -> None:
     p = subparsers.add_parser("live", help="enhance a microphone live to a speaker",
                               epilog=EPILOG)
-    p.add_argument("--model", default="crn", help="shipped model name or .onnx path")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=model_help())
     p.add_argument("--list-devices", action="store_true",
                    help="list audio devices and the virtual-microphone back ends, and exit")
     p.add_argument("--virtual-mic", nargs="?", const=DEFAULT_NAME, default=None, metavar="NAME",
