@@ -154,8 +154,9 @@ class CNUNetTB(SpectralEnhancer):
                              self.bottleneck.init_state(batch),
                              self.mask_branch.init_state(batch), self.map_branch.init_state(batch))
 
-    def _encode(self, xc: torch.Tensor, state: CNUNetTBState | None):
-        """xc (B, 2, T, 257) -> (bottleneck input (B, out, T, F/64), skips, feats, states)."""
+    def encode(self, xc: torch.Tensor, state: CNUNetTBState | None):
+        """xc (B, 2, T, 257) -> (bottleneck input (B, out, T, F/64), skips, feats, states).
+        Offline when state is None. A hook of the streaming form (`cnunet_tb_fused`) too."""
         h = self.inp(xc[..., 1:])  # (B, out, T, 256): DC dropped
         skips, feats, s_enc = [], [], []
         for enc, down, s in zip(self.enc, self.down, states(state, "enc", len(self.enc))):
@@ -168,7 +169,7 @@ class CNUNetTB(SpectralEnhancer):
 
     def _run(self, xc: torch.Tensor, state: CNUNetTBState | None, emb: torch.Tensor | None):
         """xc (B, 2, T, 257), emb (B, T, D) or None -> (yc, latent (B, out, T, 4), state)."""
-        h, skips, feats, s_enc = self._encode(xc, state)
+        h, skips, feats, s_enc = self.encode(xc, state)
         if self.fusion is not None:
             if emb is None:
                 raise ValueError("this CNUNet-TB has a stage-1 fusion layer: pass an embedding")
@@ -177,11 +178,11 @@ class CNUNetTB(SpectralEnhancer):
         m, s_mask = self.mask_branch.run(latent, skips, feats, state and state.mask)
         s, s_map = self.map_branch.run(latent, skips, feats, state and state.map)
         nxt = None if state is None else CNUNetTBState(s_enc, s_mid, s_mask, s_map)
-        return self._output(xc, m, s), latent, nxt
+        return self.combine(xc, m, s), latent, nxt
 
-    def _output(self, xc: torch.Tensor, m: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    def combine(self, xc: torch.Tensor, m: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """Noisy xc (B, 2, T, 257), mask-branch m and map-branch s (B, 2, T, 256) -> the
-        compressed estimate (B, 2, T, 257), DC bin zero."""
+        compressed estimate (B, 2, T, 257), DC bin zero. A hook of the streaming form too."""
         return F.pad(self._average(polar_mask(xc[..., 1:], m), s), (1, 0))
 
     def _average(self, masked: torch.Tensor, mapped: torch.Tensor) -> torch.Tensor:

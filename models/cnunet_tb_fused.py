@@ -31,7 +31,7 @@ Time-causal state is cached per layer exactly as in `models.streaming` (`ConvSta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -39,11 +39,13 @@ from torch import nn
 
 from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, SubPixelConv, run, states
 from .cnunet_stages import DecoderStage
-from .cnunet_tb import CNUNetTB, DecoderBranch
 from .cnunet_tb_blocks import CausalCTFA, CTFAState, TBDecoderStage
 from .spectral import SpectralEnhancer
 from .streaming import RunningMean
-from .streaming.conv import ConvState, _CausalTimeConv
+from .streaming.conv import CausalTimeConv, ConvState
+
+if TYPE_CHECKING:  # the model imports this module (streaming_form), not the reverse
+    from .cnunet_tb import CNUNetTB, DecoderBranch
 
 G = 4  # paths: mask re, mask im, map re, map im
 
@@ -123,7 +125,7 @@ def _fuse(convs: Sequence[nn.Conv1d | nn.Conv2d], index: list[list[int]] | None 
     return conv
 
 
-class FusedCausalConv(_CausalTimeConv):
+class FusedCausalConv(CausalTimeConv):
     """The G paths' causal conv as one conv; state: the last `context` input frames of the
     fused input (B, C_in, context[, F]), as `CausalConv1d/2d`."""
 
@@ -138,7 +140,7 @@ class FusedCausalConv(_CausalTimeConv):
         group-major, or the concatenation `segs`, or `cin` channels read as `index`."""
         if segs is not None:
             index, cin = [_index(segs, g)[0] for g in range(G)], _index(segs, 0)[1]
-        if isinstance(mods[0], _CausalTimeConv):
+        if isinstance(mods[0], CausalTimeConv):
             return cls(_fuse([m.conv for m in mods], index, cin), mods[0].context, mods[0].in_freq)
         return cls(_fuse(mods, index, cin), 0, None)
 
@@ -369,7 +371,8 @@ class FusedBranches(nn.Module):
                                                   states(state, "dec", n))):
             level = len(skips) - 1 - k
             u, su = run(up, h, su)  # (B, G*out, T, F')
-            h, sd = dec._run(torch.cat([u, skips[level]], dim=1), feats[level], sd)
+            x = torch.cat([u, skips[level]], dim=1)
+            h, sd = (dec(x, feats[level]), None) if sd is None else dec.step(x, feats[level], sd)
             s_up.append(su)
             s_dec.append(sd)
         m, s = self.head(h).chunk(2, dim=1)  # (B, 2, T, F) each
@@ -405,10 +408,10 @@ class FusedCNUNetTB(SpectralEnhancer):
         base = self.base
         if base.fusion is not None:
             raise ValueError("this CNUNet-TB has a stage-1 fusion layer: pass an embedding")
-        h, skips, feats, s_enc = base._encode(xc, state)
+        h, skips, feats, s_enc = base.encode(xc, state)
         latent, s_mid = base.bottleneck.step(h, state.bottleneck)
         m, s, s_br = self.branches.step(latent, skips, feats, state.branches)
-        return base._output(xc, m, s), FusedCNUNetTBState(s_enc, s_mid, s_br)
+        return base.combine(xc, m, s), FusedCNUNetTBState(s_enc, s_mid, s_br)
 
 
 __all__ = ["FusedBranches", "FusedBranchesState", "FusedCNUNetTB", "FusedCNUNetTBState"]

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conv import ConvState, _CausalTimeConv
+from .conv import ConvState, CausalTimeConv
 
 
 class _ComplexKernel(nn.Module):
@@ -38,7 +38,7 @@ class _ComplexKernel(nn.Module):
         return out.numel() * 2 * self.real.weight[0].numel()
 
 
-class ComplexCausalConv2d(_CausalTimeConv):
+class ComplexCausalConv2d(CausalTimeConv):
     """Complex Conv2d over (B, 2*cin, T, F) -> (B, 2*cout, T, F_out): causal in T, 'same'-padded
     (optionally strided) in F, like `CausalConv2d`. State: the last (kt-1)*dt input frames."""
 

@@ -21,7 +21,7 @@ class ConvState:
     past: torch.Tensor  # (B, C_in, context[, F_in]): the last `context` input frames
 
 
-class _CausalTimeConv(nn.Module):
+class CausalTimeConv(nn.Module):
     conv: nn.Conv1d | nn.Conv2d
     context: int
 
@@ -50,7 +50,7 @@ class _CausalTimeConv(nn.Module):
         return ConvState(torch.zeros(shape, dtype=like.dtype, device=like.device))
 
 
-class CausalConv1d(_CausalTimeConv):
+class CausalConv1d(CausalTimeConv):
     """Conv1d over (B, C, T), causal in T."""
 
     def __init__(self, cin: int, cout: int, kernel: int, dilation: int = 1, groups: int = 1,
@@ -64,7 +64,7 @@ class CausalConv1d(_CausalTimeConv):
         return self._zeros((batch, self.conv.in_channels, self.context), w)
 
 
-class CausalConv2d(_CausalTimeConv):
+class CausalConv2d(CausalTimeConv):
     """Conv2d over (B, C, T, F): causal in T, 'same'-padded (optionally strided) in F.
 
     kernel = (kt, kf), dilation = (dt, df). Output bins: floor((F + 2*pad_f - df*(kf-1) - 1) /

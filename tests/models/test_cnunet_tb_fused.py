@@ -62,7 +62,7 @@ def test_fused_multi_frame_steps_and_offline(model, noisy_clean):
     ref = offline(model, x)
     assert rel_err(step_hops(fused, x[None], HOP, frames=3)[0][0], ref) < TOL
     with torch.no_grad():  # offline, the branch outputs themselves
-        h, skips, feats, _ = model._encode(model.analyse(torch.from_numpy(x)[None]), None)
+        h, skips, feats, _ = model.encode(model.analyse(torch.from_numpy(x)[None]), None)
         latent = model.bottleneck(h)
         m, s = fused.branches(latent, skips, feats)
         for got, branch in ((m, model.mask_branch), (s, model.map_branch)):
