@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from streamse.errors import StreamseError
+from streamse.hop_timing import hop_times
 from streamse.runtime import load_streamer
 from streamse.streamer import HopStreamer
 
@@ -73,16 +74,6 @@ def build_systems(models: list[str], with_peers: bool, threads: int = 1,
 
 
 # --- speed ------------------------------------------------------------------------------------
-def _time_block(streamer: HopStreamer, block: np.ndarray) -> list[float]:
-    """Seconds per hop for `block` fed one hop per call (the stream continues across blocks)."""
-    hop, clock, times = streamer.hop, time.perf_counter, []
-    for i in range(0, block.size - hop + 1, hop):
-        t0 = clock()
-        streamer.feed(block[i : i + hop])
-        times.append(clock() - t0)
-    return times
-
-
 def _interleave(systems: list[System], blocks: list[np.ndarray]) -> dict[str, list[float]]:
     """Hop times (streaming) or block times (whole file) per system, blocks interleaved."""
     times: dict[str, list[float]] = {s.info.name: [] for s in systems}
@@ -90,7 +81,7 @@ def _interleave(systems: list[System], blocks: list[np.ndarray]) -> dict[str, li
         k = r % len(systems)
         for s in systems[k:] + systems[:k]:
             if s.streamer is not None:
-                times[s.info.name] += _time_block(s.streamer, block)
+                times[s.info.name] += hop_times(s.streamer, block).tolist()  # stream continues
             else:
                 t0 = time.perf_counter()
                 s.whole(block)

@@ -10,13 +10,13 @@ output with the PyTorch offline forward (relative to the signal peak).
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 
 from streamse.audio_io import read_audio
 from streamse.demo import DEMO_INPUT
 from streamse.runtime import OnnxStreamer, resolve_model
+from streamse.hop_timing import hop_times, rtf_of
 from streamse.streamer import HopStreamer
 
 from .machine import machine_info
@@ -31,18 +31,10 @@ def bench_audio(sample_rate: int, seconds: float) -> np.ndarray:
 
 def time_hops(streamer: HopStreamer, x: np.ndarray, warmup: int = 20) -> np.ndarray:
     """Seconds per hop, feeding one hop at a time (after `warmup` untimed hops)."""
-    hop = streamer.hop
     streamer.reset()
-    for i in range(warmup):
-        streamer.feed(x[i * hop : (i + 1) * hop])
+    hop_times(streamer, x[: warmup * streamer.hop])
     streamer.reset()
-    times = np.empty(x.size // hop)
-    clock = time.perf_counter
-    for i in range(times.size):
-        t0 = clock()
-        streamer.feed(x[i * hop : (i + 1) * hop])
-        times[i] = clock() - t0
-    return times
+    return hop_times(streamer, x)
 
 
 def summarise(times: np.ndarray, hop_s: float) -> dict:
@@ -50,7 +42,7 @@ def summarise(times: np.ndarray, hop_s: float) -> dict:
     return {"hop_time_p50_ms": float(np.percentile(ms, 50)),
             "hop_time_p95_ms": float(np.percentile(ms, 95)),
             "hop_time_p99_ms": float(np.percentile(ms, 99)),
-            "hop_time_max_ms": float(ms.max()), "rtf": float(times.sum() / (times.size * hop_s))}
+            "hop_time_max_ms": float(ms.max()), "rtf": rtf_of(times, hop_s)}
 
 
 def _torch_rows(model: str, x: np.ndarray, onnx_out: np.ndarray, hop_s: float) -> dict:

@@ -17,6 +17,7 @@ from streamse.live import devices
 from streamse.live.engine import Engine, EngineConfig
 from streamse.live.record import Recorder
 from streamse.live.report import status_line, summary
+from streamse.hop_timing import hop_times, rtf_of
 from streamse.streamer import HopStreamer
 
 
@@ -60,12 +61,10 @@ def probe_rtf(streamer: HopStreamer, hops: int = 50) -> float:
     audio time. Reads low next to a running stream (see `probe_running`)."""
     x = (1e-3 * np.random.default_rng(0).standard_normal(hops * streamer.hop)).astype(np.float32)
     streamer.reset()
-    streamer.feed(x[: 5 * streamer.hop])  # warm-up
-    t0 = time.perf_counter()
-    streamer.feed(x[5 * streamer.hop :])
-    dt = time.perf_counter() - t0
+    hop_times(streamer, x[: 5 * streamer.hop])  # warm-up
+    times = hop_times(streamer, x[5 * streamer.hop :])
     streamer.reset()
-    return dt / ((hops - 5) * streamer.hop / streamer.sample_rate)
+    return rtf_of(times, streamer.hop / streamer.sample_rate)
 
 
 def probe_running(streamer: HopStreamer, rate: int, blocksize: int, seconds: float = 1.0,
