@@ -15,6 +15,7 @@ from streamse.errors import StreamseError
 from .cnunet import CNUNet, CNUNetConfig
 from .cnunet_tb import CNUNetTB, CNUNetTBConfig
 from .crn import CRNConfig, MaskCRN
+from .tables import tuplify_table
 
 # family -> (model class, config class)
 FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
@@ -69,11 +70,7 @@ def config_from_dict(family: str, data: dict) -> Any:
     unknown = set(data) - names
     if unknown:
         raise StreamseError(f"config has unknown fields for {family}: {sorted(unknown)}")
-    return cls(**{k: tuple(_tuples(v)) if isinstance(v, list) else v for k, v in data.items()})
-
-
-def _tuples(v: list) -> list:
-    return [tuple(_tuples(x)) if isinstance(x, list) else x for x in v]
+    return cls(**tuplify_table(data))
 
 
 def build(family: str, cfg: Any) -> nn.Module:

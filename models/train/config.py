@@ -16,13 +16,13 @@ Every field has a default; paths are relative to the working directory.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from streamse.errors import StreamseError
 
+from ..tables import read_toml, tuplify_table
 from .data import DataConfig
 from .losses import LossConfig
 
@@ -62,12 +62,7 @@ def _build(cls: type, table: dict, where: str) -> Any:
     unknown = set(table) - set(names)
     if unknown:
         raise StreamseError(f"unknown keys in [{where}]: {sorted(unknown)}")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
-
-
-def _tuple(v: Any) -> Any:
-    """TOML arrays -> tuples (nested), as the frozen model configs hold them."""
-    return tuple(_tuple(x) for x in v) if isinstance(v, list) else v
+    return cls(**tuplify_table(table))
 
 
 def config_from_tables(tables: dict) -> TrainConfig:
@@ -80,22 +75,13 @@ def config_from_tables(tables: dict) -> TrainConfig:
         base,
         data=_build(DataConfig, tables.get("data", {}), "data"),
         loss=_build(LossConfig, tables.get("loss", {}), "loss"),
-        model={k: _tuple(v) for k, v in tables.get("model", {}).items()},
+        model=tuplify_table(tables.get("model", {})),
     )
 
 
 def load_config(path: str | Path | None) -> TrainConfig:
     """TOML file -> TrainConfig; None gives the defaults."""
-    if path is None:
-        return TrainConfig()
-    path = Path(path)
-    try:
-        tables = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise StreamseError(f"config not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise StreamseError(f"{path}: invalid TOML: {exc}") from None
-    return config_from_tables(tables)
+    return TrainConfig() if path is None else config_from_tables(read_toml(path))
 
 
 def to_tables(cfg: TrainConfig) -> dict:

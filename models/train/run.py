@@ -21,10 +21,11 @@ def train(model: str, config: str | None, out: str, resume: str | None = None,
     latents: override [ts-stage2]'s latent source ('store' or 'online').
     Returns the final scores."""
     from .strategies import strategy as lookup
-    from .strategies.base import init_weights, read_tables, split_config
+    from ..tables import read_toml
+    from .strategies.base import init_weights, split_config
 
     trainer_cls, cfg_cls = lookup(strategy)
-    cfg, scfg = split_config(read_tables(config), strategy, cfg_cls)
+    cfg, scfg = split_config(read_toml(config), strategy, cfg_cls)
     if steps is not None:
         cfg = dataclasses.replace(cfg, steps=steps)
     overrides = {"noisy_dirs": tuple(noisy_dirs), "noise_dirs": tuple(noise_dirs),

@@ -180,9 +180,10 @@ def test_cli_two_stages_and_online_latents(tmp_path, train_data_dirs):
     model2, ckpt2 = load_checkpoint(tmp_path / "s2" / "last.pt")
     assert ckpt2["step"] == 2 and model2.cfg.embed_dim == 0
 
-    from streamse.models.train.strategies.base import read_tables, split_config
+    from streamse.models.tables import read_toml
+    from streamse.models.train.strategies.base import split_config
 
-    tcfg, _ = split_config(read_tables(cfg), "ts-stage2", Stage2Config)
+    tcfg, _ = split_config(read_toml(cfg), "ts-stage2", Stage2Config)
     online = Stage2Trainer("cnunet-tb-ts", tcfg, tmp_path / "on", progress=False,
                            strategy_cfg=Stage2Config(latents="online",
                                                      stage1_checkpoint=str(tmp_path / "s1" /

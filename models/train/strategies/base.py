@@ -9,7 +9,6 @@ has a default, so a config without the table works.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +20,6 @@ from streamse.errors import StreamseError
 
 from ...registry import config_from_dict
 from ..config import TrainConfig, config_from_tables
-
-
-def read_tables(path: str | Path | None) -> dict:
-    """TOML file -> nested dict ({} for None)."""
-    if path is None:
-        return {}
-    path = Path(path)
-    try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise StreamseError(f"config not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise StreamseError(f"{path}: invalid TOML: {exc}") from None
 
 
 def split_config(tables: dict, table: str, cls: type | None) -> tuple[TrainConfig, Any]:

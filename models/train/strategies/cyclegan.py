@@ -30,6 +30,7 @@ from torch import nn
 
 from streamse.errors import StreamseError
 
+from ...tables import tuplify_table
 from ..config import TrainConfig
 from ..trainer import Trainer, lr_lambda
 from .discriminator import (DiscriminatorConfig, SpectrumDiscriminator, lsgan_d_loss,
@@ -56,14 +57,10 @@ class CycleGANConfig:
 
     @classmethod
     def from_table(cls, table: dict) -> "CycleGANConfig":
-        t = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
-        gen = NoiseGeneratorConfig(**_tuples(t.pop("generator", {})))
-        disc = DiscriminatorConfig(**_tuples(t.pop("discriminator", {})))
+        t = tuplify_table(table)
+        gen = NoiseGeneratorConfig(**tuplify_table(t.pop("generator", {})))
+        disc = DiscriminatorConfig(**tuplify_table(t.pop("discriminator", {})))
         return cls(**t, generator=gen, discriminator=disc)
-
-
-def _tuples(table: dict) -> dict:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
 
 
 def _l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,7 @@ import torch
 
 from streamse.errors import StreamseError
 
+from ...tables import tuplify_table
 from ..config import TrainConfig
 from ..trainer import Trainer
 from .base import enhance_aligned
@@ -54,7 +55,7 @@ class IDDPConfig:
 
     @classmethod
     def from_table(cls, table: dict) -> "IDDPConfig":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
+        return cls(**tuplify_table(table))
 
 
 def _neg_cos(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
