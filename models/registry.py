@@ -88,20 +88,31 @@ def checkpoint_dict(model: nn.Module, name: str, family: str, **extra: Any) -> d
             "config": dataclasses.asdict(model.cfg), "state_dict": model.state_dict(), **extra}
 
 
-def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
-    """Load a checkpoint as data (never code) and rebuild its model in eval mode."""
+def read_checkpoint(path: str | Path, family: str | None = None, what: str = "checkpoint",
+                    map_location: Any = "cpu") -> dict:
+    """The one checkpoint reader: a streamse checkpoint read as data (`weights_only`, never
+    code), checked to be one (format, known family, and `family` when given). `what` names it
+    in the one-line errors (e.g. "--init checkpoint")."""
     path = Path(path)
     if not path.is_file():
-        raise StreamseError(f"checkpoint not found: {path}")
+        raise StreamseError(f"{what} not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # corrupt, truncated, or not a torch file
-        raise StreamseError(f"cannot read checkpoint {path}: {exc.__class__.__name__}: {exc}") from None
+        raise StreamseError(f"cannot read {what} {path}: {exc.__class__.__name__}: {exc}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise StreamseError(f"{path} is not a streamse checkpoint")
+    if ckpt.get("family") not in FAMILIES:
+        raise StreamseError(f"{path}: unknown model family {ckpt.get('family')!r}")
+    if family is not None and ckpt["family"] != family:
+        raise StreamseError(f"{path} holds a {ckpt['family']} model, not {family}")
+    return ckpt
+
+
+def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
+    """Load a checkpoint as data (never code) and rebuild its model in eval mode."""
+    ckpt = read_checkpoint(path)
     family = ckpt["family"]
-    if family not in FAMILIES:
-        raise StreamseError(f"{path}: unknown model family {family!r}")
     model = build(family, config_from_dict(family, ckpt["config"]))
     model.load_state_dict(ckpt["state_dict"])
     return model.eval(), ckpt

@@ -25,7 +25,7 @@ from torch import nn
 
 from streamse.errors import StreamseError
 
-from ..registry import architecture, build, checkpoint_dict, config_from_dict
+from ..registry import architecture, build, checkpoint_dict, config_from_dict, read_checkpoint
 from .audio_pool import AudioPool
 from .config import TrainConfig, to_tables
 from .data import MixtureDataset
@@ -237,12 +237,7 @@ class Trainer:
         os.replace(tmp, path)
 
     def _load(self, path: Path) -> None:
-        try:
-            ckpt = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as exc:
-            raise StreamseError(f"cannot resume from {path}: {exc}") from None
-        if ckpt.get("family") != self.family:
-            raise StreamseError(f"{path} holds a {ckpt.get('family')} model, not {self.family}")
+        ckpt = read_checkpoint(path, self.family, "checkpoint to resume from", self.device)
         if config_from_dict(self.family, ckpt["config"]) != self.model.cfg:
             raise StreamseError(f"{path}: model config differs from this run's config")
         self.model.load_state_dict(ckpt["state_dict"])

@@ -224,11 +224,9 @@ class LatentStore:
 
 def read_stage1(path: str | Path, stage2_cfg) -> dict:
     """A stage-1 checkpoint whose architecture is `stage2_cfg` apart from embed_dim."""
-    from ..registry import config_from_dict
+    from ..registry import config_from_dict, read_checkpoint
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if ckpt.get("family") != "cnunet-tb":
-        raise StreamseError(f"{path} holds a {ckpt.get('family')} model, not cnunet-tb")
+    ckpt = read_checkpoint(path, "cnunet-tb", "stage-1 checkpoint")
     theirs = config_from_dict("cnunet-tb", ckpt["config"])
     if dataclasses.replace(theirs, embed_dim=0) != stage2_cfg:
         raise StreamseError(f"{path}: stage-1 architecture differs from this stage-2 model")

@@ -18,7 +18,7 @@ from torch import nn
 
 from streamse.errors import StreamseError
 
-from ...registry import config_from_dict
+from ...registry import config_from_dict, read_checkpoint
 from ..config import TrainConfig, config_from_tables
 
 
@@ -43,12 +43,7 @@ def init_weights(model: nn.Module, family: str, path: str | Path) -> int:
 
     Accepts slim checkpoints (no optimizer). The family and config must match this run's
     model. Returns the checkpoint's step (0 when it does not say)."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise StreamseError(f"cannot read --init checkpoint {path}: {exc}") from None
-    if ckpt.get("family") != family:
-        raise StreamseError(f"{path} holds a {ckpt.get('family')} model, not {family}")
+    ckpt = read_checkpoint(path, family, "--init checkpoint")
     ours = config_from_dict(family, dataclasses.asdict(model.cfg))  # TOML lists -> tuples
     if config_from_dict(family, ckpt["config"]) != ours:
         raise StreamseError(f"{path}: model config differs from this run's (--model / [model])")

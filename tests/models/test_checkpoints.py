@@ -1,0 +1,55 @@
+"""The one checkpoint reader: checkpoints are data; every way one can be wrong is a one-line
+error naming what was being read (load, --init, resume)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from streamse.errors import StreamseError
+from streamse.models.registry import (build_by_name, checkpoint_dict, load_checkpoint,
+                                      read_checkpoint)
+from streamse.models.train.strategies.base import init_weights
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = build_by_name("crn-s")
+    path = tmp_path / "crn-s.pt"
+    torch.save(checkpoint_dict(model, "crn-s", "crn", step=7), path)
+    return model, path
+
+
+def test_a_good_checkpoint_round_trips(saved):
+    model, path = saved
+    again, ckpt = load_checkpoint(path)
+    assert ckpt["step"] == 7 and not again.training
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    assert init_weights(build_by_name("crn-s"), "crn", path) == 7
+
+
+def test_every_bad_checkpoint_is_a_clear_error(saved, tmp_path):
+    _, path = saved
+    with pytest.raises(StreamseError, match="--init checkpoint not found"):
+        read_checkpoint(tmp_path / "nope.pt", what="--init checkpoint")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(StreamseError, match="cannot read checkpoint"):
+        load_checkpoint(corrupt)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(StreamseError, match="not a streamse checkpoint"):
+        load_checkpoint(foreign)
+    with pytest.raises(StreamseError, match="holds a crn model, not cnunet"):
+        read_checkpoint(path, "cnunet")
+    with pytest.raises(StreamseError, match="model config differs"):
+        init_weights(build_by_name("crn"), "crn", path)
+
+
+def test_code_in_a_checkpoint_is_refused(tmp_path):
+    """weights_only: a pickle that would run code is not loaded."""
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "streamse-checkpoint-v1", "family": "crn", "f": print}, evil)
+    with pytest.raises(StreamseError, match="cannot read checkpoint"):
+        read_checkpoint(evil)
