@@ -19,23 +19,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import nn
 
 from streamse.audio_io import read_audio
-
 from streamse.quality.pairs import load_pairs
 
-
-def offline_enhance(model: nn.Module, x: np.ndarray) -> np.ndarray:
-    """1-D samples -> enhanced samples of the same length, aligned (the model's delay removed)."""
-    geo = model.geometry
-    d = geo.delay_samples
-    padded = np.pad(x, (0, d + geo.hop)).astype(np.float32)
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        y = model(torch.from_numpy(padded)[None].to(device))[0].cpu().numpy()
-    return y[d : d + x.size]
+from ..aligned import enhance_array
 
 
 def _scores(s: np.ndarray, y: np.ndarray, sr: int) -> tuple[float, float, float]:
@@ -74,7 +63,7 @@ def _validate_set(model: nn.Module, noisy_dir: str, clean_dir: str, max_files: i
     rows = []
     for x, s in audio:
         n = min(x.size, s.size)
-        rows.append(_scores(s[:n], offline_enhance(model, x[:n]), sr))
+        rows.append(_scores(s[:n], enhance_array(model, x[:n]), sr))
     model.train(was_training)
     return (_means(rows) if rows else {}), base
 
@@ -89,7 +78,7 @@ def transparency(model: nn.Module, clean_dir: str, max_files: int) -> tuple[floa
     rows = []
     for path in files:
         x = read_audio(str(path), model.geometry.sample_rate)[0]
-        rows.append(level_and_sisdr(x, offline_enhance(model, x)))
+        rows.append(level_and_sisdr(x, enhance_array(model, x)))
     model.train(was_training)
     level, sisdr = np.mean(np.array(rows), axis=0)
     return float(level), float(sisdr)

@@ -12,8 +12,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 
 from streamse.errors import StreamseError
@@ -51,11 +49,3 @@ def init_weights(model: nn.Module, family: str, path: str | Path) -> int:
     return int(ckpt.get("step", 0))
 
 
-def enhance_aligned(model: nn.Module, wav: torch.Tensor) -> torch.Tensor:
-    """wav (B, N) -> the model's offline output (B, N), with its win - hop delay removed.
-
-    The input is padded by delay + hop zeros so the last samples are synthesised too."""
-    geo = model.geometry
-    d, n = geo.delay_samples, wav.shape[-1]
-    y = model(F.pad(wav, (0, d + geo.hop)))  # (B, >= N + d), sample k estimates input k - d
-    return y[:, d : d + n]

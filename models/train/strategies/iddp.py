@@ -33,7 +33,7 @@ from streamse.errors import StreamseError
 from ...tables import tuplify_table
 from ..config import TrainConfig
 from ..trainer import Trainer
-from .base import enhance_aligned
+from ...aligned import enhance_aligned
 from .unpaired_data import NoiseCrops, Zipped, noisy_source, split_pool
 
 EPS = 1e-8
