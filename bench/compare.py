@@ -28,7 +28,7 @@ from streamse.hop_timing import hop_times
 from streamse.runtime import load_streamer
 from streamse.streamer import HopStreamer
 
-from .evaluate import METRIC_LABELS, EvalReport, EvalRow, read_audio, to_json
+from .evaluate import METRIC_LABELS, EvalReport, EvalRow, read_f64, to_json
 from .machine import machine_info
 from streamse.quality.metrics import score
 from .peers import BENCH_RATE, FramePeer, PeerInfo, load_peers
@@ -119,7 +119,7 @@ def run_compare_rtf(systems: list[System], seconds: float = 10.0, rounds: int = 
 
 # --- quality ----------------------------------------------------------------------------------
 def _read_pair(noisy_path: str, clean_path: str) -> tuple[np.ndarray, np.ndarray]:
-    noisy, clean = read_audio(noisy_path, BENCH_RATE), read_audio(clean_path, BENCH_RATE)
+    noisy, clean = read_f64(noisy_path, BENCH_RATE), read_f64(clean_path, BENCH_RATE)
     n = min(noisy.size, clean.size)
     return noisy[:n].astype(np.float32), clean[:n]
 

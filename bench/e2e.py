@@ -12,25 +12,18 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import soundfile as sf
 
 from streamse.bench import jack_card as jackio
 from streamse.live import devices
+from streamse.audio_io import read_audio
 from streamse.dsp.resample import resample_stream
 from streamse.demo import DEMO_INPUT
 from streamse.live.runner import LiveOptions, run_live
 from streamse.streamer import HopStreamer
 
-SAMPLE = DEMO_INPUT
-
-
 def bench_signal(rate: int, seconds: float, model_rate: int) -> np.ndarray:
-    """The bundled noisy sample (or noise if absent), looped to `seconds`, at `rate` Hz."""
-    if SAMPLE.exists():
-        x, fs = sf.read(SAMPLE, dtype="float32", always_2d=True)
-        x = resample_stream(x.mean(axis=1), fs, model_rate)
-    else:
-        x = (0.1 * np.random.default_rng(0).standard_normal(model_rate)).astype(np.float32)
+    """The bundled noisy sample, looped to `seconds`, at `rate` Hz."""
+    x = read_audio(DEMO_INPUT, model_rate)[0]
     x = np.tile(x, int(np.ceil(seconds * model_rate / x.size)))[: int(seconds * model_rate)]
     return resample_stream(x, model_rate, rate)
 

@@ -39,11 +39,11 @@ def run_eval(model: str, pairs: list[tuple[str, str]], threads: int = 1, dnsmos:
 
     report = evaluate_pairs(pairs, enhance, sr=sr, with_dnsmos=dnsmos)
     if spectrograms is not None:
-        from .evaluate import read_audio
+        from .evaluate import read_f64
 
         spectrograms.mkdir(parents=True, exist_ok=True)
         for (noisy, clean), y in zip(pairs, outputs):
-            x, s = read_audio(noisy, sr), read_audio(clean, sr)
+            x, s = read_f64(noisy, sr), read_f64(clean, sr)
             n = min(x.size, s.size, y.size)
             save_spectrograms(x[:n], y[:n], s[:n], sr, str(spectrograms / (Path(noisy).stem + ".png")))
     return report

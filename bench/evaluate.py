@@ -64,7 +64,7 @@ def _nanmean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else math.nan
 
 
-def read_audio(path: str, sr: int) -> np.ndarray:
+def read_f64(path: str, sr: int) -> np.ndarray:
     """float64 mono (samples,) at `sr` Hz: `streamse.audio_io.read_audio` (downmix, resample)."""
     return _read(path, sr)[0].astype(np.float64)
 
@@ -81,7 +81,7 @@ def evaluate_pairs(pairs: list[tuple[str, str]], enhance: Enhance, sr: int = 160
     report = EvalReport(sample_rate=sr)
     for noisy_path, clean_path in tqdm(pairs, desc="evaluating", unit="file",
                                        disable=not progress, leave=False):
-        noisy, clean = read_audio(noisy_path, sr), read_audio(clean_path, sr)
+        noisy, clean = read_f64(noisy_path, sr), read_f64(clean_path, sr)
         n = min(noisy.size, clean.size)
         noisy, clean = noisy[:n], clean[:n]
         start = time.perf_counter()

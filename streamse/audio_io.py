@@ -69,10 +69,13 @@ def wav_declared_frames(path: Path, channels: int) -> int | None:
                 f.seek(size + (size & 1), os.SEEK_CUR)
 
 
-def read_audio(path: str | Path, sample_rate: int, channel: int | None = None
-               ) -> tuple[np.ndarray, AudioInfo]:
-    """File -> (float32 mono samples at `sample_rate`, info about the file as stored).
-    channel: None downmixes (mean of the channels), k >= 1 takes channel k alone."""
+def read_audio(path: str | Path, sample_rate: int | None, channel: int | None = None, *,
+               check: bool = True) -> tuple[np.ndarray, AudioInfo]:
+    """The one audio reader. File -> (float32 mono samples at `sample_rate` (None: the file's
+    own rate, `info.sample_rate`), info about the file as stored).
+    channel: None downmixes (mean of the channels), k >= 1 takes channel k alone.
+    check: a file with no samples or with NaN/Inf is an error (False: returned as it is, for
+    callers that sort such files out themselves, e.g. the training pool)."""
     import soundfile as sf
 
     path = Path(path)
@@ -88,9 +91,9 @@ def read_audio(path: str | Path, sample_rate: int, channel: int | None = None
     except Exception as exc:
         reason = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__
         raise StreamseError(f"{path}: not a readable audio file ({reason})") from None
-    if data.shape[0] == 0:
+    if check and data.shape[0] == 0:
         raise StreamseError(f"{path}: no audio samples in file")
-    bad = int((~np.isfinite(data)).sum())
+    bad = int((~np.isfinite(data)).sum()) if check else 0
     if bad:
         raise StreamseError(f"{path}: {bad} NaN/Inf samples; repair the file before enhancing it")
     if channel is not None and not 1 <= channel <= data.shape[1]:
@@ -102,6 +105,8 @@ def read_audio(path: str | Path, sample_rate: int, channel: int | None = None
         mono = data[:, channel - 1]
     else:
         mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if sample_rate is None or not mono.size:
+        return np.ascontiguousarray(mono, np.float32), info
     return resample_hq(mono, sr, sample_rate), info
 
 

@@ -1,4 +1,5 @@
-"""In-memory pool of mono audio clips, loaded once from folders of .flac/.wav files.
+"""In-memory pool of mono audio clips, loaded once from folders of audio files (the suffixes
+`streamse.audio_io` reads; read with its one reader).
 
 All clips are stored back to back in one contiguous float32 buffer (plus start/length
 offsets), so forked DataLoader workers share the pages instead of copying ~2000 small arrays,
@@ -14,17 +15,16 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from streamse.dsp.resample import resample_hq
+from streamse.audio_io import AUDIO_SUFFIXES, read_audio
 from streamse.errors import StreamseError
 
 log = logging.getLogger(__name__)
 
-AUDIO_EXTENSIONS = (".flac", ".wav")
 SILENCE_PEAK = 1e-4  # a clip whose peak is below -80 dBFS counts as all-silent
 
 
 def list_audio_files(dirs: Iterable[str],
-                     extensions: Sequence[str] = AUDIO_EXTENSIONS) -> list[str]:
+                     extensions: Iterable[str] = AUDIO_SUFFIXES) -> list[str]:
     """Every file under `dirs` (recursively) whose name ends in one of `extensions`, sorted."""
     found = []
     for root_dir in dirs:
@@ -37,27 +37,12 @@ def list_audio_files(dirs: Iterable[str],
     return sorted(found)
 
 
-def read_mono(path: str, sample_rate: int) -> np.ndarray:
-    """Read one file as float32 mono at `sample_rate` Hz, shape (samples,).
-
-    Stereo/multichannel is averaged; another rate is resampled with soxr (HQ).
-    Raises on unreadable files (soundfile's own error).
-    """
-    import soundfile as sf
-
-    audio, sr = sf.read(path, dtype="float32", always_2d=True)  # (samples, channels)
-    mono = audio.mean(axis=1) if audio.shape[1] > 1 else audio[:, 0]
-    if sr != sample_rate and mono.size:
-        mono = resample_hq(mono, sr, sample_rate)
-    return np.ascontiguousarray(mono, dtype=np.float32)
-
-
 def _load_or_reason(path: str, sample_rate: int) -> np.ndarray | str:
     """The clip, or a short reason string why it is unusable."""
     if os.path.getsize(path) == 0:
         return "empty file (0 bytes)"
     try:
-        clip = read_mono(path, sample_rate)
+        clip = read_audio(path, sample_rate, check=False)[0]
     except Exception as exc:  # noqa: BLE001 - any decoder failure means "skip this file"
         first_line = (str(exc).splitlines() or [""])[0][:160]
         return f"unreadable ({type(exc).__name__}: {first_line})"
@@ -71,7 +56,7 @@ def _load_or_reason(path: str, sample_rate: int) -> np.ndarray | str:
 
 
 class AudioPool:
-    """Every .flac/.wav clip under some folders, float32 mono at one sample rate, in memory.
+    """Every audio clip under some folders, float32 mono at one sample rate, in memory.
 
     Unusable files (corrupt, unreadable, empty, all-silent) are skipped, never fatal: each is
     listed in `skipped` as (path, reason) and reported with one `logging` warning.

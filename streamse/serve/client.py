@@ -72,15 +72,10 @@ async def stream(url: str, x: np.ndarray, rate: int, fmt: str = "f32", chunk_s: 
 
 def stream_file(url: str, source: str, target: str, fmt: str = "f32") -> str:
     """The CLI's work: read any file (mono mix), stream it at its own rate, write the result."""
-    import soundfile as sf
+    from streamse.audio_io import read_audio, write_audio
 
-    from streamse.audio_io import write_audio
-
-    try:
-        data, rate = sf.read(source, dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise StreamseError(f"{source}: not a readable audio file ({exc})") from None
-    x = data.mean(axis=1)
+    x, info = read_audio(source, None)  # mono mix at the file's own rate
+    rate = info.sample_rate
     try:
         res = asyncio.run(stream(url, x, rate, fmt))
     except OSError as exc:

@@ -21,8 +21,9 @@ import soundfile as sf
 
 from pipewire_server import PipeWireServer, missing
 
+from streamse.demo import DEMO_INPUT
+
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "streamse" / "assets" / "samples" / "noisy.wav"
 NODE = "streamse_microphone"
 FS = 48000
 
@@ -41,7 +42,7 @@ def pipewire(tmp_path_factory):
 def noisy48(tmp_path_factory) -> Path:
     import soxr
 
-    x, fs = sf.read(SAMPLE, dtype="float32")
+    x, fs = sf.read(DEMO_INPUT, dtype="float32")
     path = tmp_path_factory.mktemp("audio") / "noisy48.wav"
     sf.write(path, np.tile(soxr.resample(x, fs, FS), 2).astype(np.float32), FS, subtype="FLOAT")
     return path

@@ -23,12 +23,12 @@ import pytest
 import soundfile as sf
 
 from streamse.quality import behaviour as bh
-from streamse.runtime import ASSETS, load_streamer
+from streamse.demo import DEMO_INPUT as DEMO
+from streamse.runtime import load_streamer
 
 # models whose model card claims these behaviours (the CNUNet family is retrained in #14)
 MODELS = ["crn"]
 LIMITS = bh.LIMITS
-DEMO = ASSETS / "samples" / "noisy.wav"
 
 
 @pytest.fixture(scope="module", params=MODELS)
