@@ -28,7 +28,9 @@ from streamse.hop_timing import hop_times
 from streamse.runtime import load_streamer
 from streamse.streamer import HopStreamer
 
-from .evaluate import METRIC_LABELS, EvalReport, EvalRow, read_f64, to_json
+from streamse.quality.evaluate import evaluate
+
+from .evaluate import METRIC_LABELS, read_pair, to_json
 from .machine import machine_info
 from streamse.quality.metrics import score
 from .peers import BENCH_RATE, FramePeer, PeerInfo, load_peers
@@ -118,12 +120,6 @@ def run_compare_rtf(systems: list[System], seconds: float = 10.0, rounds: int = 
 
 
 # --- quality ----------------------------------------------------------------------------------
-def _read_pair(noisy_path: str, clean_path: str) -> tuple[np.ndarray, np.ndarray]:
-    noisy, clean = read_f64(noisy_path, BENCH_RATE), read_f64(clean_path, BENCH_RATE)
-    n = min(noisy.size, clean.size)
-    return noisy[:n].astype(np.float32), clean[:n]
-
-
 def run_compare_quality(systems: list[System], pairs: list[tuple[str, str]],
                         with_dnsmos: bool | None = None, keep: int = 0,
                         progress: str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
@@ -134,24 +130,14 @@ def run_compare_quality(systems: list[System], pairs: list[tuple[str, str]],
 
     if with_dnsmos is None:
         with_dnsmos = importlib.util.find_spec("speechmos") is not None
-    reports = {s.info.name: EvalReport(BENCH_RATE) for s in systems}
-    kept: dict[str, np.ndarray] = {}
     bar = tqdm(pairs, desc=progress, unit="file", disable=True if progress is None else None,
                leave=False)
-    for i, (noisy_path, clean_path) in enumerate(bar):
-        noisy, clean = _read_pair(noisy_path, clean_path)
-        base = score(clean, noisy, BENCH_RATE, with_dnsmos)
-        if i == keep:
-            kept.update(noisy=noisy, clean=clean.astype(np.float32))
-        for s in systems:
-            t0 = time.perf_counter()
-            y = s.process(noisy)
-            reports[s.info.name].enhance_seconds += time.perf_counter() - t0
-            if i == keep:
-                kept[s.info.name] = y
-            reports[s.info.name].rows.append(EvalRow(
-                noisy_path.rsplit("/", 1)[-1], noisy.size / BENCH_RATE, base,
-                score(clean, y, BENCH_RATE, with_dnsmos)))
+    items = ((name, noisy.astype(np.float32), clean)
+             for name, noisy, clean in (read_pair(n, c, BENCH_RATE) for n, c in bar))
+    reports, kept = evaluate(items, {s.info.name: s.process for s in systems}, BENCH_RATE,
+                             lambda c, y, r: score(c, y, r, with_dnsmos), keep=keep)
+    if "clean" in kept:
+        kept["clean"] = kept["clean"].astype(np.float32)
     out = {"machine": machine_info(), "n_files": len(pairs), "dnsmos": with_dnsmos,
            "systems": [{**asdict(s.info), **to_json(reports[s.info.name])} for s in systems]}
     return out, kept

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 import os
-import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from streamse.audio_io import read_audio as _read
 
+from streamse.quality.evaluate import EvalReport, evaluate
 from streamse.quality.metrics import score
 
 Enhance = Callable[[np.ndarray, int], np.ndarray]
@@ -23,45 +22,6 @@ METRIC_LABELS = {"pesq": "PESQ-WB", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "cs
                  "cbak": "CBAK", "covl": "COVL", "dnsmos_sig": "DNSMOS SIG",
                  "dnsmos_bak": "DNSMOS BAK", "dnsmos_ovrl": "DNSMOS OVRL",
                  "dnsmos_p808": "DNSMOS P.808"}
-
-
-@dataclass
-class EvalRow:
-    """Scores of one pair: `noisy` = the unprocessed input vs clean, `enhanced` = output."""
-
-    name: str
-    seconds: float
-    noisy: dict[str, float]
-    enhanced: dict[str, float]
-
-
-@dataclass
-class EvalReport:
-    """Per-file rows, their means (nan-skipping), and the enhancer's real-time factor."""
-
-    sample_rate: int
-    rows: list[EvalRow] = field(default_factory=list)
-    enhance_seconds: float = 0.0  # wall time spent inside `enhance`
-
-    def mean(self, which: str) -> dict[str, float]:
-        """Mean of each metric over files for "noisy" or "enhanced", nan values skipped."""
-        keys = dict.fromkeys(k for r in self.rows for k in getattr(r, which))
-        return {k: _nanmean([getattr(r, which).get(k, math.nan) for r in self.rows])
-                for k in keys}
-
-    @property
-    def audio_seconds(self) -> float:
-        return sum(r.seconds for r in self.rows)
-
-    @property
-    def rtf(self) -> float:
-        """Processing time / audio duration of `enhance` (< 1 is faster than real time)."""
-        return self.enhance_seconds / self.audio_seconds if self.audio_seconds else math.nan
-
-
-def _nanmean(values: list[float]) -> float:
-    finite = [v for v in values if not math.isnan(v)]
-    return float(np.mean(finite)) if finite else math.nan
 
 
 def read_f64(path: str, sr: int) -> np.ndarray:
@@ -78,22 +38,18 @@ def evaluate_pairs(pairs: list[tuple[str, str]], enhance: Enhance, sr: int = 160
     """
     from tqdm import tqdm
 
-    report = EvalReport(sample_rate=sr)
-    for noisy_path, clean_path in tqdm(pairs, desc="evaluating", unit="file",
-                                       disable=not progress, leave=False):
-        noisy, clean = read_f64(noisy_path, sr), read_f64(clean_path, sr)
-        n = min(noisy.size, clean.size)
-        noisy, clean = noisy[:n], clean[:n]
-        start = time.perf_counter()
-        enhanced = np.asarray(enhance(noisy.copy(), sr), dtype=np.float64).ravel()
-        report.enhance_seconds += time.perf_counter() - start
-        if enhanced.shape != noisy.shape:
-            raise ValueError(f"enhance returned {enhanced.size} samples for {n} "
-                             f"({os.path.basename(noisy_path)}); it must keep the length")
-        report.rows.append(EvalRow(os.path.basename(noisy_path), n / sr,
-                                   score(clean, noisy, sr, with_dnsmos),
-                                   score(clean, enhanced, sr, with_dnsmos)))
-    return report
+    bar = tqdm(pairs, desc="evaluating", unit="file", disable=not progress, leave=False)
+    items = (read_pair(n, c, sr) for n, c in bar)
+    reports, _ = evaluate(items, {"enhanced": lambda x: np.asarray(enhance(x, sr), np.float64)
+                                  .ravel()}, sr, lambda c, y, r: score(c, y, r, with_dnsmos))
+    return reports["enhanced"]
+
+
+def read_pair(noisy_path: str, clean_path: str, sr: int) -> tuple[str, np.ndarray, np.ndarray]:
+    """(file name, noisy, clean): float64 at `sr`, both cut to the shorter."""
+    noisy, clean = read_f64(noisy_path, sr), read_f64(clean_path, sr)
+    n = min(noisy.size, clean.size)
+    return os.path.basename(noisy_path), noisy[:n], clean[:n]
 
 
 def format_table(report: EvalReport) -> str:

@@ -22,30 +22,32 @@ import numpy as np
 from torch import nn
 
 from streamse.audio_io import read_audio
+from streamse.quality.evaluate import evaluate
 from streamse.quality.pairs import load_pairs
 
 from ..aligned import enhance_array
 
 
-def _scores(s: np.ndarray, y: np.ndarray, sr: int) -> tuple[float, float, float]:
+def _scores(s: np.ndarray, y: np.ndarray, sr: int) -> dict[str, float]:
+    """The three validation metrics (not the slower composite measures of `streamse eval`)."""
     from streamse.quality.metrics import pesq_wb, si_sdr, stoi
 
-    return pesq_wb(s, y, sr), stoi(s, y, sr), si_sdr(s, y)
-
-
-def _means(rows: list) -> dict[str, float]:
-    arr = np.nanmean(np.array(rows, dtype=np.float64), axis=0)
-    return {"pesq_wb": float(arr[0]), "stoi": float(arr[1]), "si_sdr": float(arr[2])}
+    return {"pesq_wb": pesq_wb(s, y, sr), "stoi": stoi(s, y, sr), "si_sdr": si_sdr(s, y)}
 
 
 @lru_cache(maxsize=None)
 def _read_set(noisy_dir: str, clean_dir: str, max_files: int, sr: int) -> tuple:
-    """((noisy, clean) arrays per pair, noisy-input scores), cached per process."""
+    """((name, noisy, clean) per pair, cut to the shorter; noisy-input means), cached per
+    process."""
     pairs = load_pairs(noisy_dir, clean_dir)
     pairs = pairs[:max_files] if max_files > 0 else pairs
-    audio = tuple((read_audio(n, sr)[0], read_audio(c, sr)[0]) for n, c in pairs)
-    base = _means([_scores(s[: x.size], x[: s.size], sr) for x, s in audio])
-    return audio, base
+    audio = []
+    for n, c in pairs:
+        x, s = read_audio(n, sr)[0], read_audio(c, sr)[0]
+        k = min(x.size, s.size)
+        audio.append((Path(n).name, x[:k], s[:k]))
+    base = evaluate(audio, {"input": lambda x: x}, sr, _scores, score_input=False)[0]["input"]
+    return tuple(audio), base.mean("enhanced")
 
 
 def validate(model: nn.Module, noisy_dir: str, clean_dir: str, max_files: int) -> dict[str, float]:
@@ -60,12 +62,10 @@ def _validate_set(model: nn.Module, noisy_dir: str, clean_dir: str, max_files: i
     model.eval()
     sr = model.geometry.sample_rate
     audio, base = _read_set(noisy_dir, clean_dir, max_files, sr)
-    rows = []
-    for x, s in audio:
-        n = min(x.size, s.size)
-        rows.append(_scores(s[:n], enhance_array(model, x[:n]), sr))
+    report = evaluate(audio, {"model": lambda x: enhance_array(model, x)}, sr, _scores,
+                      score_input=False)[0]["model"]
     model.train(was_training)
-    return (_means(rows) if rows else {}), base
+    return report.mean("enhanced"), base
 
 
 def transparency(model: nn.Module, clean_dir: str, max_files: int) -> tuple[float, float]:

@@ -1,0 +1,87 @@
+"""The one evaluation loop: systems scored on (noisy, clean) items, input vs output, per file
+and as means. Used by `streamse eval`, `bench --quality --peers` and training validation, each
+with its own reader, metric set and systems. No torch.
+
+A system is `enhance(noisy) -> enhanced`: 1-D float arrays of the same length, sample-aligned
+(the caller removes any model delay). A scorer is `score(clean, signal, sr) -> {metric: value}`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+System = Callable[[np.ndarray], np.ndarray]
+Scorer = Callable[[np.ndarray, np.ndarray, int], dict]
+
+
+@dataclass
+class EvalRow:
+    """Scores of one pair: `noisy` = the unprocessed input vs clean ({} when not scored),
+    `enhanced` = the output."""
+
+    name: str
+    seconds: float
+    noisy: dict[str, float]
+    enhanced: dict[str, float]
+
+
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+@dataclass
+class EvalReport:
+    """Per-file rows, their means (nan-skipping), and the system's real-time factor."""
+
+    sample_rate: int
+    rows: list[EvalRow] = field(default_factory=list)
+    enhance_seconds: float = 0.0  # wall time spent inside the system
+
+    def mean(self, which: str) -> dict[str, float]:
+        """Mean of each metric over files for "noisy" or "enhanced", nan values skipped."""
+        keys = dict.fromkeys(k for r in self.rows for k in getattr(r, which))
+        return {k: _nanmean([getattr(r, which).get(k, math.nan) for r in self.rows])
+                for k in keys}
+
+    @property
+    def audio_seconds(self) -> float:
+        return sum(r.seconds for r in self.rows)
+
+    @property
+    def rtf(self) -> float:
+        """Processing time / audio duration (< 1 is faster than real time)."""
+        return self.enhance_seconds / self.audio_seconds if self.audio_seconds else math.nan
+
+
+def evaluate(items: Iterable[tuple[str, np.ndarray, np.ndarray]], systems: dict[str, System],
+             sr: int, scorer: Scorer, score_input: bool = True, keep: int = -1
+             ) -> tuple[dict[str, EvalReport], dict[str, np.ndarray]]:
+    """Score every system on (name, noisy, clean) items of equal length at `sr` Hz.
+
+    score_input: also score the noisy input (each row's `noisy`). Returns (a report per
+    system, the signals of item `keep`: {"noisy", "clean", system name: output}, for plots).
+    A system whose output length differs from its input's is a ValueError."""
+    reports = {name: EvalReport(sr) for name in systems}
+    kept: dict[str, np.ndarray] = {}
+    for i, (name, noisy, clean) in enumerate(items):
+        base = scorer(clean, noisy, sr) if score_input else {}
+        if i == keep:
+            kept.update(noisy=noisy, clean=clean)
+        for sys_name, enhance in systems.items():
+            t0 = time.perf_counter()
+            y = enhance(noisy.copy())
+            reports[sys_name].enhance_seconds += time.perf_counter() - t0
+            if np.shape(y) != noisy.shape:
+                raise ValueError(f"{sys_name} returned {np.size(y)} samples for {noisy.size} "
+                                 f"({name}); it must keep the length")
+            if i == keep:
+                kept[sys_name] = y
+            reports[sys_name].rows.append(EvalRow(name, noisy.size / sr, base,
+                                                  scorer(clean, y, sr)))
+    return reports, kept
