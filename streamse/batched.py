@@ -32,8 +32,8 @@ import numpy as np
 
 from .errors import StreamseError
 from .metadata import ModelMetadata, StateInfo
-from .runtime import make_session, read_metadata, resolve_model
-from .streamer import FrameGeometry
+from .runtime import open_model
+from .streamer import HasGeometry
 
 
 def _zero_slot(info: StateInfo) -> np.ndarray:
@@ -103,7 +103,7 @@ class _BoundStates:
         return outs[0].numpy()
 
 
-class BatchedStreamer:
+class BatchedStreamer(HasGeometry):
     """N streams of one model, one onnxruntime call per hop for all of them.
 
     model: shipped model name ("crn") or .onnx path. threads: intra-op threads of the one
@@ -113,10 +113,7 @@ class BatchedStreamer:
 
     def __init__(self, model: str | Path, threads: int = 1, provider: str = "cpu",
                  io_binding: bool = False):
-        path = resolve_model(str(model))
-        self.session = make_session(path, threads, provider)
-        self.meta = read_metadata(self.session, path)
-        self.geometry = FrameGeometry(self.meta.sample_rate, self.meta.hop, self.meta.window)
+        _, self.session, self.meta, self.geometry = open_model(model, threads, provider)
         self.provider = provider
         self.io_binding = io_binding or provider == "cuda"
         self._store = (_BoundStates(self.session, self.meta, provider) if self.io_binding
@@ -124,19 +121,6 @@ class BatchedStreamer:
         self._ids: list[int] = []
         self._next_id = 0
         self.nonfinite_count = 0
-
-    # geometry -------------------------------------------------------------------------------
-    @property
-    def hop(self) -> int:
-        return self.geometry.hop
-
-    @property
-    def sample_rate(self) -> int:
-        return self.geometry.sample_rate
-
-    @property
-    def delay_samples(self) -> int:
-        return self.geometry.delay_samples
 
     @property
     def ids(self) -> tuple[int, ...]:

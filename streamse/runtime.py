@@ -66,6 +66,16 @@ def make_session(path: Path, threads: int = 1, provider: str = "cpu", batch: int
         raise StreamseError(f"cannot load model {path}: {str(exc).splitlines()[0][:200]}") from None
 
 
+def open_model(model: str | Path, threads: int = 1, provider: str = "cpu",
+               batch: int | None = None) -> tuple[Path, object, ModelMetadata, FrameGeometry]:
+    """The session code every runtime streamer shares: a shipped name or .onnx path ->
+    (path, onnxruntime session, its streamse metadata, its frame geometry)."""
+    path = resolve_model(str(model))
+    session = make_session(path, threads, provider, batch)
+    meta = read_metadata(session, path)
+    return path, session, meta, FrameGeometry(meta.sample_rate, meta.hop, meta.window)
+
+
 def read_metadata(session, path: Path) -> ModelMetadata:
     props = session.get_modelmeta().custom_metadata_map
     if METADATA_KEY not in props:
@@ -82,10 +92,8 @@ class OnnxStreamer(HopStreamer):
     cnunet-tb-ts 9.2 -> 6.8 ms p50 per hop, cnunet 6.7 -> 4.7, crn 0.22 -> 0.20."""
 
     def __init__(self, path: str | Path, threads: int = 1, provider: str = "cpu"):
-        self.path = Path(path)
-        self.session = make_session(self.path, threads, provider, batch=1)
-        self.meta = read_metadata(self.session, self.path)
-        super().__init__(FrameGeometry(self.meta.sample_rate, self.meta.hop, self.meta.window))
+        self.path, self.session, self.meta, geometry = open_model(path, threads, provider, 1)
+        super().__init__(geometry)
         self._in_names = [s.name for s in self.meta.states]
         self._out_names = ["enhanced"] + [s.out_name for s in self.meta.states]
         self._bound = self._bind() if provider == "cpu" else None

@@ -46,23 +46,12 @@ class FrameGeometry:
         return 1000.0 * samples / self.sample_rate
 
 
-class HopStreamer(ABC):
-    """Buffers samples to hop boundaries and calls `_process(hops)` on whole hops.
+class HasGeometry:
+    """The frame geometry read-outs every streamer shares (single or batched): `geometry`
+    is a FrameGeometry set by the subclass."""
 
-    Subclasses implement `_process(x)` for x of shape (k * hop,) float32 and `_reset_state()`.
-    Non-finite input samples are replaced by zeros (and counted in `nonfinite_count`), since a
-    NaN would poison the recurrent state for the rest of the stream.
-    """
+    geometry: FrameGeometry
 
-    def __init__(self, geometry: FrameGeometry):
-        self.geometry = geometry
-        self._pending = np.zeros(0, dtype=np.float32)
-        self._n_in = 0
-        self._n_out = 0
-        self._flushed = False
-        self.nonfinite_count = 0
-
-    # geometry -------------------------------------------------------------------------------
     @property
     def sample_rate(self) -> int:
         return self.geometry.sample_rate
@@ -82,6 +71,23 @@ class HopStreamer(ABC):
     @property
     def algorithmic_latency(self) -> int:
         return self.geometry.algorithmic_latency
+
+
+class HopStreamer(HasGeometry, ABC):
+    """Buffers samples to hop boundaries and calls `_process(hops)` on whole hops.
+
+    Subclasses implement `_process(x)` for x of shape (k * hop,) float32 and `_reset_state()`.
+    Non-finite input samples are replaced by zeros (and counted in `nonfinite_count`), since a
+    NaN would poison the recurrent state for the rest of the stream.
+    """
+
+    def __init__(self, geometry: FrameGeometry):
+        self.geometry = geometry
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._n_in = 0
+        self._n_out = 0
+        self._flushed = False
+        self.nonfinite_count = 0
 
     # verbs ----------------------------------------------------------------------------------
     def feed(self, x: np.ndarray) -> np.ndarray:
