@@ -25,6 +25,11 @@ def train(model: str, config: str | None, out: str, resume: str | None = None,
     from .strategies.base import init_weights, split_config
 
     trainer_cls, cfg_cls = lookup(strategy)
+    if teacher is not None:
+        from ..teachers import TEACHERS
+
+        if teacher not in TEACHERS:
+            raise StreamseError(f"unknown teacher {teacher!r}; choose one of {list(TEACHERS)}")
     cfg, scfg = split_config(read_toml(config), strategy, cfg_cls)
     if steps is not None:
         cfg = dataclasses.replace(cfg, steps=steps)

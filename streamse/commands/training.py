@@ -55,9 +55,9 @@ def register(sub) -> None:
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--out", default="runs/train", help="checkpoint and log folder")
     p.add_argument("--steps", type=ranged(int, 1), default=None, help="override [train] steps")
-    p.add_argument("--strategy", choices=["supervised", "cyclegan", "iddp", "ts-stage1",
-                                          "ts-stage2"], default="supervised",
-                   help="supervised: paired mixtures; cyclegan: unpaired clean and noisy speech; "
+    p.add_argument("--strategy", default="supervised", metavar="NAME",
+                   help="a name of the strategy table (an unknown NAME lists them): "
+                   "supervised: paired mixtures; cyclegan: unpaired clean and noisy speech; "
                    "iddp: noisy speech only (see docs/unsupervised.md); ts-stage1/ts-stage2: "
                    "CNUNet-TB-TS two-stage training (docs/cnunet-tb-ts.md)")
     p.add_argument("--init", default=None, metavar="CKPT", help="start from this checkpoint's "
@@ -67,8 +67,9 @@ def register(sub) -> None:
                    "mixtures built from half of [data] clean_dirs)")
     p.add_argument("--noise-dir", action="append", default=[], metavar="DIR",
                    help="iddp: noise clips added in the second pass (default: [data] noise_dirs)")
-    p.add_argument("--teacher", choices=["wavlm", "resemblyzer"], default=None,
-                   help="ts-stage1: speech teacher (wavlm needs --teacher-path)")
+    p.add_argument("--teacher", default=None, metavar="NAME",
+                   help="ts-stage1: speech teacher from the teacher table, resemblyzer or wavlm "
+                   "(wavlm needs --teacher-path; an unknown NAME lists them)")
     p.add_argument("--teacher-path", default=None, metavar="DIR",
                    help="ts-stage1: local Hugging Face directory of a WavLM model")
     p.add_argument("--teacher-hears", choices=["clean", "noisy"], default=None,

@@ -234,3 +234,18 @@ def test_spectrum_discriminator_learns_clean_from_noisy():
         torch.testing.assert_close(d(0.01 * y), d(y), atol=1e-4, rtol=1e-4)
     assert s_clean.mean() > s_noisy.mean() + 0.25, (s_clean, s_noisy)
     assert (s_clean > 0.5).float().mean() > 0.8 and (s_noisy < 0.5).float().mean() > 0.8
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--strategy", "nope"], "unknown strategy 'nope'; choose one of ['cyclegan', 'iddp', "
+                             "'supervised', 'ts-stage1', 'ts-stage2']"),
+    (["--strategy", "ts-stage1", "--teacher", "nope"], "unknown teacher 'nope'; choose one of"),
+])
+def test_names_come_from_the_tables(argv, match, tmp_path, capsys):
+    """--strategy and --teacher are checked against the strategy and teacher tables (the CLI
+    copies no list of names): an unknown one is a one-line error listing the table."""
+    from streamse.cli import main
+
+    code = main(["train", "--model", "cnunet-tb-ts", "--out", str(tmp_path / "r"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and match in err and len(err.strip().splitlines()) == 1
