@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, run, states
-from .cnunet_stages import Attention, DecoderStage, EncoderStage
+from .cnunet_stages import Attention, DecoderStage, EncoderStage, StageState
 from .spectral import SpectralEnhancer
 
 
@@ -82,10 +82,10 @@ class CNUNetConfig:
 
 @dataclass(frozen=True)
 class CNUNetState:
-    enc: tuple  # StageState per encoder level
+    enc: tuple[StageState, ...]  # per encoder level
     bottleneck: DenseState
-    dec_re: tuple  # StageState per decoder level, real path
-    dec_im: tuple  # the same, imaginary path
+    dec_re: tuple[StageState, ...]  # per decoder level, real path
+    dec_im: tuple[StageState, ...]  # the same, imaginary path
 
 
 def _down(channels: int) -> nn.Conv2d:

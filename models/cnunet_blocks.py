@@ -123,7 +123,7 @@ class ComplexSubPixelConv(nn.Module):
 @dataclass(frozen=True)
 class DenseState:
     inp: ConvState
-    layers: tuple  # ConvState per dense layer (layer i keeps 2**i past frames)
+    layers: tuple[ConvState, ...]  # per dense layer (layer i keeps 2**i past frames)
     out: ConvState
 
 

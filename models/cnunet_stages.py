@@ -13,16 +13,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .streaming import ConvState, MeanState
+
 from .cnunet_blocks import (CTFA, KERNEL, ComplexSubPixelConv, ConvNormAct, DenseBlock,
                             DenseState, SubPixelConv, complex_cat, run, states)
 
 
 @dataclass(frozen=True)
 class StageState:
-    enc: tuple  # ConvState per inner encoder conv
+    enc: tuple[ConvState, ...]  # per inner encoder conv
     dense: DenseState
-    dec: tuple  # ConvState per inner decoder conv
-    attn: tuple  # MeanState per CTFA (empty when the stage has none)
+    dec: tuple[ConvState, ...]  # per inner decoder conv
+    attn: tuple[MeanState, ...]  # per CTFA (empty when the stage has none)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cnunet_stages import StageState
+from .streaming import ConvState
+
 from .cnunet import nested_unet_bins
 from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, SubPixelConv, run, states
 from .cnunet_tb_blocks import (BottleneckFusion, GateConfig, TBDecoderStage, TBEncoderStage,
@@ -68,15 +71,15 @@ class CNUNetTBConfig:
 
 @dataclass(frozen=True)
 class BranchState:
-    up_re: tuple  # ConvState per up-sampler, real path (1 past frame)
-    up_im: tuple
-    dec_re: tuple  # StageState per decoder level, real path
-    dec_im: tuple  # the same, imaginary path
+    up_re: tuple[ConvState, ...]  # per up-sampler, real path (1 past frame)
+    up_im: tuple[ConvState, ...]
+    dec_re: tuple[StageState, ...]  # per decoder level, real path
+    dec_im: tuple[StageState, ...]  # the same, imaginary path
 
 
 @dataclass(frozen=True)
 class CNUNetTBState:
-    enc: tuple  # StageState per encoder level
+    enc: tuple[StageState, ...]  # per encoder level
     bottleneck: DenseState
     mask: BranchState
     map: BranchState

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .streaming import ConvState
+
 from .cnunet_blocks import run
 from .cnunet_stages import DecoderStage, EncoderStage
 from .streaming import CausalConv1d, CausalConv2d, MeanState, RunningMean
@@ -37,8 +39,8 @@ class GateConfig:
 @dataclass(frozen=True)
 class CTFAState:
     avg: MeanState
-    time: tuple  # ConvState x2: the time gate's two Conv1d
-    freq: tuple  # ConvState x2: the frequency gate's two (kernel x 1) Conv2d
+    time: tuple[ConvState, ConvState]  #: the time gate's two Conv1d
+    freq: tuple[ConvState, ConvState]  #: the frequency gate's two (kernel x 1) Conv2d
 
 
 class CausalCTFA(nn.Module):

@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cnunet_stages import StageState
+
 from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, SubPixelConv, run, states
 from .cnunet_stages import DecoderStage
 from .cnunet_tb_blocks import CausalCTFA, CTFAState, TBDecoderStage
@@ -57,13 +59,13 @@ Segments = Sequence[tuple[str, int]]
 
 @dataclass(frozen=True)
 class FusedBranchesState:
-    up: tuple  # ConvState per up-sampler (G * in channels, 1 past frame)
-    dec: tuple  # StageState per decoder level, grouped channels
+    up: tuple[ConvState, ...]  # per up-sampler (G * in channels, 1 past frame)
+    dec: tuple[StageState, ...]  # per decoder level, grouped channels
 
 
 @dataclass(frozen=True)
 class FusedCNUNetTBState:
-    enc: tuple  # StageState per encoder level (unchanged)
+    enc: tuple[StageState, ...]  # per encoder level (unchanged)
     bottleneck: DenseState
     branches: FusedBranchesState
 

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from .spectral import SpectralEnhancer
-from .streaming import CausalConv2d, FrameNorm, LevelNorm, LevelState, StreamGRU, StreamLSTM
+from .streaming import (CausalConv2d, ConvState, FrameNorm, GRUState, LevelNorm, LevelState,
+                        LSTMState, StreamGRU, StreamLSTM)
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ class CRNConfig:
 
 @dataclass(frozen=True)
 class CRNNetState:
-    enc: tuple  # per conv layer: ConvState | None
-    rnn: object  # GRUState | LSTMState
+    enc: tuple[ConvState | None, ...]  # per conv layer
+    rnn: GRUState | LSTMState
     level: LevelState | None = None  # input_norm 'level' only
 
 

@@ -20,7 +20,7 @@ start at its first non-zero frame, run, and shifted back: the same numbers as st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
 from torch import nn
@@ -33,10 +33,16 @@ from .streaming import (ISTFT, STFT, ISTFTState, STFTState, batch_axes, flatten_
 _EPS = 1e-12
 
 
+NetState = TypeVar("NetState")  # the network's own state tree (CRNNetState, CNUNetState, ...)
+
+
 @dataclass(frozen=True)
-class EnhancerState:
+class EnhancerState(Generic[NetState]):
+    """The state of a whole spectral enhancer: its STFT, its network's (typed by the model
+    family) and its overlap-add."""
+
     stft: STFTState
-    net: Any
+    net: NetState
     istft: ISTFTState
     started: torch.Tensor | None = None  # (B,) 1.0 once a non-zero frame arrived (lead_gate)
 
