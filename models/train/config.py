@@ -42,14 +42,14 @@ class TrainConfig:
     num_workers: int = 0
     log_every: int = 25
     valid_every: int = 0  # steps; 0 = at the end of every epoch; always at the end
-    valid_noisy_dir: str = "../shared/data/dev/mixed/noisy"
-    valid_clean_dir: str = "../shared/data/dev/mixed/clean"
+    valid_noisy_dir: str = ""  # a dev set (noisy/clean folders); "" = none (configs name it)
+    valid_clean_dir: str = ""
     valid_max_files: int = 16  # first N pairs (sorted), to keep validation cheap; 0 = all
     valid_metric: str = "pesq_wb"  # the best checkpoint maximises this
     # several sets (folders with noisy/ and clean/): when given, they replace valid_noisy_dir /
     # valid_clean_dir, scores are logged per set, and valid_metric may be "composite"
     valid_dirs: tuple[str, ...] = ()
-    valid_transparency_dir: str = "../shared/data/dev/clean"  # clean speech in, level out
+    valid_transparency_dir: str = ""  # clean speech in, level out; "" = not measured
     valid_transparency_files: int = 6
     keep_checkpoints: bool = False  # also keep step_NNNNNN.pt at every validation
     data: DataConfig = field(default_factory=DataConfig)

@@ -48,8 +48,8 @@ class DataConfig:
     Probabilities are per item; babble and coloured noise replace the real noise clip.
     """
 
-    clean_dirs: tuple[str, ...] = ("../shared/data/train/clean",)
-    noise_dirs: tuple[str, ...] = ("../shared/data/train/noise",)
+    clean_dirs: tuple[str, ...] = ()  # training speech folders: the config names them
+    noise_dirs: tuple[str, ...] = ()
     sample_rate: int = 16000
     segment_seconds: float = 3.0
     snr_db: tuple[float, float] = (-5.0, 20.0)

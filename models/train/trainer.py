@@ -106,6 +106,10 @@ class Trainer:
                               noise or self.pool(self.cfg.data.noise_dirs))
 
     def pool(self, dirs) -> AudioPool:
+        if not dirs:
+            raise StreamseError("no training audio folders: name them in the --config TOML "
+                                "([data] clean_dirs and noise_dirs; configs/crn.toml is the "
+                                "shipped recipe)")
         return AudioPool(dirs, self.cfg.data.sample_rate, progress=self.progress)
 
     def extra_state(self) -> dict:
@@ -220,7 +224,7 @@ class Trainer:
         if cfg.valid_dirs:
             return validate_sets(self.model, cfg.valid_dirs, cfg.valid_max_files,
                                  cfg.valid_transparency_dir, cfg.valid_transparency_files)
-        if cfg.valid_max_files > 0 and Path(cfg.valid_noisy_dir).is_dir():
+        if cfg.valid_noisy_dir and cfg.valid_max_files > 0 and Path(cfg.valid_noisy_dir).is_dir():
             return validate(self.model, cfg.valid_noisy_dir, cfg.valid_clean_dir,
                             cfg.valid_max_files)
         return {}

@@ -144,6 +144,11 @@ def test_truncated_wav_is_reported_and_enhanced(tmp_path, capsys):
 def test_train_without_data_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _, err = _run(capsys, "train", "--model", "crn-s", "--steps", "1", "--out", tmp_path / "r")
+    _one_line_error(code, err, "no training audio folders")  # no config: no data paths in code
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[data]\nclean_dirs = ["../shared/data/train/clean"]\nnoise_dirs = ["n"]\n')
+    code, _, err = _run(capsys, "train", "--model", "crn-s", "--steps", "1", "--config", cfg,
+                        "--out", tmp_path / "r")
     _one_line_error(code, err, "audio folder not found")
 
 
