@@ -19,6 +19,7 @@ from streamse.runtime import OnnxStreamer, resolve_model
 from streamse.hop_timing import hop_times, rtf_of
 from streamse.streamer import HopStreamer
 
+from .graph_stats import gflops, graph_stats
 from .machine import machine_info
 
 
@@ -99,6 +100,9 @@ def run_rtf(model: str, threads: int | None = None, seconds: float = 10.0) -> di
     if "torch_1_thread" in torch_part:
         rows["torch_1_thread"] = torch_part.pop("torch_1_thread")
     report.update(rows["onnx_1_thread"])  # headline keys: ONNX, one thread
+    report["p99_over_hop"] = report["hop_time_p99_ms"] / (1000 * hop_s)
+    report["gflops_p50"] = gflops(meta.macs_per_second, hop_s, report["hop_time_p50_ms"] / 1000)
+    report.update(graph_stats(path))
     report["rows"] = rows
     report.update(torch_part)
     return report
@@ -113,6 +117,11 @@ def format_report(r: dict) -> str:
         f"  machine: {m['cpu']}, {m['cores']} cores, onnxruntime {m['onnxruntime']}, {m['date']}",
         f"  {'runtime':<18}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'RTF':>9}",
     ]
+    if "nodes" in r:
+        ops = ", ".join(f"{op} {share:.0%}" for op, share in r["op_time_share"].items())
+        lines.insert(3, f"  ONNX, 1 thread: {r['nodes']} nodes run per hop (after onnxruntime's "
+                     f"optimisation), {r['gflops_p50']:.2f} GFLOP/s at p50, p99 = "
+                     f"{r['p99_over_hop']:.2f} x hop; kernel time: {ops}")
     for name, row in r["rows"].items():
         lines.append(f"  {name:<18}{row['hop_time_p50_ms']:>9.3f}{row['hop_time_p95_ms']:>9.3f}"
                      f"{row['hop_time_p99_ms']:>9.3f}{row['hop_time_max_ms']:>9.3f}{row['rtf']:>9.4f}")

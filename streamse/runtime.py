@@ -40,12 +40,14 @@ def resolve_model(model: str) -> Path:
                         "them all) run once trained and exported: pass the .onnx file")
 
 
-def make_session(path: Path, threads: int = 1, provider: str = "cpu", batch: int | None = None):
+def make_session(path: Path, threads: int = 1, provider: str = "cpu", batch: int | None = None,
+                 profile_prefix: str | None = None):
     """onnxruntime session with `threads` intra-op threads on `provider` ('cpu' or 'cuda').
 
     batch: fix the graph's symbolic "batch" axis (a single stream: 1). With every shape known,
     onnxruntime folds the graph's shape arithmetic away at load: about half of the nested
-    U-Nets' hop-graph nodes, the dispatch of which dominates their step time on a CPU."""
+    U-Nets' hop-graph nodes, the dispatch of which dominates their step time on a CPU.
+    profile_prefix: write onnxruntime's per-node profile there (benchmarks only)."""
     import onnxruntime as ort
 
     if provider not in PROVIDERS:
@@ -60,6 +62,8 @@ def make_session(path: Path, threads: int = 1, provider: str = "cpu", batch: int
     opts.log_severity_level = 3
     if batch is not None:
         opts.add_free_dimension_override_by_name("batch", batch)
+    if profile_prefix is not None:
+        opts.enable_profiling, opts.profile_file_prefix = True, profile_prefix
     try:
         return ort.InferenceSession(str(path), opts, providers=[PROVIDERS[provider]])
     except Exception as exc:  # corrupt or truncated file, wrong format

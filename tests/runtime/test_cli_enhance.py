@@ -129,6 +129,9 @@ def test_bench_json_keys(capsys):
     assert r["hop_ms"] == 10.0 and r["algorithmic_latency_ms"] == 20.0
     assert r["stream_vs_offline_error"] < 1e-4
     assert 0 < r["rtf"] < 5
+    # what onnxruntime runs per hop, and the arithmetic rate it reaches (bench, not a target)
+    assert 50 < r["nodes"] < 500 and r["gflops_p50"] > 0 and r["p99_over_hop"] > 0
+    assert abs(sum(r["op_time_share"].values()) - 1) < 1 and "GRU" in r["op_time_share"]
 
 
 def test_a_bad_file_in_a_batch_is_skipped_and_the_rest_enhanced(tmp_path, capsys, noisy_clean):
