@@ -49,7 +49,7 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
 
     def play(engine, stream):
         vio = jackio.VirtualIO(x, tail)
-        got["rec"] = vio.run()
+        got["rec"] = vio.play_and_record()
         got["vio_xruns"] = vio.xruns
 
     with jackio.JackServer(f"streamse_e2e_{samplerate}_{blocksize}", samplerate, blocksize):

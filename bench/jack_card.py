@@ -102,7 +102,7 @@ class VirtualIO:
         self.rec[p : p + k] = i[:k]
         self.pos = p + n
 
-    def run(self, connect_timeout: float = 20.0) -> np.ndarray:
+    def play_and_record(self, connect_timeout: float = 20.0) -> np.ndarray:
         """Wait for the client's ports, connect, play and record everything; return rec."""
         with self.jc:
             deadline = time.monotonic() + connect_timeout

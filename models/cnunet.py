@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, run, states
+from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, forward_or_step, states
 from .cnunet_stages import Attention, DecoderStage, EncoderStage, StageState
 from .spectral import SpectralEnhancer
 
@@ -128,12 +128,12 @@ class CNUNet(SpectralEnhancer):
         h = self.inp(xc[..., 1:])  # (B, out, T, 256): DC dropped
         skips, feats, s_enc = [], [], []
         for enc, down, s in zip(self.enc, self.down, states(state, "enc", len(self.enc))):
-            (y, f), s = run(enc, h, s)
+            (y, f), s = forward_or_step(enc, h, s)
             skips.append(y)
             feats.append(f)
             s_enc.append(s)
             h = down(y)  # (B, out, T, F/2)
-        h, s_mid = run(self.bottleneck, h, state and state.bottleneck)  # (B, out, T, 4)
+        h, s_mid = forward_or_step(self.bottleneck, h, state and state.bottleneck)  # (B, out, T, 4)
         re, s_re = self._path(0, h, skips, feats, states(state, "dec_re", len(self.dec_re)))
         im, s_im = self._path(1, h, skips, feats, states(state, "dec_im", len(self.dec_im)))
         y = self.head(torch.cat([re, im], dim=1))  # (B, 2, T, 256)

@@ -25,7 +25,7 @@ from .streaming import FusedFrameNorm as FrameNorm
 KERNEL = (2, 3)  # (time, frequency), as the seed's (3, 2) in its (F, T) layout
 
 
-def run(layer: nn.Module, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+def forward_or_step(layer: nn.Module, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
     """Offline `layer(x)` when `state` is None (also right for stateless layers in a stream),
     else `layer.step(x, state)`."""
     if state is None:
@@ -149,13 +149,13 @@ class DenseBlock(nn.Module):
                           self.out.init_state(batch))
 
     def _run(self, x: torch.Tensor, state: DenseState | None):
-        y, s_in = run(self.inp, x, state and state.inp)
+        y, s_in = forward_or_step(self.inp, x, state and state.inp)
         feats, s_layers = [self.act_in(y)], []  # newest first
         for dil, pw, s in zip(self.dilated, self.pointwise, states(state, "layers", len(self.dilated))):
-            y, s = run(dil, self._gather(feats), s)
+            y, s = forward_or_step(dil, self._gather(feats), s)
             feats.insert(0, pw(y))
             s_layers.append(s)
-        y, s_out = run(self.out, feats[0], state and state.out)
+        y, s_out = forward_or_step(self.out, feats[0], state and state.out)
         nxt = None if state is None else DenseState(s_in, tuple(s_layers), s_out)
         return self.act_out(y), nxt
 

@@ -16,7 +16,7 @@ from torch import nn
 from .streaming import ConvState, MeanState
 
 from .cnunet_blocks import (CTFA, KERNEL, ComplexSubPixelConv, ConvNormAct, DenseBlock,
-                            DenseState, SubPixelConv, complex_cat, run, states)
+                            DenseState, SubPixelConv, complex_cat, forward_or_step, states)
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,13 @@ class EncoderStage(nn.Module):
         x = self.inp(x)
         h, skips, s_enc = x, [], []
         for conv, s in zip(self.enc, states(state, "enc", len(self.enc))):
-            h, s = run(conv, h, s)
+            h, s = forward_or_step(conv, h, s)
             skips.append(h)
             s_enc.append(s)
-        h, s_dense = run(self.dense, h, state and state.dense)
+        h, s_dense = forward_or_step(self.dense, h, state and state.dense)
         feats, s_dec = [h], []
         for conv, skip, s in zip(self.dec, reversed(skips), states(state, "dec", len(self.dec))):
-            h, s = run(conv, complex_cat([h, skip]), s)
+            h, s = forward_or_step(conv, complex_cat([h, skip]), s)
             feats.insert(0, h)
             s_dec.append(s)
         h, s_attn = self._attend(h, states(state, "attn", len(self.attn)))
@@ -80,7 +80,7 @@ class EncoderStage(nn.Module):
         """Separate CTFAs on the real and the imaginary half (e6 only)."""
         if not len(self.attn):
             return h, ()
-        parts = [run(a, p, s) for a, p, s in zip(self.attn, h.chunk(2, dim=1), attn_states)]
+        parts = [forward_or_step(a, p, s) for a, p, s in zip(self.attn, h.chunk(2, dim=1), attn_states)]
         return torch.cat([p for p, _ in parts], dim=1), tuple(s for _, s in parts)
 
     def forward(self, x: torch.Tensor):
@@ -121,17 +121,18 @@ class DecoderStage(nn.Module):
         x = self.inp(x)
         h, skips, s_enc = x, [], []
         for k, (mix, conv, s) in enumerate(zip(self.mix_enc, self.enc, states(state, "enc", len(self.enc)))):
-            h, s = run(conv, mix(torch.cat([h, feats[k]], dim=1)), s)
+            h, s = forward_or_step(conv, mix(torch.cat([h, feats[k]], dim=1)), s)
             skips.append(h)
             s_enc.append(s)
-        h, s_dense = run(self.dense, h, state and state.dense)
+        h, s_dense = forward_or_step(self.dense, h, state and state.dense)
         depth, s_dec = len(self.dec), []
         for k, (mix, conv, s) in enumerate(zip(self.mix_dec, self.dec, states(state, "dec", depth))):
-            h, s = run(conv, mix(torch.cat([h, skips[depth - 1 - k], feats[depth - k]], dim=1)), s)
+            x_k = mix(torch.cat([h, skips[depth - 1 - k], feats[depth - k]], dim=1))
+            h, s = forward_or_step(conv, x_k, s)
             s_dec.append(s)
         s_attn = ()
         if len(self.attn):
-            h, s_a = run(self.attn[0], h, states(state, "attn", 1)[0])
+            h, s_a = forward_or_step(self.attn[0], h, states(state, "attn", 1)[0])
             s_attn = (s_a,)
         nxt = None if state is None else StageState(tuple(s_enc), s_dense, tuple(s_dec), s_attn)
         return h + x, nxt

@@ -30,7 +30,7 @@ from .cnunet_stages import StageState
 from .streaming import ConvState
 
 from .cnunet import nested_unet_bins
-from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, SubPixelConv, run, states
+from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, SubPixelConv, forward_or_step, states
 from .cnunet_tb_blocks import (BottleneckFusion, GateConfig, TBDecoderStage, TBEncoderStage,
                                polar_mask)
 from .spectral import SpectralEnhancer, compress, decompress
@@ -119,7 +119,7 @@ class DecoderBranch(nn.Module):
         h, s_up, s_dec = h.chunk(2, dim=1)[part], [], []  # (B, out/2, T, F/64)
         for k, (up, dec, su, sd) in enumerate(zip(ups, decs, *st)):
             level = len(skips) - 1 - k
-            u, su = run(up, h, su)  # (B, out, T, F')
+            u, su = forward_or_step(up, h, su)  # (B, out, T, F')
             x = torch.cat([u, skips[level].chunk(2, dim=1)[part]], dim=1)  # (B, 3out/2, T, F')
             own = tuple(f.chunk(2, dim=1)[part] for f in feats[level])
             h, sd = (dec(x, own), None) if sd is None else dec.step(x, own, sd)
@@ -127,7 +127,7 @@ class DecoderBranch(nn.Module):
             s_dec.append(sd)
         return h, tuple(s_up), tuple(s_dec)
 
-    def run(self, h: torch.Tensor, skips: list, feats: list, state: BranchState | None):
+    def decode(self, h: torch.Tensor, skips: list, feats: list, state: BranchState | None):
         n = len(self.dec_re)
         st_re = states(state, "up_re", n), states(state, "dec_re", n)
         st_im = states(state, "up_im", n), states(state, "dec_im", n)
@@ -163,7 +163,7 @@ class CNUNetTB(SpectralEnhancer):
         h = self.inp(xc[..., 1:])  # (B, out, T, 256): DC dropped
         skips, feats, s_enc = [], [], []
         for enc, down, s in zip(self.enc, self.down, states(state, "enc", len(self.enc))):
-            (y, f), s = run(enc, h, s)
+            (y, f), s = forward_or_step(enc, h, s)
             skips.append(y)
             feats.append(f)
             s_enc.append(s)
@@ -177,9 +177,9 @@ class CNUNetTB(SpectralEnhancer):
             if emb is None:
                 raise ValueError("this CNUNet-TB has a stage-1 fusion layer: pass an embedding")
             h = self.fusion(h, emb)
-        latent, s_mid = run(self.bottleneck, h, state and state.bottleneck)
-        m, s_mask = self.mask_branch.run(latent, skips, feats, state and state.mask)
-        s, s_map = self.map_branch.run(latent, skips, feats, state and state.map)
+        latent, s_mid = forward_or_step(self.bottleneck, h, state and state.bottleneck)
+        m, s_mask = self.mask_branch.decode(latent, skips, feats, state and state.mask)
+        s, s_map = self.map_branch.decode(latent, skips, feats, state and state.map)
         nxt = None if state is None else CNUNetTBState(s_enc, s_mid, s_mask, s_map)
         return self.combine(xc, m, s), latent, nxt
 

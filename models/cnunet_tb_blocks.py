@@ -20,7 +20,7 @@ from torch import nn
 
 from .streaming import ConvState
 
-from .cnunet_blocks import run
+from .cnunet_blocks import forward_or_step
 from .cnunet_stages import DecoderStage, EncoderStage
 from .streaming import CausalConv1d, CausalConv2d, MeanState, RunningMean
 
@@ -67,11 +67,11 @@ class CausalCTFA(nn.Module):
     def _run(self, x: torch.Tensor, state: CTFAState | None):
         st = (None, None) if state is None else state.time
         sf = (None, None) if state is None else state.freq
-        h, s1 = run(self.t1, x.mean(dim=3), st[0])  # (B, 1, T)
-        tg, s2 = run(self.t2, self.relu(h), st[1])
-        avg, s_avg = run(self.avg, x, state and state.avg)  # (B, C, T, F)
-        h, s3 = run(self.f1, avg, sf[0])  # (B, 1, T, F)
-        fg, s4 = run(self.f2, self.relu(h), sf[1])
+        h, s1 = forward_or_step(self.t1, x.mean(dim=3), st[0])  # (B, 1, T)
+        tg, s2 = forward_or_step(self.t2, self.relu(h), st[1])
+        avg, s_avg = forward_or_step(self.avg, x, state and state.avg)  # (B, C, T, F)
+        h, s3 = forward_or_step(self.f1, avg, sf[0])  # (B, 1, T, F)
+        fg, s4 = forward_or_step(self.f2, self.relu(h), sf[1])
         y = x * torch.sigmoid(tg)[..., None] * torch.sigmoid(fg)
         return y, None if state is None else CTFAState(s_avg, (s1, s2), (s3, s4))
 

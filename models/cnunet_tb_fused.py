@@ -39,7 +39,7 @@ from torch import nn
 
 from .cnunet_stages import StageState
 
-from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, SubPixelConv, run, states
+from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, SubPixelConv, forward_or_step, states
 from .cnunet_stages import DecoderStage
 from .cnunet_tb_blocks import CausalCTFA, CTFAState, TBDecoderStage
 from .spectral import SpectralEnhancer
@@ -296,11 +296,11 @@ class FusedCTFA(CausalCTFA):
     def _run(self, x: torch.Tensor, state: CTFAState | None):
         st = (None, None) if state is None else state.time
         sf = (None, None) if state is None else state.freq
-        h, s1 = run(self.t1, x.mean(dim=3, keepdim=True), st[0])  # (B, G, T, 1)
-        tg, s2 = run(self.t2, self.relu(h), st[1])  # (B, G*C, T, 1)
-        avg, s_avg = run(self.avg, x, state and state.avg)
-        h, s3 = run(self.f1, avg, sf[0])  # (B, G, T, F)
-        fg, s4 = run(self.f2, self.relu(h), sf[1])  # (B, G*C, T, F)
+        h, s1 = forward_or_step(self.t1, x.mean(dim=3, keepdim=True), st[0])  # (B, G, T, 1)
+        tg, s2 = forward_or_step(self.t2, self.relu(h), st[1])  # (B, G*C, T, 1)
+        avg, s_avg = forward_or_step(self.avg, x, state and state.avg)
+        h, s3 = forward_or_step(self.f1, avg, sf[0])  # (B, G, T, F)
+        fg, s4 = forward_or_step(self.f2, self.relu(h), sf[1])  # (B, G*C, T, F)
         y = x * torch.sigmoid(tg) * torch.sigmoid(fg)
         return y, None if state is None else CTFAState(s_avg, (s1, s2), (s3, s4))
 
@@ -337,7 +337,7 @@ class FusedBranches(nn.Module):
     """The mask and map branches of a `CNUNetTB`, all four decoder paths at once.
 
     `forward(latent, skips, feats)` and `step(latent, skips, feats, state)` take what
-    `DecoderBranch.run` takes and return (m, s[, state]): exactly the two branches' outputs."""
+    `DecoderBranch.decode` takes and return (m, s[, state]): exactly the two branches' outputs."""
 
     def __init__(self, model: CNUNetTB):
         super().__init__()
@@ -372,7 +372,7 @@ class FusedBranches(nn.Module):
         for k, (up, dec, su, sd) in enumerate(zip(self.up, self.dec, states(state, "up", n),
                                                   states(state, "dec", n))):
             level = len(skips) - 1 - k
-            u, su = run(up, h, su)  # (B, G*out, T, F')
+            u, su = forward_or_step(up, h, su)  # (B, G*out, T, F')
             x = torch.cat([u, skips[level]], dim=1)
             h, sd = (dec(x, feats[level]), None) if sd is None else dec.step(x, feats[level], sd)
             s_up.append(su)

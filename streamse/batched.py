@@ -62,7 +62,7 @@ class _HostStates:
     def from_host(self, values: dict[str, np.ndarray]) -> None:
         self.values = values
 
-    def run(self, audio: np.ndarray) -> np.ndarray:
+    def run_hop(self, audio: np.ndarray) -> np.ndarray:
         """audio (N, H) float32 -> enhanced (N, H); the states advance one hop."""
         res = self.session.run(self._out_names, {"audio": audio, **self.values})
         self.values = {s.name: v for s, v in zip(self.meta.states, res[1:])}
@@ -87,7 +87,7 @@ class _BoundStates:
                                                               self.device, 0)
                        for name, v in values.items()}
 
-    def run(self, audio: np.ndarray) -> np.ndarray:
+    def run_hop(self, audio: np.ndarray) -> np.ndarray:
         """audio (N, H) float32 on the host -> enhanced (N, H) on the host."""
         # A fresh binding per call: a reused one would hand last call's output buffers back to
         # onnxruntime as preallocated outputs, i.e. write the new state over the one being read.
@@ -178,7 +178,7 @@ class BatchedStreamer(HasGeometry):
                                 f"({len(self._ids)}, {self.hop}), got {audio.shape}")
         if not self._ids:
             return np.zeros((0, self.hop), dtype=np.float32)
-        return self._store.run(self._finite(audio))
+        return self._store.run_hop(self._finite(audio))
 
     def _finite(self, audio: np.ndarray) -> np.ndarray:
         """audio with non-finite samples zeroed (counted in `nonfinite_count`), contiguous."""
@@ -206,7 +206,7 @@ class BatchedStreamer(HasGeometry):
         audio = np.stack([np.asarray(hops[i], dtype=np.float32) for i in ids])
         part = _HostStates(self.session, self.meta)
         part.from_host(sub)
-        out = part.run(self._finite(audio))
+        out = part.run_hop(self._finite(audio))
         new = {k: v.copy() for k, v in values.items()}
         for s in self.meta.states:
             index = [slice(None)] * new[s.name].ndim

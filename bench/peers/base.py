@@ -126,14 +126,14 @@ class FramePeer(HopStreamer):
     def _one_hop(self, x: np.ndarray) -> np.ndarray:
         clock = time.perf_counter
         t0 = clock()
-        self._native = np.concatenate([self._native, self._up.process(x)])
+        self._native = np.concatenate([self._native, self._up.feed(x)])
         t_up = clock() - t0
         frames = []
         while self._native.size >= self.core.frame:
             frames.append(self.core.process_frame(self._native[: self.core.frame]))
             self._native = self._native[self.core.frame :]
         t1 = clock()
-        y = self._down.process(np.concatenate(frames)) if frames else np.zeros(0, np.float32)
+        y = self._down.feed(np.concatenate(frames)) if frames else np.zeros(0, np.float32)
         self._out = np.concatenate([self._out, y])
         self.resample_seconds += t_up + (clock() - t1)
         out, self._out = self._out[: self.hop], self._out[self.hop :]

@@ -46,5 +46,5 @@ def train(model: str, config: str | None, out: str, resume: str | None = None,
                           strategy_cfg=scfg)
     if init and not resume:
         init_weights(trainer.model, trainer.family, init)
-    scores = trainer.run()
+    scores = trainer.fit()
     return {"model": model, "strategy": strategy, "step": trainer.step, "out": out, **scores}

@@ -170,7 +170,7 @@ class Trainer:
         return {**parts, "loss": loss.item(), "grad_norm": grad.item(),
                 "lr": self.sched.get_last_lr()[0]}
 
-    def run(self, on_log=None) -> dict:
+    def fit(self, on_log=None) -> dict:
         """Train until cfg.steps; validate every cfg.valid_every steps and at the end."""
         from tqdm import tqdm
 

@@ -168,8 +168,8 @@ class Stage1Trainer(Trainer):
         loss, parts = self.spectral_loss(est_c, clean)
         return self.optimise(loss, parts)
 
-    def run(self, on_log=None) -> dict:
-        scores = super().run(on_log)
+    def fit(self, on_log=None) -> dict:
+        scores = super().fit(on_log)
         if self.scfg.store_steps > 0:
             self.store_latents(Path(self.scfg.latent_dir), self.scfg.store_steps)
         return scores

@@ -28,7 +28,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         require("ray", "serve")
         from streamse.serve import ray_app
 
-        ray_app.run(args.model, args.host, args.port, args.threads, args.max_streams,
+        ray_app.serve_ray(args.model, args.host, args.port, args.threads, args.max_streams,
                     args.replicas, args.cpus_per_replica, args.ray_address, ready)
         return 0
     asyncio.run(serve(Hub(args.model, args.threads, args.max_streams), args.host, args.port,

@@ -64,7 +64,7 @@ class StreamResampler:
         self._n_in = 0
         self._n_out = 0
 
-    def process(self, x: np.ndarray) -> np.ndarray:
+    def feed(self, x: np.ndarray) -> np.ndarray:
         """x: (n,) float32 at fs_in -> (k,) float32 at fs_out."""
         x = np.asarray(x, dtype=np.float32).reshape(-1)
         self._hist = np.concatenate([self._hist, x])
@@ -98,7 +98,7 @@ class Identity:
     def reset(self) -> None:
         pass
 
-    def process(self, x: np.ndarray) -> np.ndarray:
+    def feed(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=np.float32).reshape(-1)
 
 
@@ -112,7 +112,7 @@ def resample_stream(x: np.ndarray, fs_in: int, fs_out: int) -> np.ndarray:
     rs = make_resampler(fs_in, fs_out)
     n_out = int(round(len(x) * fs_out / fs_in))
     pad = int(np.ceil(rs.lookahead)) + 2
-    y = np.concatenate([rs.process(x), rs.process(np.zeros(pad, np.float32))])
+    y = np.concatenate([rs.feed(x), rs.feed(np.zeros(pad, np.float32))])
     return y[:n_out]
 
 

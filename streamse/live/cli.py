@@ -85,10 +85,10 @@ def register(subparsers) -> None:
     p.add_argument("--duration", type=SECONDS, default=None, metavar="S",
                    help="stop after S seconds (default: until Ctrl-C or SIGTERM, which end "
                    "cleanly)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=cmd_live)
 
 
-def run(args: argparse.Namespace) -> int:
+def cmd_live(args: argparse.Namespace) -> int:
     from streamse.live import devices
 
     if args.list_devices:

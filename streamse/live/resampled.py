@@ -55,6 +55,6 @@ class ResampledStreamer:
 
     def feed(self, x: np.ndarray) -> np.ndarray:
         """x: (n,) float32 device rate -> (k,) float32 device rate (k = count difference)."""
-        y = self.streamer.feed(self.down.process(x))
+        y = self.streamer.feed(self.down.feed(x))
         self.hops += y.size // self.streamer.hop
-        return self.up.process(y) if y.size else np.zeros(0, dtype=np.float32)
+        return self.up.feed(y) if y.size else np.zeros(0, dtype=np.float32)

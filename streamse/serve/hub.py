@@ -90,7 +90,7 @@ class Hub:
         now = time.monotonic()
         slot.t0 = now if slot.t0 is None else slot.t0
         slot.n_in += x.size
-        self._append(slot, slot.in_rs.process(x))
+        self._append(slot, slot.in_rs.feed(x))
         ahead = slot.n_in / slot.rate - (now - slot.t0)
         if ahead > self.max_ahead_s:
             raise Dropped(f"sending faster than real time ({ahead:.1f} s of audio ahead of the "
@@ -102,7 +102,7 @@ class Hub:
     def end(self, slot: Slot) -> None:
         """The client is done: pad with silence so that its last sample comes back."""
         need = slot.delay + 2 * int(np.ceil(self.hop * slot.rate / self.model_rate)) + 64
-        self._append(slot, slot.in_rs.process(np.zeros(need, np.float32)))
+        self._append(slot, slot.in_rs.feed(np.zeros(need, np.float32)))
         slot.ending = True
 
     @staticmethod
@@ -132,7 +132,7 @@ class Hub:
         return hops
 
     def _emit(self, slot: Slot, hop_out: np.ndarray) -> None:
-        y = slot.out_rs.process(hop_out)
+        y = slot.out_rs.feed(hop_out)
         if y.size:
             self._put(slot, encode(y, slot.fmt))
 

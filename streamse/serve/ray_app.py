@@ -101,7 +101,7 @@ def _start_serve(serve, host: str, port: int, attempts: int = 3) -> None:
             serve.shutdown()
 
 
-def run(model: str = "crn", host: str = "127.0.0.1", port: int = 8765, threads: int = 1,
+def serve_ray(model: str = "crn", host: str = "127.0.0.1", port: int = 8765, threads: int = 1,
         max_streams: int = 64, replicas: int = 2, cpus: float = 1.0, address: str | None = None,
         ready=None) -> None:
     """Start (or join, with `address`) Ray, deploy, serve until SIGINT/SIGTERM."""

@@ -80,7 +80,7 @@ def test_cli_live_enhances_with_reported_delay(need_jack):
         proc, lines = start_live(fs, block, 8)  # ends by itself after the 3 s file and its tail
         try:
             vio = jackio.VirtualIO(noisy, fs // 2)
-            rec = vio.run()
+            rec = vio.play_and_record()
         finally:
             err = proc.communicate(timeout=60)[1]
         err = "".join(lines) + err

@@ -246,7 +246,7 @@ def test_jack_microphone_ports_carry_the_enhanced_speech(need_jack, noisy48):
         try:
             vio = jackio.VirtualIO(x, FS // 2, inputs="streamse microphone:input",
                                    output="streamse microphone:output")
-            rec = vio.run()
+            rec = vio.play_and_record()
         finally:
             err = finish(proc, lines)
     assert proc.returncode == 0, err

@@ -66,7 +66,7 @@ def test_fused_multi_frame_steps_and_offline(model, noisy_clean):
         latent = model.bottleneck(h)
         m, s = fused.branches(latent, skips, feats)
         for got, branch in ((m, model.mask_branch), (s, model.map_branch)):
-            assert rel_err(got.numpy(), branch.run(latent, skips, feats, None)[0].numpy()) < TOL
+            assert rel_err(got.numpy(), branch.decode(latent, skips, feats, None)[0].numpy()) < TOL
 
 
 def test_model_is_unchanged_by_its_fused_form(model):

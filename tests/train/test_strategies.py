@@ -67,14 +67,14 @@ def _trainer(name, data_dirs, out, steps=3, resume=None, scfg=None):
 @pytest.mark.parametrize("name", ["cyclegan", "iddp"])
 def test_resume_continues_exactly(tmp_path, data_dirs, name):
     straight = _trainer(name, data_dirs, tmp_path / "a")
-    straight.run()
+    straight.fit()
     first = _trainer(name, data_dirs, tmp_path / "b")
     for _ in range(2):  # 2 of 3 steps (crosses the epoch boundary at step 2), then stop
         first.train_step(*first.batch(first.step))
     first.save(tmp_path / "stop.pt", {})
     resumed = _trainer(name, data_dirs, tmp_path / "b", resume=tmp_path / "stop.pt")
     assert resumed.step == 2
-    resumed.run()
+    resumed.fit()
     nets = ["model"] + (["gen_b", "d_clean", "d_noisy"] if name == "cyclegan" else [])
     for net in nets:
         a, b = getattr(straight, net).state_dict(), getattr(resumed, net).state_dict()
@@ -87,7 +87,7 @@ def test_resume_continues_exactly(tmp_path, data_dirs, name):
 
 def test_cyclegan_checkpoint_holds_all_networks_and_exports(tmp_path, data_dirs):
     tr = _trainer("cyclegan", data_dirs, tmp_path, steps=2)
-    tr.run()
+    tr.fit()
     model, ckpt = load_checkpoint(tmp_path / "last.pt")  # the noisy->clean generator
     assert ckpt["strategy"] == "cyclegan" and model.cfg == tr.model.cfg
     for key in ("noise_generator", "disc_clean", "disc_noisy", "optimizer", "optimizer_d"):
@@ -125,7 +125,7 @@ def test_iddp_cli_on_noisy_folder_with_init(tmp_path, data_dirs):
     """The CLI path: --strategy iddp --noisy-dir DIR --init CKPT; 2 steps, then export."""
     speech, noise, noisy = data_dirs
     sup = _trainer("supervised", data_dirs, tmp_path / "sup", steps=1)
-    sup.run()
+    sup.fit()
     model = "\n".join(f"{k} = {list(v) if isinstance(v, tuple) else v}"
                       for k, v in TINY_MODEL.items())
     (tmp_path / "c.toml").write_text(
@@ -148,7 +148,7 @@ def test_init_loads_weights_and_rejects_other_configs(tmp_path, data_dirs):
     from streamse.models.train.strategies.base import init_weights
 
     sup = _trainer("supervised", data_dirs, tmp_path / "sup", steps=1)
-    sup.run()
+    sup.fit()
     slim = {k: v for k, v in torch.load(tmp_path / "sup" / "last.pt").items()
             if k not in ("optimizer", "scheduler", "torch_rng")}  # like the shipped crn.pt
     torch.save(slim, tmp_path / "slim.pt")

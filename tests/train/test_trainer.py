@@ -34,14 +34,14 @@ def _weights(model):
 def test_resume_continues_exactly(tmp_path, train_data_dirs):
     cfg = _cfg(train_data_dirs)
     straight = Trainer("crn-s", cfg, tmp_path / "a", progress=False)
-    straight.run()
+    straight.fit()
     first = Trainer("crn-s", cfg, tmp_path / "b", progress=False)
     for _ in range(4):  # 4 of 6 steps (crosses an epoch boundary at step 4), then stop
         first.train_step(*first.batch(first.step))
     first.save(tmp_path / "stop.pt", {})
     resumed = Trainer("crn-s", cfg, tmp_path / "b", resume=tmp_path / "stop.pt", progress=False)
     assert resumed.step == 4
-    resumed.run()
+    resumed.fit()
     a, b = _weights(straight.model), _weights(resumed.model)
     for k in a:
         torch.testing.assert_close(b[k], a[k], atol=0, rtol=0, msg=k)
@@ -52,7 +52,7 @@ def test_resume_continues_exactly(tmp_path, train_data_dirs):
 
 def test_checkpoint_rebuilds_model_with_weights_only(tmp_path, train_data_dirs):
     tr = Trainer("crn-s", _cfg(train_data_dirs, steps=2), tmp_path, progress=False)
-    tr.run()
+    tr.fit()
     model, ckpt = load_checkpoint(tmp_path / "last.pt")  # torch.load(weights_only=True) inside
     assert ckpt["step"] == 2 and ckpt["train_config"]["train"]["steps"] == 2
     assert model.cfg == tr.model.cfg
@@ -62,7 +62,7 @@ def test_checkpoint_rebuilds_model_with_weights_only(tmp_path, train_data_dirs):
 
 def test_without_a_dev_set_best_is_the_latest_checkpoint(tmp_path, train_data_dirs):
     cfg = dataclasses.replace(_cfg(train_data_dirs, steps=4), valid_every=2)
-    Trainer("crn-s", cfg, tmp_path, progress=False).run()  # validations at steps 2 and 4
+    Trainer("crn-s", cfg, tmp_path, progress=False).fit()  # validations at steps 2 and 4
     assert load_checkpoint(tmp_path / "best.pt")[1]["step"] == 4
 
 
@@ -90,7 +90,7 @@ def test_several_dev_sets_keep_the_best_composite_and_log_every_validation(tmp_p
                                           str(tmp_path / "missing")),
                               valid_transparency_dir=str(speech), valid_metric="composite",
                               keep_checkpoints=True)
-    Trainer("crn-s", cfg, tmp_path / "run", progress=False).run()
+    Trainer("crn-s", cfg, tmp_path / "run", progress=False).fit()
     lines = [json.loads(line) for line in (tmp_path / "run" / "valid.jsonl").read_text().splitlines()]
     assert [d["step"] for d in lines] == [2, 4]
     for d in lines:

@@ -93,7 +93,7 @@ def test_stage1_store_stage2(tmp_path, train_data_dirs):
     cfg, latents = _cfg(train_data_dirs), tmp_path / "latents"
     s1cfg = Stage1Config(teacher="resemblyzer", latent_dir=str(latents), store_steps=3)
     s1 = Stage1Trainer("cnunet-tb-ts", cfg, tmp_path / "s1", progress=False, strategy_cfg=s1cfg)
-    s1.run()
+    s1.fit()
     assert s1.step == 2 and s1.model.fusion is not None
     model1, _ = load_checkpoint(tmp_path / "s1" / "last.pt")  # rebuilds the fused model
     assert model1.cfg.embed_dim == 256
@@ -114,7 +114,7 @@ def test_stage1_store_stage2(tmp_path, train_data_dirs):
         torch.testing.assert_close(rec["digest"], digest(noisy), rtol=0, atol=0)
         torch.testing.assert_close(latent, rec["latent"].float(), rtol=0, atol=0)
         assert latent.shape == (2, 8, 8000 // s2.model.cfg.hop, 64)
-    s2.run()
+    s2.fit()
     assert s2.step == 2
     model2, _ = load_checkpoint(tmp_path / "s2" / "last.pt")
     assert model2.cfg.embed_dim == 0
@@ -195,7 +195,7 @@ def test_cli_two_stages_and_online_latents(tmp_path, train_data_dirs):
         assert latent.shape == stored.shape
         torch.testing.assert_close(latent, stored.float(), rtol=1e-2,
                                    atol=2e-3 * float(latent.abs().max()))
-    online.run()
+    online.fit()
     assert online.step == 2
     with pytest.raises(StreamseError, match="stage-1"):  # a stage-2 checkpoint is no teacher
         Stage2Trainer("cnunet-tb-ts", tcfg, tmp_path / "bad", progress=False,
