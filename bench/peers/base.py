@@ -66,6 +66,55 @@ class FrameCore(ABC):
         """Forget all state."""
 
 
+class NativeHandle:
+    """A C library's per-stream handle (RNNoise, DeepFilterNet): made by `reset`, freed by
+    `close` and when the object goes; subclasses say how to create and destroy one."""
+
+    _state = None  # class default keeps __del__ safe if __init__ fails
+
+    def _create(self):
+        raise NotImplementedError
+
+    def _destroy(self, state) -> None:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        self.close()
+        self._state = self._create()
+
+    def close(self) -> None:
+        if self._state is not None:
+            self._destroy(self._state)
+            self._state = None
+
+    def __del__(self):
+        self.close()
+
+
+class SlidingBlocks:
+    """Block-based STFT peers (DTLN, GTCRN): the last `size` input samples, advanced `hop` at a
+    time, and the overlap-add of `size`-sample output blocks, `hop` samples out per block."""
+
+    def __init__(self, size: int, hop: int):
+        self.size, self.hop = size, hop
+        self.reset()
+
+    def reset(self) -> None:
+        self.buf = np.zeros(self.size, np.float32)
+        self._ola = np.zeros(self.size, np.float32)
+
+    def push(self, x: np.ndarray) -> np.ndarray:
+        """x (hop,) -> the input block (size,) ending with x."""
+        self.buf = np.concatenate([self.buf[self.hop:], x])
+        return self.buf
+
+    def overlap_add(self, block: np.ndarray) -> np.ndarray:
+        """block (size,) -> the next `hop` finished output samples."""
+        self._ola = np.concatenate([self._ola[self.hop:], np.zeros(self.hop, np.float32)])
+        self._ola += block.astype(np.float32)
+        return self._ola[: self.hop].copy()
+
+
 def _pipeline_offsets(core: FrameCore, hop: int) -> tuple[int, int]:
     """(pre, hold) for a resampled core: `pre` native zeros put ahead of the first frame so a
     frame completes exactly when its last hop has been resampled, and `hold` = the most 16 kHz

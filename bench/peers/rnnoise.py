@@ -13,17 +13,16 @@ from importlib.metadata import version
 
 import numpy as np
 
-from .base import FrameCore, FramePeer, PeerUnavailable
+from .base import FrameCore, FramePeer, NativeHandle, PeerUnavailable
 
 SCALE = 32768.0  # RNNoise works on int16-scaled floats
 DELAY = 960  # native samples, checked by tests/bench/test_peers.py
 
 
-class RNNoiseCore(FrameCore):
+class RNNoiseCore(NativeHandle, FrameCore):
     name = "RNNoise"
     sample_rate = 48000
     delay = DELAY
-    _state = None  # set by reset(); class default keeps __del__ safe if __init__ fails
 
     def __init__(self):
         try:
@@ -38,17 +37,11 @@ class RNNoiseCore(FrameCore):
         self._ptr = self._buf.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
         self.reset()
 
-    def reset(self) -> None:
-        self.close()
-        self._state = self._lib.rnnoise_create(None)
+    def _create(self):
+        return self._lib.rnnoise_create(None)
 
-    def close(self) -> None:
-        if self._state is not None:
-            self._lib.rnnoise_destroy(self._state)
-            self._state = None
-
-    def __del__(self):
-        self.close()
+    def _destroy(self, state) -> None:
+        self._lib.rnnoise_destroy(state)
 
     def process_frame(self, x: np.ndarray) -> np.ndarray:
         """x: (480,) float32 in [-1, 1] at 48 kHz -> (480,) float32; in place in one buffer."""
