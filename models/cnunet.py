@@ -30,54 +30,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, forward_or_step, states
+from .cnunet_blocks import DenseState, forward_or_step, states
 from .cnunet_stages import Attention, DecoderStage, EncoderStage, StageState
-from .spectral import SpectralEnhancer
-
-
-def nested_unet_bins(cfg) -> list[int]:
-    """Bins at each encoder level (DC dropped) of a nested U-Net config (CNUNet, CNUNet-TB);
-    raises unless every U-Net halves its bins exactly and the widths split into complex halves
-    (the decoder's dense blocks split mid/4 channels into real and imaginary parts)."""
-    if cfg.mid % 8 or cfg.out % 4:
-        raise ValueError(f"need mid % 8 == 0 and out % 4 == 0, got {cfg.mid}, {cfg.out}")
-    bins = [(cfg.n_fft // 2) // 2**k for k in range(len(cfg.stages) + 1)]
-    for f, depth in zip(bins, cfg.stages):
-        if f < 2**depth or f % 2**depth:
-            raise ValueError(f"{f} bins cannot be halved {depth} times: "
-                             f"n_fft {cfg.n_fft} does not fit stages {cfg.stages}")
-    return bins
+from .nested_unet import NestedUNet, NestedUNetConfig, nested_unet_bins  # noqa: F401 (re-export)
 
 
 @dataclass(frozen=True)
-class CNUNetConfig:
-    """Architecture of the causal CNUNet. Window/hop in samples at `sample_rate`.
+class CNUNetConfig(NestedUNetConfig):
+    """Architecture of the causal CNUNet (the shared fields: `NestedUNetConfig`; defaults are
+    the published size on a 20 ms sqrt-Hann window, 10 ms hop). attn_hidden: CTFA bottleneck
+    width; attn_frames = 32 is 320 ms at a 10 ms hop."""
 
-    mid / out: inner and outer channel widths (published 32 / 64); stages: inner U-Net depth of
-    each encoder level (the decoder mirrors it); dense_layers: layers per dilated dense block
-    (receptive field 2**n frames); attn_hidden / attn_frames: CTFA bottleneck width and the
-    length of its causal moving average in frames (32 frames = 320 ms at a 10 ms hop).
-    """
-
-    sample_rate: int = 16000
-    win: int = 320
-    hop: int = 160
-    n_fft: int = 512
-    window: str = "sqrt_hann"
-    compress: float = 0.3
-    lead_gate: bool = False  # leading all-zero frames do not step the network
-    mid: int = 32
-    out: int = 64
-    stages: tuple[int, ...] = (6, 5, 4, 4, 4, 3)
-    dense_layers: int = 7
     attn_hidden: int = 16
-    attn_frames: int = 32
-
-    def __post_init__(self):
-        nested_unet_bins(self)
-
-    def level_bins(self) -> list[int]:
-        return nested_unet_bins(self)
 
 
 @dataclass(frozen=True)
@@ -88,28 +52,20 @@ class CNUNetState:
     dec_im: tuple[StageState, ...]  # the same, imaginary path
 
 
-def _down(channels: int) -> nn.Conv2d:
-    """The seed's down_sampling_half: per channel half, kernel 3 stride 2 in F (grouped)."""
-    return nn.Conv2d(channels, channels, (1, 3), stride=(1, 2), padding=(0, 1), groups=2)
-
-
 def _up(channels: int) -> nn.ConvTranspose2d:
     """The seed's upsampling_half: per channel half, transposed kernel 3 stride 2 in F."""
     return nn.ConvTranspose2d(channels, channels, (1, 3), stride=(1, 2), padding=(0, 1),
                               output_padding=(0, 1), groups=2)
 
 
-class CNUNet(SpectralEnhancer):
+class CNUNet(NestedUNet):
     def __init__(self, cfg: CNUNetConfig):
         super().__init__(cfg)
         bins, n, c = cfg.level_bins(), len(cfg.stages), cfg.out
         attn = Attention(cfg.attn_hidden, cfg.attn_frames)
-        self.inp = ConvNormAct(2, c, (1, 1), bins[0])
-        self.enc = nn.ModuleList(
-            EncoderStage(c, cfg.mid, c, d, bins[k], cfg.dense_layers, attn if k == 0 else None)
-            for k, d in enumerate(cfg.stages))
-        self.down = nn.ModuleList(_down(c) for _ in range(n))
-        self.bottleneck = DenseBlock(c, c, cfg.dense_layers, bins[n])
+        self.build_encoder(cfg, (EncoderStage(c, cfg.mid, c, d, bins[k], cfg.dense_layers,
+                                              attn if k == 0 else None)
+                                 for k, d in enumerate(cfg.stages)))
         self.up_re, self.up_im = (nn.ModuleList(_up(c // 2) for _ in range(n)) for _ in "ri")
         self.dec_re, self.dec_im = (nn.ModuleList(
             DecoderStage(c, cfg.mid // 2, c // 2, cfg.stages[k], bins[k], cfg.dense_layers,
@@ -125,19 +81,12 @@ class CNUNet(SpectralEnhancer):
 
     def _run(self, xc: torch.Tensor, state: CNUNetState | None):
         """xc (B, 2, T, 257) -> (yc (B, 2, T, 257), next state or None offline)."""
-        h = self.inp(xc[..., 1:])  # (B, out, T, 256): DC dropped
-        skips, feats, s_enc = [], [], []
-        for enc, down, s in zip(self.enc, self.down, states(state, "enc", len(self.enc))):
-            (y, f), s = forward_or_step(enc, h, s)
-            skips.append(y)
-            feats.append(f)
-            s_enc.append(s)
-            h = down(y)  # (B, out, T, F/2)
+        h, skips, feats, s_enc = self.encode(xc, state)
         h, s_mid = forward_or_step(self.bottleneck, h, state and state.bottleneck)  # (B, out, T, 4)
         re, s_re = self._path(0, h, skips, feats, states(state, "dec_re", len(self.dec_re)))
         im, s_im = self._path(1, h, skips, feats, states(state, "dec_im", len(self.dec_im)))
         y = self.head(torch.cat([re, im], dim=1))  # (B, 2, T, 256)
-        nxt = None if state is None else CNUNetState(tuple(s_enc), s_mid, s_re, s_im)
+        nxt = None if state is None else CNUNetState(s_enc, s_mid, s_re, s_im)
         return F.pad(y, (1, 0)), nxt  # zero DC bin back
 
     def _path(self, part: int, h: torch.Tensor, skips: list, feats: list, path_states: tuple):

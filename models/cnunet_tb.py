@@ -29,16 +29,16 @@ from torch import nn
 from .cnunet_stages import StageState
 from .streaming import ConvState
 
-from .cnunet import nested_unet_bins
-from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, SubPixelConv, forward_or_step, states
+from .nested_unet import NestedUNet, NestedUNetConfig
+from .cnunet_blocks import DenseState, SubPixelConv, forward_or_step, states
 from .cnunet_tb_blocks import (BottleneckFusion, GateConfig, TBDecoderStage, TBEncoderStage,
                                polar_mask)
 from .spectral import SpectralEnhancer, compress, decompress
 
 
 @dataclass(frozen=True)
-class CNUNetTBConfig:
-    """Architecture of the causal CNUNet-TB. Window/hop in samples at `sample_rate`.
+class CNUNetTBConfig(NestedUNetConfig):
+    """Architecture of the causal CNUNet-TB (the shared fields: `NestedUNetConfig`).
 
     Defaults are the published size: 512/256 Hamming STFT (32 ms window, 16 ms hop), power
     compression 0.2, mid 32 / out 64, inner depths (6, 5, 4, 4, 4, 3), 6 dilated dense layers
@@ -47,26 +47,13 @@ class CNUNetTBConfig:
     at the bottleneck; 0 (stage 2, inference, export) builds no fusion layer.
     """
 
-    sample_rate: int = 16000
     win: int = 512
     hop: int = 256
-    n_fft: int = 512
     window: str = "hamming"
     compress: float = 0.2
-    lead_gate: bool = False  # leading all-zero frames do not step the network
-    mid: int = 32
-    out: int = 64
-    stages: tuple[int, ...] = (6, 5, 4, 4, 4, 3)
     dense_layers: int = 6
     gate_kernel: int = 17
-    attn_frames: int = 32
     embed_dim: int = 0
-
-    def __post_init__(self):
-        nested_unet_bins(self)
-
-    def level_bins(self) -> list[int]:
-        return nested_unet_bins(self)
 
 
 @dataclass(frozen=True)
@@ -83,11 +70,6 @@ class CNUNetTBState:
     bottleneck: DenseState
     mask: BranchState
     map: BranchState
-
-
-def _down(channels: int) -> nn.Conv2d:
-    """Per channel half, kernel 3 stride 2 in F (grouped), within a frame."""
-    return nn.Conv2d(channels, channels, (1, 3), stride=(1, 2), padding=(0, 1), groups=2)
 
 
 class DecoderBranch(nn.Module):
@@ -137,18 +119,14 @@ class DecoderBranch(nn.Module):
         return y, None if state is None else BranchState(su_re, su_im, sd_re, sd_im)
 
 
-class CNUNetTB(SpectralEnhancer):
+class CNUNetTB(NestedUNet):
     def __init__(self, cfg: CNUNetTBConfig):
         super().__init__(cfg)
         bins, n, c = cfg.level_bins(), len(cfg.stages), cfg.out
         gate = GateConfig(cfg.gate_kernel, cfg.attn_frames)
-        self.inp = ConvNormAct(2, c, (1, 1), bins[0])
-        self.enc = nn.ModuleList(
-            TBEncoderStage(c, cfg.mid, c, d, bins[k], cfg.dense_layers, gate)
-            for k, d in enumerate(cfg.stages))
-        self.down = nn.ModuleList(_down(c) for _ in range(n))
+        self.build_encoder(cfg, (TBEncoderStage(c, cfg.mid, c, d, bins[k], cfg.dense_layers, gate)
+                                 for k, d in enumerate(cfg.stages)))
         self.fusion = BottleneckFusion(c, bins[n], cfg.embed_dim) if cfg.embed_dim else None
-        self.bottleneck = DenseBlock(c, c, cfg.dense_layers, bins[n])
         self.mask_branch = DecoderBranch(cfg, bins, gate)
         self.map_branch = DecoderBranch(cfg, bins, gate)
 
@@ -156,19 +134,6 @@ class CNUNetTB(SpectralEnhancer):
         return CNUNetTBState(tuple(e.init_state(batch) for e in self.enc),
                              self.bottleneck.init_state(batch),
                              self.mask_branch.init_state(batch), self.map_branch.init_state(batch))
-
-    def encode(self, xc: torch.Tensor, state: CNUNetTBState | None):
-        """xc (B, 2, T, 257) -> (bottleneck input (B, out, T, F/64), skips, feats, states).
-        Offline when state is None. A hook of the streaming form (`cnunet_tb_fused`) too."""
-        h = self.inp(xc[..., 1:])  # (B, out, T, 256): DC dropped
-        skips, feats, s_enc = [], [], []
-        for enc, down, s in zip(self.enc, self.down, states(state, "enc", len(self.enc))):
-            (y, f), s = forward_or_step(enc, h, s)
-            skips.append(y)
-            feats.append(f)
-            s_enc.append(s)
-            h = down(y)  # (B, out, T, F/2)
-        return h, skips, feats, tuple(s_enc)
 
     def _run(self, xc: torch.Tensor, state: CNUNetTBState | None, emb: torch.Tensor | None):
         """xc (B, 2, T, 257), emb (B, T, D) or None -> (yc, latent (B, out, T, 4), state)."""
