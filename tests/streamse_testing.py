@@ -30,6 +30,19 @@ def tiny_cnunet(seed: int = 0, **overrides):
     return CNUNet(dataclasses.replace(cfg, **overrides)).eval()
 
 
+def tiny_tb(seed: int = 0, **overrides):
+    """A randomly initialised causal CNUNet-TB on the paper's STFT (512/256) with two shallow
+    encoder levels, narrow channels and a short attention; every block kind still there."""
+    import dataclasses
+
+    from streamse.models.cnunet_tb import CNUNetTB, CNUNetTBConfig
+
+    cfg = CNUNetTBConfig(mid=8, out=8, stages=(2, 1), dense_layers=3, gate_kernel=5,
+                         attn_frames=4)
+    torch.manual_seed(seed)
+    return CNUNetTB(dataclasses.replace(cfg, **overrides)).eval()
+
+
 def offline(model, x: np.ndarray) -> np.ndarray:
     """The offline PyTorch forward of a 1-D signal (output delayed by win - hop)."""
     with torch.no_grad():

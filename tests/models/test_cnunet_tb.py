@@ -1,32 +1,23 @@
-"""Whole-model tests of the causal CNUNet-TB(-TS): streaming == offline over hop chunkings of
-1, 2 and 7 frames and ragged sample counts, across a reset; whole-model causality (the 17-tap
-attention included); ONNX hop graph == PyTorch; the published size; the stage-1 fusion."""
+"""Whole-model tests of the causal CNUNet-TB(-TS) beyond the streaming contract both nested
+U-Nets share (test_nested_unet_streaming.py): the 17-tap attention's causality, the polar mask,
+ONNX hop graph == PyTorch, the published size, the stage-1 fusion."""
 
 from __future__ import annotations
 
-import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
 from streamse.export.onnx_export import check_onnx, export_onnx
-from streamse.models.cnunet_tb import CNUNetTB, CNUNetTBConfig
+from streamse.models.cnunet_tb import CNUNetTBConfig
 from streamse.models.cnunet_tb_blocks import CausalCTFA, GateConfig, polar_mask
 from streamse.models.macs import macs_per_second
 from streamse.models.registry import build_by_name
-from streamse.models.torch_streamer import TorchStreamer
 from streamse.runtime import OnnxStreamer
-from streamse_testing import assert_causal_from, feed_pattern, offline, rel_err, step_hops
+from streamse_testing import feed_pattern, offline, rel_err, tiny_tb
 
 REL_TOL = 1e-4  # max |streamed - offline| / peak
 HOP = 256
-TINY = CNUNetTBConfig(mid=8, out=8, stages=(2, 1), dense_layers=3, gate_kernel=5, attn_frames=4)
-
-
-def tiny_tb(seed: int = 0, **overrides) -> CNUNetTB:
-    torch.manual_seed(seed)
-    return CNUNetTB(dataclasses.replace(TINY, **overrides)).eval()
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -35,40 +26,6 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 @pytest.fixture(scope="module")
 def model():
     return tiny_tb(seed=3)
-
-
-@pytest.mark.parametrize("frames", [1, 2, 7])
-def test_step_chunks_equaloffline(model, noisy_clean, frames):
-    x = noisy_clean[0][: 30 * HOP]
-    assert rel_err(step_hops(model, x[None], HOP, frames)[0][0], offline(model, x)) < REL_TOL
-
-
-def test_streamer_ragged_across_reset(model, noisy_clean):
-    x = noisy_clean[0][:6000]
-    streamer = TorchStreamer(model)
-    streamer.feed(noisy_clean[1][:2000])
-    streamer.reset()
-    y = feed_pattern(streamer, x, [1, 100, 333, 17, 256, 999, 2])
-    assert y.size == (x.size // HOP) * HOP
-    assert rel_err(y, offline(model, x)[: y.size]) < REL_TOL
-
-
-def test_reset_forgets_and_state_matters(model, noisy_clean):
-    a, b = noisy_clean[0][:3072], noisy_clean[1][4000:7072]
-    fresh = TorchStreamer(tiny_tb(seed=3)).process(b)
-    s = TorchStreamer(model)
-    s.process(a)
-    np.testing.assert_allclose(s.process(b), fresh, atol=1e-6)
-    leaky = TorchStreamer(model)
-    leaky.feed(a)
-    assert rel_err(leaky.feed(b)[:1536], fresh[:1536]) > 1e-3
-
-
-def test_causal_whole_model(model, noisy_clean):
-    """Perturbing input from sample s on changes no output before the hop holding s."""
-    x = noisy_clean[0][:40 * HOP].copy()
-    s = 20 * HOP + 37
-    assert_causal_from(model, x, s, HOP)
 
 
 def test_attention_is_causal_with_17_taps():

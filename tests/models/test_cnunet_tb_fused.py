@@ -17,8 +17,8 @@ from streamse.export.graph import HopGraph
 from streamse.export.onnx_export import OPSET, check_onnx, export_onnx
 from streamse.models.cnunet_tb import CNUNetTBState
 from streamse.models.cnunet_tb_fused import FusedCNUNetTB, FusedCNUNetTBState
-from streamse_testing import offline, rel_err, step_hops
-from test_cnunet_tb import HOP, tiny_tb
+from streamse_testing import offline, rel_err, step_hops, tiny_tb
+from test_cnunet_tb import HOP
 
 TOL = 1e-5  # fused vs unfused PyTorch, max |diff| / peak
 ONNX_TOL = 1e-4
