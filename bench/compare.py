@@ -31,7 +31,7 @@ from streamse.streamer import HopStreamer
 from streamse.quality.evaluate import evaluate
 
 from .evaluate import METRIC_LABELS, read_pair, to_json
-from .machine import machine_info
+from .machine import describe_machine, machine_info
 from streamse.quality.metrics import score
 from .peers import BENCH_RATE, FramePeer, PeerInfo, load_peers
 from .rtf import bench_audio, summarise
@@ -151,7 +151,7 @@ def _ms(v: float | None) -> str:
 def format_rtf_table(report: dict) -> str:
     m = report["machine"]
     lines = [f"{report['audio_seconds']:.1f} s of audio per system, {report['rounds']} "
-             f"interleaved rounds; {m['cpu']}, {m['cores']} cores, {m['date']}",
+             f"interleaved rounds; {describe_machine(m)}",
              f"{'system':<22}{'rate':>6}{'frame':>7}{'latency':>11}{'resamp':>8}"
              f"{'p50 ms':>8}{'p99 ms':>8}{'RTF':>8}{'resRTF':>8}"]
     for r in report["systems"]:
@@ -193,8 +193,8 @@ def results_markdown(rtf: dict | None = None, quality: list[dict] | None = None)
     out = []
     if rtf:
         m = rtf["machine"]
-        out += [f"Speed: {m['cpu']}, {m['cores']} cores, onnxruntime {m['onnxruntime']}, "
-                f"{m['date']}; 1 hop per call, interleaved.", "",
+        out += [f"Speed: {describe_machine(m, onnxruntime=True)}; 1 hop per call, interleaved.",
+                "",
                 "| system | rate | frame ms | latency ms | p50 ms/hop | p99 ms/hop | RTF |",
                 "|---|---|---|---|---|---|---|"]
         for r in rtf["systems"]:

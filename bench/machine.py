@@ -25,3 +25,10 @@ def machine_info() -> dict:
         "cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
         "onnxruntime": ort.__version__, "date": datetime.date.today().isoformat(),
     }
+
+
+def describe_machine(m: dict, onnxruntime: bool = False) -> str:
+    """The one line every benchmark prints about where it ran: 'CPU, N cores[, onnxruntime V],
+    date'."""
+    ort = f", onnxruntime {m['onnxruntime']}" if onnxruntime else ""
+    return f"{m['cpu']}, {m['cores']} cores{ort}, {m['date']}"

@@ -12,6 +12,8 @@ import numpy as np
 
 from streamse.errors import require
 
+from .machine import describe_machine
+
 
 def log_spectrogram(x: np.ndarray, n_fft: int = 512, hop: int = 128) -> np.ndarray:
     """Power in dB, (freq bins, frames), Hann window."""
@@ -55,7 +57,7 @@ def speed_bars(rtf_report: dict, path: str | Path) -> None:
     ax_lat.set(xlabel="algorithmic latency (ms)")
     ax_lat.legend(loc="lower right")
     m = rtf_report["machine"]
-    fig.suptitle(f"{m['cpu']}, {m['cores']} cores, {m['date']}")
+    fig.suptitle(describe_machine(m))
     fig.savefig(str(path), dpi=100)
 
 

@@ -20,7 +20,7 @@ from streamse.hop_timing import hop_times, rtf_of
 from streamse.streamer import HopStreamer
 
 from .graph_stats import gflops, graph_stats
-from .machine import machine_info
+from .machine import describe_machine, machine_info
 
 
 def bench_audio(sample_rate: int, seconds: float) -> np.ndarray:
@@ -114,7 +114,7 @@ def format_report(r: dict) -> str:
         f"model {r['model']}: {r['params'] / 1e6:.2f} M params, {r['macs_per_second'] / 1e9:.3f} GMAC/s",
         f"  window {r['window_ms']:.1f} ms, hop {r['hop_ms']:.1f} ms, "
         f"algorithmic latency {r['algorithmic_latency_ms']:.1f} ms",
-        f"  machine: {m['cpu']}, {m['cores']} cores, onnxruntime {m['onnxruntime']}, {m['date']}",
+        f"  machine: {describe_machine(m, onnxruntime=True)}",
         f"  {'runtime':<18}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'RTF':>9}",
     ]
     if "nodes" in r:

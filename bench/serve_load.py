@@ -22,7 +22,7 @@ import urllib.request
 
 import numpy as np
 
-from .machine import machine_info
+from .machine import describe_machine, machine_info
 from .rtf import bench_audio
 from .streams import largest_passing
 
@@ -134,8 +134,7 @@ def run_serve_bench(model: str = "crn", limit: int = 64, seconds: float = 5.0,
 def format_serve_bench(r: dict) -> str:
     m = r["machine"]
     lines = [f"streamse bench --serve --model {r['model']}: {r['max_streams']} real-time calls "
-             f"in one server process ({r['threads']} thread(s)); {m['cpu']}, {m['cores']} cores, "
-             f"{m['date']}",
+             f"in one server process ({r['threads']} thread(s)); {describe_machine(m)}",
              f"{'streams':>8}{'real time':>10}{'dropped':>8}{'tick p50':>9}{'tick p99':>9}"
              f"{'added p50':>10}{'added p99':>10}{'server CPU':>11}"]
     for p in r["probes"]:

@@ -21,7 +21,7 @@ import numpy as np
 from streamse.batched import BatchedStreamer
 from streamse.runtime import OnnxStreamer, resolve_model
 
-from .machine import machine_info
+from .machine import describe_machine, machine_info
 from .rtf import bench_audio
 
 Stepper = Callable[[np.ndarray], np.ndarray]  # (N, hop) -> (N, hop)
@@ -128,7 +128,7 @@ def format_streams(r: dict) -> str:
     m = r["machine"]
     lines = [f"model {r['model']} on {r['provider']} ({r['threads']} thread(s), I/O binding "
              f"{'on' if r['io_binding'] else 'off'}), hop {r['hop_ms']:.1f} ms; "
-             f"{m['cpu']}, {m['cores']} cores, {m['date']}",
+             f"{describe_machine(m)}",
              f"  max real-time streams, one batched session: {r['max_streams']}"]
     if "max_streams_separate" in r:
         lines.append(f"  max real-time streams, one session per stream: "

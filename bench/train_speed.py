@@ -19,7 +19,7 @@ import numpy as np
 
 from streamse.errors import StreamseError
 
-from .machine import machine_info
+from .machine import describe_machine, machine_info
 
 
 def _time_steps(trainer, steps: int, warmup: int) -> tuple[list[float], list[float]]:
@@ -78,7 +78,7 @@ def run_train_speed(model: str, config: str | None = None, threads=(1, 2), steps
 def format_train_speed(report: dict) -> str:
     m = report["machine"]
     lines = [f"streamse bench --train --model {report['model']} ({report['config'] or 'defaults'});"
-             f" {m['cpu']}, {m['cores']} cores, {m['date']}",
+             f" {describe_machine(m)}",
              f"{'threads':>7}{'compile':>8}{'batch':>6}{'seg s':>6}{'data p50':>10}"
              f"{'model p50':>10}{'model p90':>10}{'data %':>7}{'audio s/s':>10}"]
     for r in report["rows"]:
