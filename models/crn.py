@@ -37,6 +37,9 @@ class CRNConfig:
     enc_norm: 'frame' normalises every encoder frame over channels and bins (`FrameNorm`:
     hides each frame's level from the network); 'none' leaves the level contrast between
     frames visible.
+    mask_power: 'crm' only: the complex mask's magnitude r is raised to this power where r < 1,
+    its phase kept (1 = as trained). Below 1 it softens every attenuation: a calibration of the
+    shrinkage that the compressed-spectrum loss puts on doubtful bins (docs/quality.md).
     head_skip: the encoder keeps 1 value in 8 along frequency, so a mask made from the GRU
     state alone cannot follow harmonics; with head_skip the head's first layer also gets the
     current frame's compressed magnitudes at full resolution (after input_norm), a skip
@@ -63,6 +66,7 @@ class CRNConfig:
     enc_norm: str = "frame"
     lead_gate: bool = False  # leading all-zero frames do not step the network (spectral.py)
     head_skip: bool = False  # the mask head also sees the frame's own (normalised) magnitudes
+    mask_power: float = 1.0  # 'crm': |mask| -> |mask|^mask_power where |mask| < 1
 
 
 @dataclass(frozen=True)
@@ -133,9 +137,16 @@ class MaskCRN(SpectralEnhancer):
         if self.cfg.mask == "elementwise":
             return xc * torch.sigmoid(z)
         m = self.cfg.mask_max * (2.0 * torch.sigmoid(z) - 1.0)
+        if self.cfg.mask_power != 1.0:
+            m = m * self._power_gain(m)
         re = m[:, 0] * xc[:, 0] - m[:, 1] * xc[:, 1]
         im = m[:, 0] * xc[:, 1] + m[:, 1] * xc[:, 0]
         return torch.stack([re, im], dim=1)
+
+    def _power_gain(self, m: torch.Tensor) -> torch.Tensor:
+        """m (B, 2, T, F) complex mask -> (B, 1, T, F) factor taking |m| to |m|^p below 1."""
+        r = torch.sqrt(m.pow(2).sum(dim=1, keepdim=True) + 1e-12)  # >= 1e-6: finite powers
+        return torch.where(r < 1.0, r.pow(self.cfg.mask_power - 1.0), torch.ones_like(r))
 
     @staticmethod
     def _flatten(x: torch.Tensor) -> torch.Tensor:

@@ -156,3 +156,29 @@ def _leaves(state):
     from streamse.models.streaming import flatten_state
 
     return [t for _, t in flatten_state(state)]
+
+
+def test_mask_power_softens_attenuations_only_and_keeps_the_phase():
+    model = _perturbed(**NEW, mask_power=0.6)
+    m = torch.rand(2, 2, 9, 11, generator=torch.Generator().manual_seed(0)) * 2.5 - 1.25
+    out = m * model._power_gain(m)
+    r, r2 = m.norm(dim=1), out.norm(dim=1)
+    below = r < 1
+    torch.testing.assert_close(r2[below], r[below] ** 0.6, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(r2[~below], r[~below])
+    cross = m[:, 0] * out[:, 1] - m[:, 1] * out[:, 0]  # parallel complex numbers: no rotation
+    torch.testing.assert_close(cross, torch.zeros_like(cross), rtol=0, atol=1e-6)
+
+
+def test_mask_power_streams_exports_and_changes_the_output(tmp_path, noisy_clean):
+    from streamse.export.onnx_export import check_onnx, export_onnx
+
+    soft, plain = _perturbed(**NEW, mask_power=0.8), _perturbed(**NEW)  # the same weights
+    x = np.concatenate([np.zeros(1234, np.float32), noisy_clean[0][:9000]])
+    want = _offline(soft, x)
+    streamer = TorchStreamer(soft)
+    got = np.concatenate([streamer.feed(x[i : i + 333]) for i in range(0, x.size, 333)])
+    assert _rel(got, want[: got.size]) < 1e-4
+    export_onnx(soft, "crn", "crn", tmp_path / "soft.onnx")
+    assert check_onnx(soft, tmp_path / "soft.onnx", x) < 1e-4
+    assert _rel(want, _offline(plain, x)) > 1e-3
