@@ -11,13 +11,27 @@ from streamse.cli_types import ranged
 from .common import DEFAULT_MODEL
 
 
+def _setting(text: str) -> tuple[str, object]:
+    """FIELD=VALUE; VALUE is read as JSON (numbers, true/false, lists), else kept as text."""
+    import json
+
+    field, sep, value = text.partition("=")
+    if not sep or not field:
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
+    try:
+        return field, json.loads(value)
+    except json.JSONDecodeError:
+        return field, value
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from streamse.errors import require
 
     require("torch", "train")
     from streamse.export.checkpoint import export_checkpoint
 
-    print(export_checkpoint(Path(args.checkpoint), Path(args.output), args.check_audio, args.tol))
+    print(export_checkpoint(Path(args.checkpoint), Path(args.output), args.check_audio, args.tol,
+                            dict(args.set)))
     return 0
 
 
@@ -45,6 +59,9 @@ def register(sub) -> None:
                    "(default: the bundled demo sample)")
     p.add_argument("--tol", type=ranged(float, 0.0, None, low_open=True), default=1e-4,
                    help="max error relative to peak")
+    p.add_argument("--set", type=_setting, action="append", default=[], metavar="FIELD=VALUE",
+                   help="change a model config field first, e.g. --set mask_power=0.8 (an "
+                   "inference-time setting; repeatable; the exported config records it)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("train", help="train a model (needs streamse[train])")
