@@ -8,6 +8,8 @@ import sys
 
 from streamse.cli_types import BLOCKSIZE, SAMPLERATE, SECONDS, add_threads, ranged
 
+from streamse.live.runner import DEFAULT_BLOCKSIZE
+
 from .common import DEFAULT_MODEL
 
 
@@ -102,6 +104,7 @@ def register(sub) -> None:
                    help="execution provider for --streams")
     p.add_argument("--plots", metavar="DIR", help="with --peers/--quality: write PNG plots")
     p.add_argument("--samplerate", type=SAMPLERATE, default=48000, help="device rate for --e2e")
-    p.add_argument("--blocksize", type=BLOCKSIZE, default=480, help="device block for --e2e")
+    p.add_argument("--blocksize", type=BLOCKSIZE, default=DEFAULT_BLOCKSIZE,
+                   help="device block for --e2e (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="one JSON object per model")
     p.set_defaults(func=cmd_bench)

@@ -8,6 +8,7 @@ import sys
 
 from streamse.cli_types import BLOCKSIZE, SAMPLERATE, SECONDS, add_threads, ranged
 from streamse.commands.common import DEFAULT_MODEL, model_help
+from streamse.live.runner import DEFAULT_BLOCKSIZE
 from streamse.live.virtual_mic import DEFAULT_NAME
 from streamse.errors import StreamseError
 
@@ -70,7 +71,8 @@ def register(subparsers) -> None:
                    "6 dB down)")
     p.add_argument("--samplerate", type=SAMPLERATE, default=None,
                    help="device rate, Hz (default: device's)")
-    p.add_argument("--blocksize", type=BLOCKSIZE, default=480, help="device block, 32..4096 samples")
+    p.add_argument("--blocksize", type=BLOCKSIZE, default=DEFAULT_BLOCKSIZE,
+                   help="device block, 32..4096 samples (default: %(default)s)")
     p.add_argument("--latency", type=_latency, default="low",
                    help="low | high | seconds (PortAudio); high also adds 2 hops of compute margin")
     add_threads(p)

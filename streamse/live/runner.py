@@ -34,6 +34,9 @@ def strength_to_atten_lim(strength: float) -> float | None:
     return None if strength >= 100 else max(0.0, strength) * STRENGTH_DB
 
 
+DEFAULT_BLOCKSIZE = 480  # device frames per callback: 10 ms at 48 kHz, one model hop of crn
+
+
 @dataclass(frozen=True)
 class LiveOptions:
     """Device choice (index or name part; None = default), rate in Hz (None = the input
@@ -44,7 +47,7 @@ class LiveOptions:
     input: str | None = None
     output: str | None = None
     samplerate: int | None = None
-    blocksize: int = 480
+    blocksize: int = DEFAULT_BLOCKSIZE
     latency: str | float = "low"
     dry: float = 0.0
     atten_lim_db: float | None = None
