@@ -22,6 +22,8 @@ import urllib.request
 
 import numpy as np
 
+from streamse.errors import StreamseError
+
 from .machine import describe_machine, machine_info
 from .rtf import bench_audio
 from .streams import largest_passing
@@ -42,42 +44,31 @@ def _cpu_seconds(pid: int) -> float:
 
 
 async def _client(url: str, x: np.ndarray, rate: int) -> dict:
-    """Stream x in real time; per-chunk added latency (s) and whether the server dropped us."""
-    from websockets.asyncio.client import connect
+    """Stream x in real time through `serve.client.stream`; per-chunk added latency (s) and
+    whether the server dropped us.
+
+    Output index i is out once input i has been processed (it holds input i - delay: the
+    model's own algorithmic delay is not counted): the arrival of the output index that ends a
+    chunk minus the chunk's send time = hop alignment + the tick + compute + the network."""
+    from websockets.exceptions import ConnectionClosed
+
+    from streamse.serve.client import stream
 
     step = int(CHUNK_S * rate)
-    loop = asyncio.get_running_loop()
     sent: list[float] = []
     lat: list[float] = []
-    async with connect(url) as ws:
-        await ws.send(json.dumps({"sample_rate": rate, "format": "f32"}))
-        json.loads(await ws.recv())  # ready
-        received, error = 0, None
 
-        async def receive():
-            nonlocal received, error
-            async for msg in ws:
-                if isinstance(msg, bytes):
-                    received += len(msg) // 4
-                    now = loop.time()
-                    while len(lat) < len(sent) and (len(lat) + 1) * step <= received:
-                        lat.append(now - sent[len(lat)])
-                elif json.loads(msg)["type"] in ("done", "error"):
-                    error = json.loads(msg).get("message")
-                    return
+    def on_output(received: int, now: float) -> None:
+        while len(lat) < len(sent) and (len(lat) + 1) * step <= received:
+            lat.append(now - sent[len(lat)])
 
-        rx = asyncio.create_task(receive())
-        start = loop.time()
-        for k, i in enumerate(range(0, x.size - step + 1, step)):
-            sent.append(loop.time())
-            await ws.send(x[i : i + step].tobytes())
-            await asyncio.sleep(max(0.0, start + (k + 1) * CHUNK_S - loop.time()))
-        await ws.send(json.dumps({"type": "end"}))
-        await rx
-    # output index i is out once input i has been processed (it holds input i - delay: the
-    # model's own algorithmic delay is not counted): arrival of the output index that ends a
-    # chunk minus the chunk's send time = hop alignment + the tick + compute + the network
-    return {"latency_s": np.asarray(lat), "dropped": error is not None}
+    try:
+        await stream(url, x[: x.size // step * step], rate, "f32", CHUNK_S,
+                     on_chunk=lambda k, t: sent.append(t), on_output=on_output)
+        dropped = False
+    except (StreamseError, ConnectionClosed):
+        dropped = True
+    return {"latency_s": np.asarray(lat), "dropped": dropped}
 
 
 def _probe(url: str, health: str, pid: int, n: int, x: np.ndarray, rate: int,

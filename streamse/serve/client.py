@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -24,9 +25,12 @@ class ClientResult:
 
 
 async def stream(url: str, x: np.ndarray, rate: int, fmt: str = "f32", chunk_s: float = 0.02,
-                 speed: float = 1.0) -> ClientResult:
+                 speed: float = 1.0, on_chunk: Callable[[int, float], None] | None = None,
+                 on_output: Callable[[int, float], None] | None = None) -> ClientResult:
     """Send x (n,) float32 at `rate` in chunks of chunk_s seconds, paced at `speed` x real
-    time, and collect the enhanced stream; returns it aligned with x."""
+    time, and collect the enhanced stream; returns it aligned with x. A server error is a
+    StreamseError. on_chunk(k, t): chunk k is about to be sent at loop time t; on_output(n, t):
+    n output samples have arrived by loop time t (the load benchmark times calls with these)."""
     from websockets.asyncio.client import connect
 
     loop = asyncio.get_running_loop()
@@ -37,12 +41,16 @@ async def stream(url: str, x: np.ndarray, rate: int, fmt: str = "f32", chunk_s: 
         if ready.get("type") != "ready":
             raise StreamseError(f"server refused: {ready.get('message', ready)}")
         parts: list[np.ndarray] = []
+        received = [0]  # output samples so far
         done: dict = {}
 
         async def receive() -> None:
             async for msg in ws:
                 if isinstance(msg, bytes):
                     parts.append(decode(msg, fmt))
+                    received[0] += parts[-1].size
+                    if on_output is not None:
+                        on_output(received[0], loop.time())
                     continue
                 d = json.loads(msg)
                 if d.get("type") == "error":
@@ -57,6 +65,8 @@ async def stream(url: str, x: np.ndarray, rate: int, fmt: str = "f32", chunk_s: 
         for k, i in enumerate(range(0, x.size, step)):
             if rx.done():
                 break
+            if on_chunk is not None:
+                on_chunk(k, loop.time())
             await ws.send(encode(x[i : i + step], fmt))
             await asyncio.sleep(max(0.0, start + (k + 1) * chunk_s / speed - loop.time()))
         if not rx.done():
