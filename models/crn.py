@@ -16,14 +16,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .spectral import SpectralEnhancer
+from .spectral import SpectralConfig, SpectralEnhancer
 from .streaming import (CausalConv2d, ConvState, FrameNorm, GRUState, LevelNorm, LevelState,
                         LSTMState, StreamGRU, StreamLSTM)
 
 
 @dataclass(frozen=True)
-class CRNConfig:
-    """Architecture of the mask CRN. Window/hop in samples at `sample_rate`.
+class CRNConfig(SpectralConfig):
+    """Architecture of the mask CRN (the STFT and lead-gate fields: `SpectralConfig`).
 
     mask: 'crm' multiplies Xc by a complex mask whose real and imaginary parts are
     `mask_max * (2 * sigmoid(z) - 1)` (can rotate phase, sign and gain up to mask_max);
@@ -46,12 +46,6 @@ class CRNConfig:
     connection around the encoder and GRU.
     """
 
-    sample_rate: int = 16000
-    win: int = 320
-    hop: int = 160
-    n_fft: int = 320
-    window: str = "sqrt_hann"
-    compress: float = 0.3
     channels: tuple[int, ...] = (16, 32, 32)
     kernel: tuple[int, int] = (2, 5)
     stride_f: int = 2
@@ -64,7 +58,6 @@ class CRNConfig:
     input_norm: str = "none"
     level_tau_s: float = 1.0
     enc_norm: str = "frame"
-    lead_gate: bool = False  # leading all-zero frames do not step the network (spectral.py)
     head_skip: bool = False  # the mask head also sees the frame's own (normalised) magnitudes
     mask_power: float = 1.0  # 'crm': |mask| -> |mask|^mask_power where |mask| < 1
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .cnunet_blocks import ConvNormAct, DenseBlock, forward_or_step, states
-from .spectral import SpectralEnhancer
+from .spectral import SpectralConfig, SpectralEnhancer
 
 
 def nested_unet_bins(cfg: "NestedUNetConfig") -> list[int]:
@@ -31,19 +31,13 @@ def nested_unet_bins(cfg: "NestedUNetConfig") -> list[int]:
 
 
 @dataclass(frozen=True)
-class NestedUNetConfig:
-    """The fields both nested U-Nets have. Window/hop in samples at `sample_rate`; mid / out:
+class NestedUNetConfig(SpectralConfig):
+    """The fields both nested U-Nets have beyond `SpectralConfig`; mid / out:
     inner and outer channel widths (published 32 / 64); stages: inner U-Net depth of each
     encoder level (the decoder mirrors it); dense_layers: layers per dilated dense block
     (receptive field 2**n frames); attn_frames: the attention's causal moving average, frames."""
 
-    sample_rate: int = 16000
-    win: int = 320
-    hop: int = 160
-    n_fft: int = 512
-    window: str = "sqrt_hann"
-    compress: float = 0.3
-    lead_gate: bool = False  # leading all-zero frames do not step the network
+    n_fft: int = 512  # 256 bins without DC: six halvings down to 4
     mid: int = 32
     out: int = 64
     stages: tuple[int, ...] = (6, 5, 4, 4, 4, 3)

@@ -75,13 +75,26 @@ def decompress(spec_c: torch.Tensor, power: float) -> torch.Tensor:
     return spec_c * (mag2 + _EPS).pow((1.0 / power - 1.0) / 2.0)
 
 
+@dataclass(frozen=True)
+class SpectralConfig:
+    """The fields every spectral model's config starts with (each family's config extends it
+    and may change the defaults): STFT window/hop/DFT size in samples at `sample_rate`, the
+    analysis window, the power-law compression of the spectrum, and the lead gate."""
+
+    sample_rate: int = 16000
+    win: int = 320
+    hop: int = 160
+    n_fft: int = 320
+    window: str = "sqrt_hann"
+    compress: float = 0.3
+    lead_gate: bool = False  # leading all-zero frames do not step the network
+
+
 class SpectralEnhancer(nn.Module):
-    """Base for streamse's STFT-domain models. Subclasses set `self.cfg` and the three hooks.
+    """Base for streamse's STFT-domain models. Subclasses set the three hooks; their config is
+    a `SpectralConfig`."""
 
-    The config must have: sample_rate, win, hop, n_fft, window, compress.
-    """
-
-    def __init__(self, cfg: Any):
+    def __init__(self, cfg: SpectralConfig):
         super().__init__()
         self.cfg = cfg
         self.stft = STFT(cfg.win, cfg.hop, cfg.n_fft, cfg.window)
