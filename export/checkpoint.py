@@ -8,8 +8,7 @@ import torch
 
 from streamse.audio_io import read_audio
 from streamse.demo import DEMO_INPUT
-from streamse.errors import StreamseError
-from streamse.models.registry import build, config_from_dict, load_checkpoint
+from streamse.models.registry import load_checkpoint
 
 from .onnx_export import check_onnx, export_onnx
 
@@ -22,31 +21,16 @@ def slim_checkpoint(ckpt: dict) -> dict:
     return {k: ckpt[k] for k in SHIPPED_KEYS if k in ckpt}
 
 
-def with_config(ckpt: dict, overrides: dict) -> tuple[torch.nn.Module, dict]:
-    """The checkpoint's model with some config fields replaced (inference-time settings such as
-    the CRN's mask_power; a field that changes a weight's shape fails to load, clearly)."""
-    family = ckpt["family"]
-    ckpt = {**ckpt, "config": {**ckpt["config"], **overrides}}
-    model = build(family, config_from_dict(family, ckpt["config"]))
-    try:
-        model.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as exc:
-        raise StreamseError(f"--set {overrides} changes the weights' shapes: "
-                            f"{str(exc).splitlines()[0][:200]}") from None
-    return model.eval(), ckpt
-
-
 def export_checkpoint(checkpoint: Path, output: Path, check_audio: str | None = None,
                       tol: float = 1e-4, overrides: dict | None = None) -> str:
     """Export, then check onnxruntime hop-by-hop against PyTorch offline; raise on mismatch.
 
     Writes OUTPUT.onnx (metadata inside), OUTPUT.json (the same metadata) and OUTPUT.pt (the
     weights and config without optimizer state, for the PyTorch rows of `streamse bench`).
-    overrides: model config fields to change first (`with_config`); the written config says so.
+    overrides: model config fields to change first (`load_checkpoint`'s config_overrides); the
+    written config says so.
     """
-    model, ckpt = load_checkpoint(checkpoint)
-    if overrides:
-        model, ckpt = with_config(ckpt, overrides)
+    model, ckpt = load_checkpoint(checkpoint, overrides)
     if output.suffix != ".onnx":
         output = output.with_suffix(".onnx")
     tmp = output.with_name(output.stem + ".partial.onnx")

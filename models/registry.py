@@ -109,10 +109,23 @@ def read_checkpoint(path: str | Path, family: str | None = None, what: str = "ch
     return ckpt
 
 
-def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
-    """Load a checkpoint as data (never code) and rebuild its model in eval mode."""
+def load_checkpoint(path: str | Path, config_overrides: dict | None = None
+                    ) -> tuple[nn.Module, dict]:
+    """Load a checkpoint as data (never code) and rebuild its model in eval mode.
+
+    config_overrides: model config fields to replace first (inference-time settings such as
+    the CRN's mask_power); the returned checkpoint dict carries the changed config. A field
+    that changes a weight's shape is a one-line error."""
     ckpt = read_checkpoint(path)
+    if config_overrides:
+        ckpt = {**ckpt, "config": {**ckpt["config"], **config_overrides}}
     family = ckpt["family"]
     model = build(family, config_from_dict(family, ckpt["config"]))
-    model.load_state_dict(ckpt["state_dict"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        if not config_overrides:
+            raise
+        raise StreamseError(f"--set {config_overrides} changes the weights' shapes: "
+                            f"{str(exc).splitlines()[0][:200]}") from None
     return model.eval(), ckpt
