@@ -46,9 +46,6 @@ def run_train_speed(model: str, config: str | None = None, threads=(1, 2), steps
     from streamse.models.train.trainer import Trainer
 
     cfg = load_config(config)
-    if not (cfg.data.clean_dirs and cfg.data.noise_dirs):
-        raise StreamseError("no training audio folders: give --config (a TOML whose [data] "
-                            "names clean_dirs and noise_dirs, e.g. configs/crn.toml)")
     for d in cfg.data.clean_dirs + cfg.data.noise_dirs:
         if not Path(d).is_dir():
             raise StreamseError(f"training data folder not found: {d} (run from the folder the "

@@ -26,7 +26,7 @@ def test_train_speed_rows(tmp_path, train_data_dirs):
 
 def test_train_speed_without_data_is_one_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(StreamseError, match="no training audio folders: give --config"):
+    with pytest.raises(StreamseError, match="no training audio folders: name them in the --config TOML"):
         run_train_speed("crn-s", None, threads=(1,), steps=1)
     cfg = tmp_path / "c.toml"
     cfg.write_text('[data]\nclean_dirs = ["missing"]\nnoise_dirs = ["missing"]\n')
