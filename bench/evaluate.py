@@ -7,7 +7,6 @@ numpy arrays (same length and sample-aligned with its input; remove any model de
 from __future__ import annotations
 
 import math
-import os
 from typing import Callable
 
 import numpy as np
@@ -15,6 +14,7 @@ import numpy as np
 from streamse.audio_io import read_audio as _read
 
 from streamse.quality.evaluate import EvalReport, evaluate
+from streamse.quality.evaluate import read_pair as _read_pair
 from streamse.quality.metrics import score
 
 Enhance = Callable[[np.ndarray, int], np.ndarray]
@@ -46,10 +46,9 @@ def evaluate_pairs(pairs: list[tuple[str, str]], enhance: Enhance, sr: int = 160
 
 
 def read_pair(noisy_path: str, clean_path: str, sr: int) -> tuple[str, np.ndarray, np.ndarray]:
-    """(file name, noisy, clean): float64 at `sr`, both cut to the shorter."""
-    noisy, clean = read_f64(noisy_path, sr), read_f64(clean_path, sr)
-    n = min(noisy.size, clean.size)
-    return os.path.basename(noisy_path), noisy[:n], clean[:n]
+    """`streamse.quality.evaluate.read_pair` in float64, as the bench scores signals."""
+    name, noisy, clean = _read_pair(noisy_path, clean_path, sr)
+    return name, noisy.astype(np.float64), clean.astype(np.float64)
 
 
 def format_table(report: EvalReport) -> str:

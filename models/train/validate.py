@@ -22,7 +22,7 @@ import numpy as np
 from torch import nn
 
 from streamse.audio_io import read_audio
-from streamse.quality.evaluate import evaluate
+from streamse.quality.evaluate import evaluate, read_pair
 from streamse.quality.pairs import load_pairs
 
 from ..aligned import enhance_array
@@ -41,11 +41,7 @@ def _read_set(noisy_dir: str, clean_dir: str, max_files: int, sr: int) -> tuple:
     process."""
     pairs = load_pairs(noisy_dir, clean_dir)
     pairs = pairs[:max_files] if max_files > 0 else pairs
-    audio = []
-    for n, c in pairs:
-        x, s = read_audio(n, sr)[0], read_audio(c, sr)[0]
-        k = min(x.size, s.size)
-        audio.append((Path(n).name, x[:k], s[:k]))
+    audio = [read_pair(n, c, sr) for n, c in pairs]
     base = evaluate(audio, {"input": lambda x: x}, sr, _scores, score_input=False)[0]["input"]
     return tuple(audio), base.mean("enhanced")
 

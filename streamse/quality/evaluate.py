@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
@@ -57,6 +58,16 @@ class EvalReport:
     def rtf(self) -> float:
         """Processing time / audio duration (< 1 is faster than real time)."""
         return self.enhance_seconds / self.audio_seconds if self.audio_seconds else math.nan
+
+
+def read_pair(noisy_path: str, clean_path: str, sr: int) -> tuple[str, np.ndarray, np.ndarray]:
+    """(file name, noisy, clean): float32 mono at `sr` Hz (`streamse.audio_io.read_audio`),
+    both cut to the shorter: an item for `evaluate`."""
+    from streamse.audio_io import read_audio
+
+    noisy, clean = read_audio(noisy_path, sr)[0], read_audio(clean_path, sr)[0]
+    n = min(noisy.size, clean.size)
+    return Path(noisy_path).name, noisy[:n], clean[:n]
 
 
 def evaluate(items: Iterable[tuple[str, np.ndarray, np.ndarray]], systems: dict[str, System],
