@@ -31,6 +31,7 @@ EPILOG = """exit status: 0 ran and ended normally; 1 the audio device or sound s
 
 
 def _channel(text: str) -> int | None:
+    """--input-channel N (1 = first) -> the 0-based index the library takes; 'mix' -> None."""
     if text == "mix":
         return None
     try:
@@ -39,7 +40,7 @@ def _channel(text: str) -> int | None:
         raise argparse.ArgumentTypeError("use a channel number (1 = first) or 'mix'") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text}: channels count from 1")
-    return value
+    return value - 1
 
 
 def register(subparsers) -> None:
@@ -65,7 +66,7 @@ def register(subparsers) -> None:
                    "(replaces --atten-lim-db)")
     p.add_argument("-i", "--input", default=None, help="input device: index or part of the name")
     p.add_argument("-o", "--output", default=None, help="output device: index or part of the name")
-    p.add_argument("--input-channel", type=_channel, default=1, metavar="N|mix",
+    p.add_argument("--input-channel", type=_channel, default="1", metavar="N|mix",
                    help="capture channel to enhance, 1 = first (default); 'mix' averages all "
                    "channels (a mono source on one channel of a stereo device would come out "
                    "6 dB down)")
@@ -102,12 +103,13 @@ def cmd_live(args: argparse.Namespace) -> int:
             print(f"PortAudio devices: {exc}")
         print(backend_report())
         return 0
+    from streamse.live.engine import OutputMix
     from streamse.live.runner import DEGRADED_WARN, LiveOptions, run_live
     from streamse.runtime import load_streamer
 
     opts = LiveOptions(input=args.input, output=args.output, samplerate=args.samplerate,
-                       blocksize=args.blocksize, latency=args.latency, dry=args.dry,
-                       atten_lim_db=args.atten_lim_db, fallback=args.fallback,
+                       blocksize=args.blocksize, latency=args.latency,
+                       mix=OutputMix(args.fallback, args.dry, args.atten_lim_db),
                        record=args.record, duration=args.duration,
                        input_channel=args.input_channel, strength=args.strength)
     device = None

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -47,19 +47,34 @@ TO_DRY, TO_WET, DELAY_UP, DEVICE_XRUN_EVENT = 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
-class EngineConfig:
-    """device_rate: Hz. blocksize: nominal callback frames (callbacks may use up to max_frames).
+class OutputMix:
+    """What the output holds, shared by the engine and the live options.
     fallback: what plays for missing output, "dry" (delayed input) or "silence".
     dry: 0..1 share of dry input mixed into the output. atten_lim_db: limit on the attenuation
-    (None = unlimited). safety_hops: extra compute margin in model hops. ring_s: ring length.
-    input_channel: 0-based channel of a multichannel input to use, None = mean of all.
-    hold_s, fade_s, max_extra_hops: the late-model policy (module doc)."""
+    (None = unlimited)."""
 
-    device_rate: int
-    blocksize: int
     fallback: str = "dry"
     dry: float = 0.0
     atten_lim_db: float | None = None
+
+    @property
+    def dry_share(self) -> float:
+        """Dry share of the output: dry + (1 - dry) * 10^(-atten_lim_db / 20)."""
+        lim = 0.0 if self.atten_lim_db is None else 10.0 ** (-self.atten_lim_db / 20.0)
+        return self.dry + (1.0 - self.dry) * lim
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """device_rate: Hz. blocksize: nominal callback frames (callbacks may use up to max_frames).
+    mix: the output's dry share and fallback (`OutputMix`). safety_hops: extra compute margin
+    in model hops. ring_s: ring length. input_channel: 0-based channel of a multichannel
+    input to use, None = mean of all. hold_s, fade_s, max_extra_hops: the late-model policy
+    (module doc)."""
+
+    device_rate: int
+    blocksize: int
+    mix: OutputMix = OutputMix()
     safety_hops: float = 0.0
     ring_s: float = 2.0
     max_frames: int = 8192
@@ -67,12 +82,6 @@ class EngineConfig:
     hold_s: float = 1.0
     fade_s: float = 0.01
     max_extra_hops: int = 4
-
-    @property
-    def mix(self) -> float:
-        """Dry share of the output: dry + (1 - dry) * 10^(-atten_lim_db / 20)."""
-        lim = 0.0 if self.atten_lim_db is None else 10.0 ** (-self.atten_lim_db / 20.0)
-        return self.dry + (1.0 - self.dry) * lim
 
 
 def min_buffer(chain: ResampledStreamer, blocksize: int, blocks: int = 4096) -> int:
@@ -99,7 +108,7 @@ class Engine:
         self.inp, self.out = Ring(cap), Ring(cap)
         self.stats = Stats()
         self.recorder = None  # optional: .push(x_in, y_out) called by the worker
-        self._mix = np.float32(config.mix)
+        self._mix = np.float32(config.mix.dry_share)
         frames = config.max_frames
         self._mono, self._play = np.zeros(frames, np.float32), np.zeros(frames, np.float32)
         self._wet, self._alt = np.zeros(frames, np.float32), np.zeros(frames, np.float32)
@@ -130,8 +139,7 @@ class Engine:
     def set_atten_lim(self, db: float | None) -> None:
         """Change the attenuation limit while running (None = unlimited); the worker reads
         the new dry share from its next hop on (one attribute store: no lock needed)."""
-        lim = 0.0 if db is None else 10.0 ** (-db / 20.0)
-        self._mix = np.float32(self.config.dry + (1.0 - self.config.dry) * lim)
+        self._mix = np.float32(replace(self.config.mix, atten_lim_db=db).dry_share)
 
     # latency --------------------------------------------------------------------------------
     def latency(self, device_latency_s: float = 0.0) -> Latency:
@@ -254,7 +262,7 @@ class Engine:
     def _fallback(self, start: int, out: np.ndarray, delay: int | None = None) -> None:
         """Fill out (n,) for output indices start.. with the dry input (or silence)."""
         src = start - (self.delay if delay is None else delay)
-        if self.config.fallback != "dry" or src + out.shape[0] <= 0:
+        if self.config.mix.fallback != "dry" or src + out.shape[0] <= 0:
             out.fill(0.0)
             return
         skip = max(0, -src)

@@ -7,14 +7,14 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, TextIO
 
 import numpy as np
 
 from streamse.errors import StreamseError
 from streamse.live import devices
-from streamse.live.engine import Engine, EngineConfig
+from streamse.live.engine import Engine, EngineConfig, OutputMix
 from streamse.live.record import Recorder
 from streamse.live.report import status_line, summary
 from streamse.hop_timing import hop_times, rtf_of
@@ -41,22 +41,21 @@ DEFAULT_BLOCKSIZE = 480  # device frames per callback: 10 ms at 48 kHz, one mode
 class LiveOptions:
     """Device choice (index or name part; None = default), rate in Hz (None = the input
     device's), blocksize in samples, latency as PortAudio takes it ('low', 'high' or seconds),
-    mixing, optional record folder, duration in seconds (None = until Ctrl-C), input channel
-    (1-based; None = the mean of all channels)."""
+    the output mix (`OutputMix`, as the engine takes it), optional record folder, duration in
+    seconds (None = until Ctrl-C), input channel (0-based, as the engine takes it; None = the
+    mean of all channels), strength 0..100 (replaces mix.atten_lim_db; SIGUSR1/2 move it)."""
 
     input: str | None = None
     output: str | None = None
     samplerate: int | None = None
     blocksize: int = DEFAULT_BLOCKSIZE
     latency: str | float = "low"
-    dry: float = 0.0
-    atten_lim_db: float | None = None
-    fallback: str = "dry"
+    mix: OutputMix = OutputMix()
     record: str | None = None
     duration: float | None = None
     max_channels: int = 8
-    input_channel: int | None = 1
-    strength: float | None = None  # 0..100, replaces atten_lim_db; adjustable by SIGUSR1/2
+    input_channel: int | None = 0
+    strength: float | None = None
 
 
 def probe_rtf(streamer: HopStreamer, hops: int = 50) -> float:
@@ -141,10 +140,10 @@ def make_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float, plan: Stre
     2 more hops with --latency high; if the model is still late, the engine raises the delay
     by whole hops (engine.py)."""
     safety = (2.0 if opts.latency == "high" else 0.0) + 2.0 * rtf
-    lim = opts.atten_lim_db if opts.strength is None else strength_to_atten_lim(opts.strength)
-    cfg = EngineConfig(plan.rate, plan.blocksize or opts.blocksize, fallback=opts.fallback,
-                       dry=opts.dry, atten_lim_db=lim, safety_hops=safety,
-                       input_channel=None if opts.input_channel is None else opts.input_channel - 1)
+    mix = opts.mix if opts.strength is None else replace(
+        opts.mix, atten_lim_db=strength_to_atten_lim(opts.strength))
+    cfg = EngineConfig(plan.rate, plan.blocksize or opts.blocksize, mix=mix, safety_hops=safety,
+                       input_channel=opts.input_channel)
     return Engine(streamer, cfg)
 
 
@@ -206,10 +205,10 @@ def input_channels(opts: LiveOptions, info) -> int:
     have = int(info["max_input_channels"])
     if opts.input_channel is None:
         return min(opts.max_channels, have)
-    if not 1 <= opts.input_channel <= have:
-        raise StreamseError(f"--input-channel {opts.input_channel}: the input device has "
+    if not 0 <= opts.input_channel < have:
+        raise StreamseError(f"--input-channel {opts.input_channel + 1}: the input device has "
                             f"{have} channel(s)")
-    return opts.input_channel
+    return opts.input_channel + 1
 
 
 class StopFlag:
@@ -360,7 +359,7 @@ def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
         lines.insert(0, f"streamse live: the model failed: {engine.error}")
     if degraded > DEGRADED_WARN:
         lines.append(f"WARNING: {100 * degraded:.0f} % of the output was the fallback "
-                     f"({opts.fallback}), not enhanced: the model is too slow here")
+                     f"({opts.mix.fallback}), not enhanced: the model is too slow here")
     if not closed:
         lines.append("the audio device did not respond to stop; it was abandoned")
     print(("\n" if live else "") + "\n".join(lines), file=out, flush=True)

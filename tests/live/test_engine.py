@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fakes import FirStreamer
-from streamse.live.engine import DELAY_UP, TO_DRY, TO_WET, Engine, EngineConfig
+from streamse.live.engine import DELAY_UP, TO_DRY, TO_WET, Engine, EngineConfig, OutputMix
 from streamse.dsp.resample import resample_stream
 from sim import simulate
 
@@ -58,7 +58,7 @@ def test_multichannel_downmix_and_all_outputs():
 @pytest.mark.parametrize("fallback", ["dry", "silence"])
 def test_worker_stalls_hold_the_fallback_then_return_at_a_raised_delay(blocksize, fallback):
     x = _noise(6 * 16000, seed=1)
-    cfg = EngineConfig(16000, blocksize, fallback=fallback, hold_s=0.5)
+    cfg = EngineConfig(16000, blocksize, mix=OutputMix(fallback=fallback), hold_s=0.5)
     eng = Engine(FirStreamer(), cfg)
     nominal = eng.delay
     stall = lambda i: 0.3 if i in (50, 250) else 0.003  # noqa: E731 - 2 stalls of 300 ms
@@ -117,12 +117,12 @@ def test_split_absorbs_spikes_that_break_in_callback_processing():
 
 def test_dry_mix_and_attenuation_limit():
     x = _noise(8000)
-    cfg = EngineConfig(16000, 160, dry=0.5, atten_lim_db=6.0)
+    cfg = EngineConfig(16000, 160, mix=OutputMix(dry=0.5, atten_lim_db=6.0))
     eng = Engine(FirStreamer(), cfg)
     y = simulate(eng, x, 160)[:, 0]
     d, n = eng.delay, len(x)
     a = 0.5 + 0.5 * 10 ** (-6 / 20)
-    assert cfg.mix == pytest.approx(a)
+    assert cfg.mix.dry_share == pytest.approx(a)
     expect = (1 - a) * FirStreamer().process(x)[: n - d] + a * x[: n - d]
     np.testing.assert_allclose(y[d:n], expect, atol=1e-6)
 

@@ -53,11 +53,11 @@ def test_unknown_or_ambiguous_device_names_list_the_candidates():
 
 def test_input_channel_opens_enough_channels_or_says_why_not():
     info = {"max_input_channels": 2}
-    assert input_channels(LiveOptions(input_channel=1), info) == 1
-    assert input_channels(LiveOptions(input_channel=2), info) == 2
+    assert input_channels(LiveOptions(input_channel=0), info) == 1
+    assert input_channels(LiveOptions(input_channel=1), info) == 2
     assert input_channels(LiveOptions(input_channel=None), info) == 2  # mix: all of them
     with pytest.raises(StreamseError, match="has 2 channel"):
-        input_channels(LiveOptions(input_channel=3), info)
+        input_channels(LiveOptions(input_channel=2), info)
 
 
 def test_engine_uses_the_chosen_channel_at_full_level():
@@ -68,7 +68,7 @@ def test_engine_uses_the_chosen_channel_at_full_level():
 
     x = (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32)
     stereo = np.stack([np.zeros_like(x), x], axis=1)
-    for ch, gain in ((1, 1.0), (None, 0.5)):
+    for ch, gain in ((1, 1.0), (None, 0.5)):  # 0-based: channel 2
         eng = Engine(FirStreamer(), EngineConfig(16000, 160, input_channel=ch))
         y = simulate(eng, stereo, 160)[:, 0]
         d = eng.delay
