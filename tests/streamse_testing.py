@@ -85,3 +85,29 @@ def assert_causal_from(model, x: np.ndarray, s: int, hop: int) -> None:
     cut = (s // hop) * hop
     np.testing.assert_array_equal(y1[:cut], y2[:cut])
     assert not np.allclose(y1[cut : cut + hop], y2[cut : cut + hop])
+
+
+def need_resemblyzer() -> None:
+    """Only the package's weight file is used (importing it needs webrtcvad/pkg_resources)."""
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("resemblyzer") is None:
+        pytest.skip("resemblyzer is not installed (pip install 'streamse[train]')")
+
+
+def tiny_wavlm():
+    """A randomly initialised two-layer WavLM teacher (no download)."""
+    import pytest
+
+    pytest.importorskip("transformers")
+    from transformers import WavLMConfig
+
+    from streamse.models.teachers.wavlm import WavLMTeacher
+
+    cfg = WavLMConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=32, conv_dim=(8,) * 7, num_conv_pos_embeddings=8,
+                      num_conv_pos_embedding_groups=2)
+    torch.manual_seed(0)
+    return WavLMTeacher(config=cfg)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .base import FrameCore, FramePeer, NativeHandle, PeerUnavailable
 
-DELAY = 1440  # native samples, checked by tests/bench/test_peers.py
+DELAY = 1440  # native samples, checked by tests/bench/peers/test_peers_aligned.py
 ATTEN_LIM_DB = 100.0
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from .base import FrameCore, FramePeer, NativeHandle, PeerUnavailable
 
 SCALE = 32768.0  # RNNoise works on int16-scaled floats
-DELAY = 960  # native samples, checked by tests/bench/test_peers.py
+DELAY = 960  # native samples, checked by tests/bench/peers/test_peers_aligned.py
 
 
 class RNNoiseCore(NativeHandle, FrameCore):

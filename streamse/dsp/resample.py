@@ -36,7 +36,7 @@ def _kaiser_sinc_table(up: int, down: int, half_width: int, rolloff: float, beta
 
 
 class StreamResampler:
-    """fs_in -> fs_out, streaming. `process(x)` takes any number of samples (n,) and returns
+    """fs_in -> fs_out, streaming. `feed(x)` takes any number of samples (n,) and returns
     the (k,) new output samples; after n_total inputs exactly `emitted(n_total)` have come out."""
 
     def __init__(self, fs_in: int, fs_out: int, half_width: int = 32, rolloff: float = 0.92,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_serve import enhance_like
+from test_server import enhance_like
 
 ROOT = Path(__file__).resolve().parents[2]
 

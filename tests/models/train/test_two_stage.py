@@ -1,12 +1,10 @@
-"""CNUNet-TB-TS two-stage training: teachers give frame embeddings on the STFT frame grid
-(a tiny random WavLM; resemblyzer's shipped LSTM, no network), and stage 1 -> stored latents ->
-stage 2 on a tiny synthetic data folder, with stage 2 reading exactly the mixtures stage 1
-stored (keys, digests and tensors compared)."""
+"""CNUNet-TB-TS two-stage training (the teachers themselves: tests/models/teachers): stage 1
+-> stored latents -> stage 2 on a tiny synthetic data folder, with stage 2 reading exactly the
+mixtures stage 1 stored (keys, digests and tensors compared)."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 
 import pytest
@@ -14,20 +12,14 @@ import torch
 
 from streamse.errors import StreamseError
 from streamse.models.registry import load_checkpoint
-from streamse.models.teachers import FrameGrid, build_teacher, resample_frames, stft_grid
 from streamse.models.train.config import TrainConfig
 from streamse.models.train.data import DataConfig
+from streamse_testing import need_resemblyzer, tiny_wavlm
 from streamse.models.train.two_stage import (Stage1Config, Stage1Trainer, Stage2Config,
                                              Stage2Trainer, digest, mixture_keys, record_path)
 
 TINY_TB = {"mid": 8, "out": 8, "stages": (2, 1), "dense_layers": 3, "gate_kernel": 5,
            "attn_frames": 4}
-
-
-def _need_resemblyzer():
-    """Only the package's weight file is used (importing it needs webrtcvad/pkg_resources)."""
-    if importlib.util.find_spec("resemblyzer") is None:
-        pytest.skip("resemblyzer is not installed (pip install 'streamse[train]')")
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -42,54 +34,8 @@ def _cfg(train_data_dirs, steps=2) -> TrainConfig:
                        loss=dataclasses.replace(TrainConfig().loss, cplx=0.1, mag=0.9))
 
 
-def test_resample_frames_follows_time():
-    """A teacher signal linear in time stays the same line on the STFT grid."""
-    src = FrameGrid(320.0, 199.5)
-    emb = src.centre(50).float()[None, :, None]  # value = centre time in samples
-    out = resample_frames(emb, src, stft_grid(512, 256), 40)
-    expect = stft_grid(512, 256).centre(40).float().clamp(199.5, 199.5 + 49 * 320)
-    torch.testing.assert_close(out[0, :, 0], expect)
-
-
-def _tiny_wavlm():
-    pytest.importorskip("transformers")
-    from transformers import WavLMConfig
-
-    from streamse.models.teachers.wavlm import WavLMTeacher
-
-    cfg = WavLMConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                      intermediate_size=32, conv_dim=(8,) * 7, num_conv_pos_embeddings=8,
-                      num_conv_pos_embedding_groups=2)
-    torch.manual_seed(0)
-    return WavLMTeacher(config=cfg)
-
-
-def test_tiny_random_wavlm_gives_stft_frames(tmp_path):
-    """Built from a config, and from a local directory (the --teacher-path route)."""
-    teacher = _tiny_wavlm()
-    wav = torch.randn(2, 16000)
-    assert teacher.frames(wav).shape == (2, 49, 16)  # 20 ms frames
-    emb = teacher.embed_frames(wav, 512, 256)
-    assert emb.shape == (2, 62, 16) and torch.isfinite(emb).all()
-    teacher.model.save_pretrained(tmp_path / "wavlm")
-    loaded = build_teacher("wavlm", tmp_path / "wavlm")
-    torch.testing.assert_close(loaded.embed_frames(wav, 512, 256), emb)
-    with pytest.raises(StreamseError, match="teacher-path|local copy"):
-        build_teacher("wavlm", None)
-
-
-def test_resemblyzer_teacher_ships_weights():
-    _need_resemblyzer()
-    teacher = build_teacher("resemblyzer")
-    wav = 0.1 * torch.randn(1, 16000)
-    assert teacher.frames(wav).shape == (1, 101, 256)  # 10 ms frames, centred
-    emb = teacher.embed_frames(wav, 512, 256)
-    assert emb.shape == (1, 62, 256) and emb.abs().max() <= 1.0  # LSTM hidden states
-    assert emb.std() > 1e-3  # pretrained, not zeros
-
-
 def test_stage1_store_stage2(tmp_path, train_data_dirs):
-    _need_resemblyzer()
+    need_resemblyzer()
     cfg, latents = _cfg(train_data_dirs), tmp_path / "latents"
     s1cfg = Stage1Config(teacher="resemblyzer", latent_dir=str(latents), store_steps=3)
     s1 = Stage1Trainer("cnunet-tb-ts", cfg, tmp_path / "s1", progress=False, strategy_cfg=s1cfg)
@@ -126,7 +72,7 @@ def test_stage2_refuses_other_mixtures(tmp_path, train_data_dirs):
     cfg, latents = _cfg(train_data_dirs), tmp_path / "latents"
     s1cfg = Stage1Config(teacher="wavlm", latent_dir=str(latents), teacher_hears="noisy")
     s1 = Stage1Trainer("cnunet-tb-ts", cfg, tmp_path / "s1", progress=False,
-                       strategy_cfg=s1cfg, teacher=_tiny_wavlm())
+                       strategy_cfg=s1cfg, teacher=tiny_wavlm())
     assert s1.model.cfg.embed_dim == 16
     s1.store_latents(latents, 1)
     s2cfg = Stage2Config(latent_dir=str(latents), init="scratch")
@@ -157,7 +103,7 @@ def test_cli_two_stages_and_online_latents(tmp_path, train_data_dirs):
     """`streamse train --strategy ts-stage1 --teacher ... --teacher-hears noisy` then
     `--strategy ts-stage2`; the stage-1 checkpoint records its teacher, and the on-the-fly
     variant (latents = 'online') computes the latents the store holds for the same batches."""
-    _need_resemblyzer()
+    need_resemblyzer()
     import subprocess
     import sys
 

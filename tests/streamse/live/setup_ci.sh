@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what tests/live needs on a fresh Debian CI machine (run as root, before pytest).
+# Installs what tests/streamse/live needs on a fresh Debian CI machine (run as root, before pytest).
 # apt: PortAudio (sounddevice does not bundle it on Linux) and JACK 2 (dummy backend = virtual
 # sound card). pip: sounddevice + JACK-Client (the test harness that plays/records the virtual ports).
 set -euo pipefail
