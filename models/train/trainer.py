@@ -68,9 +68,18 @@ class _Estimator(nn.Module):
 
 
 class Trainer:
+    """The supervised trainer, and the base of every strategy (models/train/strategies), which
+    overrides the hooks below and names its TOML table's dataclass in `strategy_config`.
+    strategy_cfg: that table (None: its defaults)."""
+
+    strategy_config: type | None = None
+
     def __init__(self, name: str, cfg: TrainConfig, out_dir: Path, resume: Path | None = None,
                  speech: AudioPool | None = None, noise: AudioPool | None = None,
-                 progress: bool = True):
+                 progress: bool = True, strategy_cfg=None):
+        self.scfg = (strategy_cfg if strategy_cfg is not None
+                     else self.strategy_config() if self.strategy_config else None)
+        cfg = self.prepare(cfg)
         self.name, self.cfg, self.out_dir, self.progress = name, cfg, Path(out_dir), progress
         self.rank, self.world = _dist()
         if cfg.threads:
@@ -97,6 +106,11 @@ class Trainer:
         self.writer = self._writer() if self.rank == 0 else None
 
     # strategy hooks (models/train/strategies): the supervised defaults ----------------------
+    def prepare(self, cfg: TrainConfig) -> TrainConfig:
+        """Check `self.scfg` and return the run config to use; called before anything is built
+        (one-line errors for bad strategy tables come from here)."""
+        return cfg
+
     def setup_extra(self) -> None:
         """Build training-only networks/optimizers; called after the model, before a resume."""
 

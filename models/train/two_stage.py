@@ -135,19 +135,23 @@ class Stage1Trainer(Trainer):
     checkpoints rebuild the fused model. Validation scores are skipped: the stage-1 model needs
     the teacher (and the clean target) at inference, and is not the deliverable."""
 
-    def __init__(self, name: str, cfg: TrainConfig, out_dir: Path, resume: Path | None = None,
-                 speech=None, noise=None, progress: bool = True,
-                 strategy_cfg: Stage1Config | None = None, teacher=None):
+    strategy_config = Stage1Config
+
+    def __init__(self, *args, teacher=None, **kwargs):
+        """Trainer's arguments; teacher: an already built teacher (default: the table's)."""
+        self.teacher = teacher
+        super().__init__(*args, **kwargs)
+
+    def prepare(self, cfg: TrainConfig) -> TrainConfig:
         from ..teachers import build_teacher
 
-        self.scfg = strategy_cfg or Stage1Config()
         if self.scfg.teacher_hears not in ("clean", "noisy"):
             raise StreamseError("teacher_hears must be clean or noisy, "
                                 f"not {self.scfg.teacher_hears!r}")
-        self.teacher = teacher or build_teacher(self.scfg.teacher, self.scfg.teacher_path or None)
-        cfg = dataclasses.replace(cfg, valid_max_files=0,
-                                  model={**cfg.model, "embed_dim": self.teacher.dim})
-        super().__init__(name, cfg, out_dir, resume, speech, noise, progress)
+        self.teacher = self.teacher or build_teacher(self.scfg.teacher,
+                                                     self.scfg.teacher_path or None)
+        return dataclasses.replace(cfg, valid_max_files=0,
+                                   model={**cfg.model, "embed_dim": self.teacher.dim})
 
     def setup_extra(self) -> None:
         _check_model(self, fused=True)
@@ -267,10 +271,9 @@ class OnlineLatents:
 class Stage2Trainer(Trainer):
     """Trains the causal cnunet-tb (no fusion) with spectral loss + latent replication."""
 
-    def __init__(self, name: str, cfg: TrainConfig, out_dir: Path, resume: Path | None = None,
-                 speech=None, noise=None, progress: bool = True,
-                 strategy_cfg: Stage2Config | None = None):
-        self.scfg = strategy_cfg or Stage2Config()
+    strategy_config = Stage2Config
+
+    def prepare(self, cfg: TrainConfig) -> TrainConfig:
         if self.scfg.init not in ("stage1", "scratch") or self.scfg.latent_norm not in (
                 "utterance", "none") or self.scfg.latents not in ("store", "online"):
             raise StreamseError(f"bad [ts-stage2] init/latent_norm/latents: {self.scfg}")
@@ -278,7 +281,7 @@ class Stage2Trainer(Trainer):
         if self.scfg.latents == "store":
             self.store = LatentStore(self.scfg.latent_dir)
             self.store.check_run(cfg)
-        super().__init__(name, cfg, out_dir, resume, speech, noise, progress)
+        return cfg
 
     def setup_extra(self) -> None:
         """Initialise from stage 1 (a resume, which comes after, overrides it)."""

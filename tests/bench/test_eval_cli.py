@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from streamse.cli import main
+from bundled import DATA
 
-DATA = Path(__file__).parents[1] / "data"
 
 
 @pytest.fixture()

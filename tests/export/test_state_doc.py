@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from streamse.export.state_doc import render
 from streamse.metadata import ModelMetadata
 from streamse.runtime import ASSETS, shipped_models
+from bundled import ROOT
 
-DOC = Path(__file__).parents[2] / "docs" / "state-trees.md"
+DOC = ROOT / "docs" / "state-trees.md"
 
 
 def test_the_document_is_up_to_date():

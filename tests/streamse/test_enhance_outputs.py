@@ -13,8 +13,9 @@ import pytest
 import soundfile as sf
 
 from streamse.cli import main
+from bundled import DATA
 
-DATA_NOISY = Path(__file__).parents[1] / "data" / "noisy.wav"
+DATA_NOISY = DATA / "noisy.wav"
 
 
 def _run(capsys, *argv):

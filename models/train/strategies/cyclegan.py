@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -74,14 +73,13 @@ class CycleGANTrainer(Trainer):
 
     strategy = "cyclegan"
 
-    def __init__(self, name: str, cfg: TrainConfig, out_dir: Path, resume: Path | None = None,
-                 speech=None, noise=None, progress: bool = True,
-                 strategy_cfg: CycleGANConfig = CycleGANConfig()):
-        self.scfg = strategy_cfg
-        if strategy_cfg.l1_domain not in ("wave", "spectrum"):
+    strategy_config = CycleGANConfig
+
+    def prepare(self, cfg: TrainConfig) -> TrainConfig:
+        if self.scfg.l1_domain not in ("wave", "spectrum"):
             raise StreamseError(f"[cyclegan] l1_domain must be wave or spectrum, "
-                                f"not {strategy_cfg.l1_domain!r}")
-        super().__init__(name, cfg, out_dir, resume, speech, noise, progress)
+                                f"not {self.scfg.l1_domain!r}")
+        return cfg
 
     def setup_extra(self) -> None:
         if self.world > 1:

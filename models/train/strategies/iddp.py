@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from streamse.errors import StreamseError
 
 from ...tables import tuplify_table
-from ..config import TrainConfig
 from ..trainer import Trainer
 from ...aligned import enhance_aligned
 from .unpaired_data import NoiseCrops, Zipped, noisy_source, split_pool
@@ -105,11 +103,7 @@ class IDDPTrainer(Trainer):
 
     strategy = "iddp"
 
-    def __init__(self, name: str, cfg: TrainConfig, out_dir: Path, resume: Path | None = None,
-                 speech=None, noise=None, progress: bool = True,
-                 strategy_cfg: IDDPConfig = IDDPConfig()):
-        self.scfg = strategy_cfg
-        super().__init__(name, cfg, out_dir, resume, speech, noise, progress)
+    strategy_config = IDDPConfig
 
     def setup_extra(self) -> None:
         if self.world > 1:

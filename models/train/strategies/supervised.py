@@ -3,15 +3,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from ..config import TrainConfig
 from ..trainer import Trainer
 
 
 class SupervisedTrainer(Trainer):
     strategy = "supervised"
-
-    def __init__(self, name: str, cfg: TrainConfig, out_dir: Path, resume: Path | None = None,
-                 speech=None, noise=None, progress: bool = True, strategy_cfg: None = None):
-        super().__init__(name, cfg, out_dir, resume, speech, noise, progress)

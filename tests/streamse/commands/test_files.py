@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ import soundfile as sf
 
 from streamse.cli import main
 from streamse.runtime import load_streamer
+from bundled import DATA
 
-DATA_NOISY = str(Path(__file__).parents[1] / "data" / "noisy.wav")
+DATA_NOISY = str(DATA / "noisy.wav")
 
 
 def _run(capsys, *argv):

@@ -6,15 +6,14 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from fakes import FirStreamer
+from bundled import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 CRN = ROOT / "streamse" / "assets" / "crn" / "crn.onnx"
 

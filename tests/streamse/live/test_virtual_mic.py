@@ -22,8 +22,8 @@ import soundfile as sf
 from pipewire_server import PipeWireServer, missing
 
 from streamse.demo import DEMO_INPUT
+from bundled import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 NODE = "streamse_microphone"
 FS = 48000
 

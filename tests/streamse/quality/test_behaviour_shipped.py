@@ -16,7 +16,6 @@ The limits live in `streamse.quality.behaviour.LIMITS`. The weights shipped befo
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +24,7 @@ import soundfile as sf
 from streamse.quality import behaviour as bh
 from streamse.demo import DEMO_INPUT as DEMO
 from streamse.runtime import load_streamer
+from bundled import DATA
 
 # models whose model card claims these behaviours (the CNUNet family is retrained in #14)
 MODELS = ["crn"]
@@ -74,7 +74,7 @@ def test_stationary_noise_is_clearly_removed(enhance, noisy_clean):
 
 def test_the_checks_can_fail():
     """A denoiser that halves its input and one that passes noise through fail the checks."""
-    clean = sf.read(Path(__file__).parents[1] / "data" / "clean.wav", dtype="float32")[0]
+    clean = sf.read(DATA / "clean.wav", dtype="float32")[0]
     level, _ = bh.transparency(lambda x: 0.5 * x, clean)
     assert abs(level) > LIMITS["transparency_level_db"]
     (d_sisdr, d_pesq), _ = bh.stationary_noise_gain(lambda x: x, clean).values()

@@ -11,14 +11,13 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from test_server import enhance_like
+from bundled import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:

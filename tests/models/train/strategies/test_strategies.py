@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,8 +22,8 @@ from streamse.models.train.strategies.discriminator import (DiscriminatorConfig,
                                                             SpectrumDiscriminator, lsgan_d_loss)
 from streamse.models.train.strategies.iddp import IDDPConfig, iddp_loss
 from streamse_testing import tiny_crn
+from bundled import DATA
 
-DATA = Path(__file__).parents[1] / "data"
 TINY_MODEL = {"channels": (4, 8), "rnn_hidden": 16, "rnn_layers": 1, "fc_hidden": 16}
 TINY_CYCLEGAN = CycleGANConfig.from_table({"generator": {"channels": 4, "dilations": [1, 2]},
                                            "discriminator": {"channels": [2, 4]}})
