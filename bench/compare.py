@@ -55,14 +55,22 @@ def model_system(model: str, threads: int = 1) -> System:
     s = load_streamer(model, threads=threads)
     if s.sample_rate != BENCH_RATE:
         raise StreamseError(f"{model}: the comparison runs at 16 kHz, model is {s.sample_rate} Hz")
-    info = PeerInfo(f"streamse {s.meta.name}", "streamse", s.sample_rate,
-                    s.geometry.ms(s.hop), s.geometry.ms(s.algorithmic_latency), 0.0, True,
-                    f"onnxruntime, {threads} thread(s)")
+    info = PeerInfo(
+        f"streamse {s.meta.name}",
+        "streamse",
+        s.sample_rate,
+        s.geometry.ms(s.hop),
+        s.geometry.ms(s.algorithmic_latency),
+        0.0,
+        True,
+        f"onnxruntime, {threads} thread(s)",
+    )
     return System(info, streamer=s)
 
 
-def build_systems(models: list[str], with_peers: bool, threads: int = 1,
-                  peers_dir: str | None = None) -> tuple[list[System], list[str]]:
+def build_systems(
+    models: list[str], with_peers: bool, threads: int = 1, peers_dir: str | None = None
+) -> tuple[list[System], list[str]]:
     """(our models then the peers that run here, one notice line per skipped peer).
     `peers_dir`: folder of the file-based peers' ONNX files (DTLN, GTCRN)."""
     systems = [model_system(m, threads) for m in models]
@@ -70,8 +78,9 @@ def build_systems(models: list[str], with_peers: bool, threads: int = 1,
         return systems, []
     peers, notices = load_peers(folder=peers_dir)
     for p in peers:
-        systems.append(System(p.info, streamer=p) if isinstance(p, FramePeer)
-                       else System(p.info, whole=p.process))
+        systems.append(
+            System(p.info, streamer=p) if isinstance(p, FramePeer) else System(p.info, whole=p.process)
+        )
     return systems, notices
 
 
@@ -91,8 +100,9 @@ def _interleave(systems: list[System], blocks: list[np.ndarray]) -> dict[str, li
     return times
 
 
-def run_compare_rtf(systems: list[System], seconds: float = 10.0, rounds: int = 5,
-                    warmup_hops: int = 20) -> dict:
+def run_compare_rtf(
+    systems: list[System], seconds: float = 10.0, rounds: int = 5, warmup_hops: int = 20
+) -> dict:
     """Per-hop timing and RTF of every system on the same audio, interleaved in `rounds`."""
     x = bench_audio(BENCH_RATE, seconds)
     for s in systems:  # warm caches and lazy allocations, then start clean
@@ -115,14 +125,22 @@ def run_compare_rtf(systems: list[System], seconds: float = 10.0, rounds: int = 
         else:
             row.update({"rtf": float(t.sum()) / (x.size / BENCH_RATE), "resample_rtf": 0.0})
         rows.append(row)
-    return {"machine": machine_info(), "audio_seconds": x.size / BENCH_RATE,
-            "rounds": rounds, "systems": rows}
+    return {
+        "machine": machine_info(),
+        "audio_seconds": x.size / BENCH_RATE,
+        "rounds": rounds,
+        "systems": rows,
+    }
 
 
 # --- quality ----------------------------------------------------------------------------------
-def run_compare_quality(systems: list[System], pairs: list[tuple[str, str]],
-                        with_dnsmos: bool | None = None, keep: int = 0,
-                        progress: str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+def run_compare_quality(
+    systems: list[System],
+    pairs: list[tuple[str, str]],
+    with_dnsmos: bool | None = None,
+    keep: int = 0,
+    progress: str | None = None,
+) -> tuple[dict, dict[str, np.ndarray]]:
     """Score every system on (noisy, clean) pairs. Returns (JSON-ready report, signals of
     pair `keep`: {"noisy", "clean", system name: output} for plots). with_dnsmos=None: when
     speechmos is installed. `progress`: label of a progress bar over the files."""
@@ -130,16 +148,26 @@ def run_compare_quality(systems: list[System], pairs: list[tuple[str, str]],
 
     if with_dnsmos is None:
         with_dnsmos = importlib.util.find_spec("speechmos") is not None
-    bar = tqdm(pairs, desc=progress, unit="file", disable=True if progress is None else None,
-               leave=False)
-    items = ((name, noisy.astype(np.float32), clean)
-             for name, noisy, clean in (read_pair(n, c, BENCH_RATE) for n, c in bar))
-    reports, kept = evaluate(items, {s.info.name: s.process for s in systems}, BENCH_RATE,
-                             lambda c, y, r: score(c, y, r, with_dnsmos), keep=keep)
+    bar = tqdm(pairs, desc=progress, unit="file", disable=True if progress is None else None, leave=False)
+    items = (
+        (name, noisy.astype(np.float32), clean)
+        for name, noisy, clean in (read_pair(n, c, BENCH_RATE) for n, c in bar)
+    )
+    reports, kept = evaluate(
+        items,
+        {s.info.name: s.process for s in systems},
+        BENCH_RATE,
+        lambda c, y, r: score(c, y, r, with_dnsmos),
+        keep=keep,
+    )
     if "clean" in kept:
         kept["clean"] = kept["clean"].astype(np.float32)
-    out = {"machine": machine_info(), "n_files": len(pairs), "dnsmos": with_dnsmos,
-           "systems": [{**asdict(s.info), **to_json(reports[s.info.name])} for s in systems]}
+    out = {
+        "machine": machine_info(),
+        "n_files": len(pairs),
+        "dnsmos": with_dnsmos,
+        "systems": [{**asdict(s.info), **to_json(reports[s.info.name])} for s in systems],
+    }
     return out, kept
 
 
@@ -150,18 +178,23 @@ def _ms(v: float | None) -> str:
 
 def format_rtf_table(report: dict) -> str:
     m = report["machine"]
-    lines = [f"{report['audio_seconds']:.1f} s of audio per system, {report['rounds']} "
-             f"interleaved rounds; {describe_machine(m)}",
-             f"{'system':<22}{'rate':>6}{'frame':>7}{'latency':>11}{'resamp':>8}"
-             f"{'p50 ms':>8}{'p99 ms':>8}{'RTF':>8}{'resRTF':>8}"]
+    lines = [
+        f"{report['audio_seconds']:.1f} s of audio per system, {report['rounds']} "
+        f"interleaved rounds; {describe_machine(m)}",
+        f"{'system':<22}{'rate':>6}{'frame':>7}{'latency':>11}{'resamp':>8}"
+        f"{'p50 ms':>8}{'p99 ms':>8}{'RTF':>8}{'resRTF':>8}",
+    ]
     for r in report["systems"]:
         p50 = f"{r['hop_time_p50_ms']:.3f}" if "hop_time_p50_ms" in r else "-"
         p99 = f"{r['hop_time_p99_ms']:.3f}" if "hop_time_p99_ms" in r else "-"
-        lines.append(f"{r['name']:<22}{r['native_rate'] // 1000:>4}k {r['frame_ms']:>5.1f}"
-                     f"{_ms(r['latency_ms']):>11}{r['resample_latency_ms']:>8.1f}{p50:>8}"
-                     f"{p99:>8}{r['rtf']:>8.4f}{r['resample_rtf']:>8.4f}")
-    lines.append("frame/latency/resamp in ms (latency includes resampling); resRTF = the "
-                  "part of RTF spent resampling")
+        lines.append(
+            f"{r['name']:<22}{r['native_rate'] // 1000:>4}k {r['frame_ms']:>5.1f}"
+            f"{_ms(r['latency_ms']):>11}{r['resample_latency_ms']:>8.1f}{p50:>8}"
+            f"{p99:>8}{r['rtf']:>8.4f}{r['resample_rtf']:>8.4f}"
+        )
+    lines.append(
+        "frame/latency/resamp in ms (latency includes resampling); resRTF = the part of RTF spent resampling"
+    )
     return "\n".join(lines)
 
 
@@ -173,8 +206,10 @@ def _metric_keys(report: dict) -> list[str]:
 def format_quality_table(report: dict) -> str:
     keys = _metric_keys(report)
     head = "".join(f"{METRIC_LABELS[k].replace(' (dB)', ''):>13}" for k in keys)
-    lines = [f"{report.get('set', '')}: {report['n_files']} files; scores are means over files",
-             f"{'system':<22}{head}"]
+    lines = [
+        f"{report.get('set', '')}: {report['n_files']} files; scores are means over files",
+        f"{'system':<22}{head}",
+    ]
     rows = [("noisy input", report["systems"][0]["mean"]["noisy"])]
     rows += [(r["name"], r["mean"]["enhanced"]) for r in report["systems"]]
     for name, means in rows:
@@ -193,21 +228,28 @@ def results_markdown(rtf: dict | None = None, quality: list[dict] | None = None)
     out = []
     if rtf:
         m = rtf["machine"]
-        out += [f"Speed: {describe_machine(m, onnxruntime=True)}; 1 hop per call, interleaved.",
-                "",
-                "| system | rate | frame ms | latency ms | p50 ms/hop | p99 ms/hop | RTF |",
-                "|---|---|---|---|---|---|---|"]
+        out += [
+            f"Speed: {describe_machine(m, onnxruntime=True)}; 1 hop per call, interleaved.",
+            "",
+            "| system | rate | frame ms | latency ms | p50 ms/hop | p99 ms/hop | RTF |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in rtf["systems"]:
-            out.append(f"| {r['name']} ({r['package']}) | {r['native_rate'] // 1000} kHz | "
-                       f"{r['frame_ms']:.0f} | {_ms(r['latency_ms'])} | "
-                       f"{_num(r.get('hop_time_p50_ms'))} | {_num(r.get('hop_time_p99_ms'))} | "
-                       f"{r['rtf']:.4f} |")
+            out.append(
+                f"| {r['name']} ({r['package']}) | {r['native_rate'] // 1000} kHz | "
+                f"{r['frame_ms']:.0f} | {_ms(r['latency_ms'])} | "
+                f"{_num(r.get('hop_time_p50_ms'))} | {_num(r.get('hop_time_p99_ms'))} | "
+                f"{r['rtf']:.4f} |"
+            )
         out.append("")
     for q in quality or []:
         keys = _metric_keys(q)
-        out += [f"Quality, {q.get('set', '')}: {q['n_files']} files, {q['machine']['date']}.", "",
-                "| system | " + " | ".join(METRIC_LABELS[k] for k in keys) + " |",
-                "|---|" + "---|" * len(keys)]
+        out += [
+            f"Quality, {q.get('set', '')}: {q['n_files']} files, {q['machine']['date']}.",
+            "",
+            "| system | " + " | ".join(METRIC_LABELS[k] for k in keys) + " |",
+            "|---|" + "---|" * len(keys),
+        ]
         rows = [("noisy input", q["systems"][0]["mean"]["noisy"])]
         rows += [(r["name"], r["mean"]["enhanced"]) for r in q["systems"]]
         for name, means in rows:
@@ -217,10 +259,16 @@ def results_markdown(rtf: dict | None = None, quality: list[dict] | None = None)
 
 
 # --- one run, as `streamse bench --peers` does it ---------------------------------------------
-def run_bench_compare(models: list[str], with_peers: bool, threads: int = 1,
-                      seconds: float = 10.0, rtf: bool = True,
-                      quality_dirs: list[str] | None = None, plots_dir: str | None = None,
-                      peers_dir: str | None = None) -> dict:
+def run_bench_compare(
+    models: list[str],
+    with_peers: bool,
+    threads: int = 1,
+    seconds: float = 10.0,
+    rtf: bool = True,
+    quality_dirs: list[str] | None = None,
+    plots_dir: str | None = None,
+    peers_dir: str | None = None,
+) -> dict:
     """Speed (if `rtf`) and quality (on each of `quality_dirs`, folders holding noisy/ and
     clean/) of our models and, if `with_peers`, the peers; PNG plots into `plots_dir`.
     JSON-ready dict with keys notices, rtf, quality (a list: one report per set, with 'set'

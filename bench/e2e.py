@@ -21,6 +21,7 @@ from streamse.demo import DEMO_INPUT
 from streamse.live.runner import LiveOptions, run_live
 from streamse.streamer import HopStreamer
 
+
 def bench_signal(rate: int, seconds: float, model_rate: int) -> np.ndarray:
     """The bundled noisy sample, looped to `seconds`, at `rate` Hz."""
     x = read_audio(DEMO_INPUT, model_rate)[0]
@@ -36,14 +37,12 @@ def jack_device(sd) -> str:
     raise jackio.StreamseError(f"PortAudio has no JACK host API: {jackio.SETUP_HINT}")
 
 
-def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: float,
-            **options) -> dict:
+def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: float, **options) -> dict:
     """Run the engine on a private virtual JACK card; returns the runner's summary plus
     measured_delay_samples, reported/measured delay in ms, match_snr_db, and `rec`/`ref`."""
     fs_m = streamer.sample_rate
     x = bench_signal(samplerate, seconds, fs_m)
-    ref = resample_stream(streamer.process(resample_stream(x, samplerate, fs_m)), fs_m,
-                          samplerate)
+    ref = resample_stream(streamer.process(resample_stream(x, samplerate, fs_m)), fs_m, samplerate)
     tail = int(0.5 * samplerate)
     got: dict = {}
 
@@ -57,8 +56,9 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
         jackio.reinit_portaudio(sd)
         try:
             dev = jack_device(sd)
-            opts = LiveOptions(input=dev, output=dev, samplerate=samplerate,
-                               blocksize=blocksize, duration=0.0, **options)
+            opts = LiveOptions(
+                input=dev, output=dev, samplerate=samplerate, blocksize=blocksize, duration=0.0, **options
+            )
             report = run_live(streamer, opts, out=io.StringIO(), on_started=play)
         finally:
             sd._terminate()  # close PortAudio's JACK client before the server goes
@@ -66,16 +66,23 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
     rec = got["rec"]
     lag = jackio.measure_delay(rec, ref, tail)
     reported = int(round(report["latency_samples"]))
-    report.update(measured_delay_samples=lag, measured_delay_ms=1e3 * lag / samplerate,
-                  reported_latency_ms=report["latency_ms"], vio_xruns=got["vio_xruns"],
-                  match_snr_db=jackio.snr_db(rec, ref, reported),
-                  damaged=jackio.damaged_regions(rec, ref, reported, blocksize),
-                  rec=rec, ref=ref, x=x)
+    report.update(
+        measured_delay_samples=lag,
+        measured_delay_ms=1e3 * lag / samplerate,
+        reported_latency_ms=report["latency_ms"],
+        vio_xruns=got["vio_xruns"],
+        match_snr_db=jackio.snr_db(rec, ref, reported),
+        damaged=jackio.damaged_regions(rec, ref, reported, blocksize),
+        rec=rec,
+        ref=ref,
+        x=x,
+    )
     return report
 
 
-def run_e2e_bench(model: str, samplerate: int = 48000, blocksize: int = 480, threads: int = 1,
-                  seconds: float = 5.0) -> dict:
+def run_e2e_bench(
+    model: str, samplerate: int = 48000, blocksize: int = 480, threads: int = 1, seconds: float = 5.0
+) -> dict:
     """Measured end-to-end delay of `model` through the virtual JACK device (needs jackd2,
     libportaudio2, JACK-Client). Returns JSON-able numbers."""
     from streamse.runtime import load_streamer
@@ -84,7 +91,21 @@ def run_e2e_bench(model: str, samplerate: int = 48000, blocksize: int = 480, thr
         model = model[0] if model else "crn"
     streamer = load_streamer(model or "crn", threads=threads or 1)
     r = e2e_run(streamer, samplerate, blocksize, seconds)
-    keys = ("reported_latency_ms", "measured_delay_ms", "device_latency_ms", "match_snr_db",
-            "underruns", "device_xruns", "resyncs", "rtf", "ms_per_hop", "callback_max_ms")
-    return {"model": model, "samplerate": samplerate, "blocksize": blocksize,
-            **{k: round(float(r[k]), 3) for k in keys}}
+    keys = (
+        "reported_latency_ms",
+        "measured_delay_ms",
+        "device_latency_ms",
+        "match_snr_db",
+        "underruns",
+        "device_xruns",
+        "resyncs",
+        "rtf",
+        "ms_per_hop",
+        "callback_max_ms",
+    )
+    return {
+        "model": model,
+        "samplerate": samplerate,
+        "blocksize": blocksize,
+        **{k: round(float(r[k]), 3) for k in keys},
+    }

@@ -18,8 +18,14 @@ from streamse.errors import StreamseError
 from streamse.quality.pairs import folder_pairs, read_pairs_file
 
 
-def run_eval(model: str, pairs: list[tuple[str, str]], threads: int = 1, dnsmos: bool = False,
-             spectrograms: Path | None = None, n_plots: int = 3):
+def run_eval(
+    model: str,
+    pairs: list[tuple[str, str]],
+    threads: int = 1,
+    dnsmos: bool = False,
+    spectrograms: Path | None = None,
+    n_plots: int = 3,
+):
     """Evaluate `model` on `pairs`; returns the EvalReport (and writes PNGs if asked)."""
     from streamse.runtime import load_streamer
 
@@ -64,8 +70,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.max_files:
         pairs = pairs[: args.max_files]
     dnsmos = args.dnsmos and _have("speechmos")
-    report = run_eval(args.model, pairs, args.threads, dnsmos,
-                      Path(args.spectrograms) if args.spectrograms else None)
+    report = run_eval(
+        args.model, pairs, args.threads, dnsmos, Path(args.spectrograms) if args.spectrograms else None
+    )
     print(json.dumps({"model": args.model, **to_json(report)}) if args.json else format_table(report))
     return 0
 
@@ -76,8 +83,12 @@ def register(sub) -> None:
     p.add_argument("--pairs", help="JSON list or TSV of (noisy, clean) paths")
     p.add_argument("--model", default=DEFAULT_MODEL, help=model_help())
     add_threads(p)
-    p.add_argument("--no-dnsmos", dest="dnsmos", action="store_false",
-                   help="skip DNSMOS SIG/BAK/OVRL (on by default when speechmos is installed)")
+    p.add_argument(
+        "--no-dnsmos",
+        dest="dnsmos",
+        action="store_false",
+        help="skip DNSMOS SIG/BAK/OVRL (on by default when speechmos is installed)",
+    )
     p.add_argument("--max-files", type=ranged(int, 0), default=0, help="first N pairs only (0 = all)")
     p.add_argument("--spectrograms", help="folder for noisy/enhanced/clean PNGs of a few files")
     p.add_argument("--json", action="store_true")

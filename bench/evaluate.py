@@ -18,10 +18,18 @@ from streamse.quality.evaluate import read_pair as _read_pair
 from streamse.quality.metrics import score
 
 Enhance = Callable[[np.ndarray, int], np.ndarray]
-METRIC_LABELS = {"pesq": "PESQ-WB", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "csig": "CSIG",
-                 "cbak": "CBAK", "covl": "COVL", "dnsmos_sig": "DNSMOS SIG",
-                 "dnsmos_bak": "DNSMOS BAK", "dnsmos_ovrl": "DNSMOS OVRL",
-                 "dnsmos_p808": "DNSMOS P.808"}
+METRIC_LABELS = {
+    "pesq": "PESQ-WB",
+    "stoi": "STOI",
+    "si_sdr": "SI-SDR (dB)",
+    "csig": "CSIG",
+    "cbak": "CBAK",
+    "covl": "COVL",
+    "dnsmos_sig": "DNSMOS SIG",
+    "dnsmos_bak": "DNSMOS BAK",
+    "dnsmos_ovrl": "DNSMOS OVRL",
+    "dnsmos_p808": "DNSMOS P.808",
+}
 
 
 def read_f64(path: str, sr: int) -> np.ndarray:
@@ -29,8 +37,13 @@ def read_f64(path: str, sr: int) -> np.ndarray:
     return _read(path, sr)[0].astype(np.float64)
 
 
-def evaluate_pairs(pairs: list[tuple[str, str]], enhance: Enhance, sr: int = 16000,
-                   with_dnsmos: bool = False, progress: bool = True) -> EvalReport:
+def evaluate_pairs(
+    pairs: list[tuple[str, str]],
+    enhance: Enhance,
+    sr: int = 16000,
+    with_dnsmos: bool = False,
+    progress: bool = True,
+) -> EvalReport:
     """Score `enhance` on (noisy_path, clean_path) pairs, e.g. from `load_pairs`.
 
     Both files are read at `sr`; if their lengths differ, both are cut to the shorter. The
@@ -40,8 +53,12 @@ def evaluate_pairs(pairs: list[tuple[str, str]], enhance: Enhance, sr: int = 160
 
     bar = tqdm(pairs, desc="evaluating", unit="file", disable=not progress, leave=False)
     items = (read_pair(n, c, sr) for n, c in bar)
-    reports, _ = evaluate(items, {"enhanced": lambda x: np.asarray(enhance(x, sr), np.float64)
-                                  .ravel()}, sr, lambda c, y, r: score(c, y, r, with_dnsmos))
+    reports, _ = evaluate(
+        items,
+        {"enhanced": lambda x: np.asarray(enhance(x, sr), np.float64).ravel()},
+        sr,
+        lambda c, y, r: score(c, y, r, with_dnsmos),
+    )
     return reports["enhanced"]
 
 
@@ -54,9 +71,10 @@ def read_pair(noisy_path: str, clean_path: str, sr: int) -> tuple[str, np.ndarra
 def format_table(report: EvalReport) -> str:
     """Mean of each metric for the noisy input and the enhanced output, and the change."""
     noisy, enhanced = report.mean("noisy"), report.mean("enhanced")
-    lines = [f"{len(report.rows)} files, {report.audio_seconds:.1f} s of audio, "
-             f"enhance RTF {report.rtf:.3f}",
-             f"{'metric':<14}{'noisy':>9}{'enhanced':>10}{'change':>9}"]
+    lines = [
+        f"{len(report.rows)} files, {report.audio_seconds:.1f} s of audio, enhance RTF {report.rtf:.3f}",
+        f"{'metric':<14}{'noisy':>9}{'enhanced':>10}{'change':>9}",
+    ]
     for key in enhanced:
         a, b = noisy.get(key, math.nan), enhanced[key]
         lines.append(f"{METRIC_LABELS.get(key, key):<14}{a:>9.3f}{b:>10.3f}{b - a:>+9.3f}")
@@ -77,13 +95,21 @@ def to_json(report: EvalReport) -> dict:
         "audio_seconds": report.audio_seconds,
         "rtf": report.rtf if math.isfinite(report.rtf) else None,
         "mean": {w: _clean_json(report.mean(w)) for w in ("noisy", "enhanced")},
-        "files": [{"name": r.name, "seconds": r.seconds, "noisy": _clean_json(r.noisy),
-                   "enhanced": _clean_json(r.enhanced)} for r in report.rows],
+        "files": [
+            {
+                "name": r.name,
+                "seconds": r.seconds,
+                "noisy": _clean_json(r.noisy),
+                "enhanced": _clean_json(r.enhanced),
+            }
+            for r in report.rows
+        ],
     }
 
 
-def save_spectrograms(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray, sr: int,
-                      path_png: str) -> None:
+def save_spectrograms(
+    noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray, sr: int, path_png: str
+) -> None:
     """Write noisy / enhanced / clean spectrograms, stacked, on one shared dB scale, to a PNG."""
     from .plots import spectrogram_grid
 

@@ -30,8 +30,10 @@ def graph_stats(path: Path, hops: int = 20) -> dict:
     for e in kernels:
         time_by_op[e["args"]["op_name"]] += e["dur"]
     total = sum(time_by_op.values()) or 1
-    return {"nodes": int(round(per_run)),
-            "op_time_share": {op: t / total for op, t in time_by_op.most_common(6)}}
+    return {
+        "nodes": int(round(per_run)),
+        "op_time_share": {op: t / total for op, t in time_by_op.most_common(6)},
+    }
 
 
 def gflops(macs_per_second: float, hop_s: float, seconds_per_hop: float) -> float:

@@ -33,8 +33,18 @@ class JackServer:
         if shutil.which("jackd") is None:
             raise StreamseError(f"jackd not found: {SETUP_HINT}")
         rt_ok = subprocess.run(["chrt", "-f", "10", "true"], capture_output=True).returncode == 0
-        cmd = ["jackd", "-n", self.name, *([] if rt_ok else ["--no-realtime"]),
-               "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)]
+        cmd = [
+            "jackd",
+            "-n",
+            self.name,
+            *([] if rt_ok else ["--no-realtime"]),
+            "-d",
+            "dummy",
+            "-r",
+            str(self.rate),
+            "-p",
+            str(self.period),
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._env = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
         os.environ["JACK_DEFAULT_SERVER"] = self.name
@@ -68,8 +78,14 @@ class VirtualIO:
     """Plays x (n,) float32 into every `client`:in_* port and records `client`:out_0 into
     (n + tail,) float32; recording index i is the JACK frame on which x[i] was played."""
 
-    def __init__(self, x: np.ndarray, tail: int, client: str = "PortAudio",
-                 inputs: str | None = None, output: str | None = None):
+    def __init__(
+        self,
+        x: np.ndarray,
+        tail: int,
+        client: str = "PortAudio",
+        inputs: str | None = None,
+        output: str | None = None,
+    ):
         """inputs / output: full port-name patterns (regular expressions; default: `client`'s
         in_* and out_* ports): x is played into every matching input port and the first
         matching output port is recorded."""
@@ -131,8 +147,9 @@ def measure_delay(rec: np.ndarray, ref: np.ndarray, max_lag: int) -> int:
     return int(np.argmax(corr[: max_lag + 1]))
 
 
-def damaged_regions(rec: np.ndarray, ref: np.ndarray, lag: int | Sequence[int], block: int,
-                    floor_db: float = -30.0) -> list[tuple[int, int]]:
+def damaged_regions(
+    rec: np.ndarray, ref: np.ndarray, lag: int | Sequence[int], block: int, floor_db: float = -30.0
+) -> list[tuple[int, int]]:
     """Stretches (start, end) of ref's time axis where, block by block, rec (at `lag`, or at
     the best of several lags: the delays before and after a delay raise) differs from ref by
     more than `floor_db` relative to ref's mean block energy: where the capture is not the
@@ -142,8 +159,7 @@ def damaged_regions(rec: np.ndarray, ref: np.ndarray, lag: int | Sequence[int], 
     if nb <= 0:
         return [(0, ref.size)]
     r = ref[: nb * block].reshape(nb, block)
-    err = np.min([((rec[k : k + nb * block].reshape(nb, block) - r) ** 2).mean(axis=1)
-                  for k in lags], axis=0)
+    err = np.min([((rec[k : k + nb * block].reshape(nb, block) - r) ** 2).mean(axis=1) for k in lags], axis=0)
     energy = float((r**2).mean()) or 1e-20
     bad = err > energy * 10 ** (floor_db / 10)
     regions, start = [], None

@@ -22,8 +22,11 @@ def machine_info() -> dict:
     import onnxruntime as ort
 
     return {
-        "cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-        "onnxruntime": ort.__version__, "date": datetime.date.today().isoformat(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "onnxruntime": ort.__version__,
+        "date": datetime.date.today().isoformat(),
     }
 
 

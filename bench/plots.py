@@ -49,11 +49,11 @@ def speed_bars(rtf_report: dict, path: str | Path) -> None:
     lat = np.array([np.nan if r["latency_ms"] is None else r["latency_ms"] for r in rows])
     rl = np.array([r["resample_latency_ms"] for r in rows])
     ax_lat.barh(y, np.nan_to_num(lat) - rl, color="tab:green", label="algorithmic")
-    ax_lat.barh(y, rl, left=np.nan_to_num(lat) - rl, color="tab:orange", hatch="//",
-                label="resampling")
+    ax_lat.barh(y, rl, left=np.nan_to_num(lat) - rl, color="tab:orange", hatch="//", label="resampling")
     for yi, v in zip(y, lat):
-        ax_lat.text(0.5 if np.isnan(v) else v + 0.5, yi, "whole file" if np.isnan(v)
-                    else f"{v:.0f} ms", va="center")
+        ax_lat.text(
+            0.5 if np.isnan(v) else v + 0.5, yi, "whole file" if np.isnan(v) else f"{v:.0f} ms", va="center"
+        )
     ax_lat.set(xlabel="algorithmic latency (ms)")
     ax_lat.legend(loc="lower right")
     m = rtf_report["machine"]
@@ -61,8 +61,7 @@ def speed_bars(rtf_report: dict, path: str | Path) -> None:
     fig.savefig(str(path), dpi=100)
 
 
-def spectrogram_grid(signals: dict[str, np.ndarray], sr: int, path: str | Path,
-                     title: str = "") -> None:
+def spectrogram_grid(signals: dict[str, np.ndarray], sr: int, path: str | Path, title: str = "") -> None:
     """One spectrogram per signal (e.g. noisy, each system, clean), stacked, shared dB scale."""
     specs = {name: log_spectrogram(x) for name, x in signals.items()}
     vmax = max(float(s.max()) for s in specs.values())
@@ -70,8 +69,9 @@ def spectrogram_grid(signals: dict[str, np.ndarray], sr: int, path: str | Path,
     axes = np.atleast_1d(fig.subplots(len(specs), 1, sharex=True))
     for ax, (name, spec) in zip(axes, specs.items()):
         extent = (0.0, spec.shape[1] * 128 / sr, 0.0, sr / 2000)
-        image = ax.imshow(spec, origin="lower", aspect="auto", extent=extent, cmap="magma",
-                          vmin=vmax - 80, vmax=vmax)
+        image = ax.imshow(
+            spec, origin="lower", aspect="auto", extent=extent, cmap="magma", vmin=vmax - 80, vmax=vmax
+        )
         ax.set(title=name, ylabel="kHz")
     axes[-1].set_xlabel("time (s)")
     fig.colorbar(image, ax=list(axes), label="dB")

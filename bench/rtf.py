@@ -40,10 +40,13 @@ def time_hops(streamer: HopStreamer, x: np.ndarray, warmup: int = 20) -> np.ndar
 
 def summarise(times: np.ndarray, hop_s: float) -> dict:
     ms = times * 1000
-    return {"hop_time_p50_ms": float(np.percentile(ms, 50)),
-            "hop_time_p95_ms": float(np.percentile(ms, 95)),
-            "hop_time_p99_ms": float(np.percentile(ms, 99)),
-            "hop_time_max_ms": float(ms.max()), "rtf": rtf_of(times, hop_s)}
+    return {
+        "hop_time_p50_ms": float(np.percentile(ms, 50)),
+        "hop_time_p95_ms": float(np.percentile(ms, 95)),
+        "hop_time_p99_ms": float(np.percentile(ms, 99)),
+        "hop_time_max_ms": float(ms.max()),
+        "rtf": rtf_of(times, hop_s),
+    }
 
 
 def _torch_rows(model: str, x: np.ndarray, onnx_out: np.ndarray, hop_s: float) -> dict:
@@ -63,8 +66,10 @@ def _torch_rows(model: str, x: np.ndarray, onnx_out: np.ndarray, hop_s: float) -
     with torch.no_grad():
         offline = net(torch.from_numpy(x)[None])[0].numpy()
     err = float(np.abs(onnx_out[: offline.size] - offline).max() / max(np.abs(offline).max(), 1e-8))
-    return {"torch_1_thread": summarise(time_hops(TorchStreamer(net), x), hop_s),
-            "stream_vs_offline_error": err}
+    return {
+        "torch_1_thread": summarise(time_hops(TorchStreamer(net), x), hop_s),
+        "stream_vs_offline_error": err,
+    }
 
 
 def run_rtf(model: str, threads: int | None = None, seconds: float = 10.0) -> dict:
@@ -74,17 +79,23 @@ def run_rtf(model: str, threads: int | None = None, seconds: float = 10.0) -> di
     meta, hop_s = one.meta, one.hop / one.sample_rate
     x = bench_audio(one.sample_rate, seconds)
     report = {
-        "model": meta.name, "params": meta.params, "macs_per_second": meta.macs_per_second,
-        "sample_rate": meta.sample_rate, "window_ms": meta.ms(meta.window),
-        "hop_ms": meta.ms(meta.hop), "algorithmic_latency_ms": meta.ms(meta.algorithmic_latency_samples),
-        "audio_seconds": x.size / meta.sample_rate, "machine": machine_info(),
+        "model": meta.name,
+        "params": meta.params,
+        "macs_per_second": meta.macs_per_second,
+        "sample_rate": meta.sample_rate,
+        "window_ms": meta.ms(meta.window),
+        "hop_ms": meta.ms(meta.hop),
+        "algorithmic_latency_ms": meta.ms(meta.algorithmic_latency_samples),
+        "audio_seconds": x.size / meta.sample_rate,
+        "machine": machine_info(),
     }
     import onnxruntime as ort
     from tqdm import tqdm
 
     cuda = "CUDAExecutionProvider" in ort.get_available_providers()
-    bar = tqdm(total=3 + cuda, desc=f"bench --rtf {meta.name}", unit="run", leave=False,
-               disable=None)  # on a terminal only
+    bar = tqdm(
+        total=3 + cuda, desc=f"bench --rtf {meta.name}", unit="run", leave=False, disable=None
+    )  # on a terminal only
     rows = {"onnx_1_thread": summarise(time_hops(one, x), hop_s)}
     bar.update()
     n_all = threads or os.cpu_count() or 1
@@ -119,15 +130,21 @@ def format_report(r: dict) -> str:
     ]
     if "nodes" in r:
         ops = ", ".join(f"{op} {share:.0%}" for op, share in r["op_time_share"].items())
-        lines.insert(3, f"  ONNX, 1 thread: {r['nodes']} nodes run per hop (after onnxruntime's "
-                     f"optimisation), {r['gflops_p50']:.2f} GFLOP/s at p50, p99 = "
-                     f"{r['p99_over_hop']:.2f} x hop; kernel time: {ops}")
+        lines.insert(
+            3,
+            f"  ONNX, 1 thread: {r['nodes']} nodes run per hop (after onnxruntime's "
+            f"optimisation), {r['gflops_p50']:.2f} GFLOP/s at p50, p99 = "
+            f"{r['p99_over_hop']:.2f} x hop; kernel time: {ops}",
+        )
     for name, row in r["rows"].items():
-        lines.append(f"  {name:<18}{row['hop_time_p50_ms']:>9.3f}{row['hop_time_p95_ms']:>9.3f}"
-                     f"{row['hop_time_p99_ms']:>9.3f}{row['hop_time_max_ms']:>9.3f}{row['rtf']:>9.4f}")
+        lines.append(
+            f"  {name:<18}{row['hop_time_p50_ms']:>9.3f}{row['hop_time_p95_ms']:>9.3f}"
+            f"{row['hop_time_p99_ms']:>9.3f}{row['hop_time_max_ms']:>9.3f}{row['rtf']:>9.4f}"
+        )
     if "stream_vs_offline_error" in r:
-        lines.append(f"  streaming (ONNX) vs offline (PyTorch) max error: "
-                     f"{r['stream_vs_offline_error']:.2e} of peak")
+        lines.append(
+            f"  streaming (ONNX) vs offline (PyTorch) max error: {r['stream_vs_offline_error']:.2e} of peak"
+        )
     elif "torch" in r:
         lines.append(f"  PyTorch rows skipped: {r['torch']}")
     return "\n".join(lines)

@@ -63,16 +63,22 @@ async def _client(url: str, x: np.ndarray, rate: int) -> dict:
             lat.append(now - sent[len(lat)])
 
     try:
-        await stream(url, x[: x.size // step * step], rate, "f32", CHUNK_S,
-                     on_chunk=lambda k, t: sent.append(t), on_output=on_output)
+        await stream(
+            url,
+            x[: x.size // step * step],
+            rate,
+            "f32",
+            CHUNK_S,
+            on_chunk=lambda k, t: sent.append(t),
+            on_output=on_output,
+        )
         dropped = False
     except (StreamseError, ConnectionClosed):
         dropped = True
     return {"latency_s": np.asarray(lat), "dropped": dropped}
 
 
-def _probe(url: str, health: str, pid: int, n: int, x: np.ndarray, rate: int,
-           hop_ms: float) -> dict:
+def _probe(url: str, health: str, pid: int, n: int, x: np.ndarray, rate: int, hop_ms: float) -> dict:
     async def run():
         return await asyncio.gather(*[_client(url, np.roll(x, 997 * k), rate) for k in range(n)])
 
@@ -83,21 +89,41 @@ def _probe(url: str, health: str, pid: int, n: int, x: np.ndarray, rate: int,
         h = json.loads(r.read())
     lat = np.concatenate([r["latency_s"] for r in results]) * 1e3
     dropped = sum(r["dropped"] for r in results)
-    return {"streams": n, "dropped": dropped, "tick_ms_p50": h["tick_ms_p50"],
-            "tick_ms_p99": h["tick_ms_p99"], "added_latency_ms_p50": float(np.percentile(lat, 50)),
-            "added_latency_ms_p99": float(np.percentile(lat, 99)),
-            "server_cpu_share": cpu / wall,
-            "real_time": dropped == 0 and h["tick_ms_p99"] < hop_ms}
+    return {
+        "streams": n,
+        "dropped": dropped,
+        "tick_ms_p50": h["tick_ms_p50"],
+        "tick_ms_p99": h["tick_ms_p99"],
+        "added_latency_ms_p50": float(np.percentile(lat, 50)),
+        "added_latency_ms_p99": float(np.percentile(lat, 99)),
+        "server_cpu_share": cpu / wall,
+        "real_time": dropped == 0 and h["tick_ms_p99"] < hop_ms,
+    }
 
 
-def run_serve_bench(model: str = "crn", limit: int = 64, seconds: float = 5.0,
-                    threads: int = 1) -> dict:
+def run_serve_bench(model: str = "crn", limit: int = 64, seconds: float = 5.0, threads: int = 1) -> dict:
     """Largest N (<= limit) real-time clients one server process holds; JSON-ready."""
     port = _free_port()
     env = dict(os.environ)
-    proc = subprocess.Popen([sys.executable, "-m", "streamse", "serve", "--model", model,
-                             "--port", str(port), "--max-streams", str(limit + 8), "-t",
-                             str(threads)], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamse",
+            "serve",
+            "--model",
+            model,
+            "--port",
+            str(port),
+            "--max-streams",
+            str(limit + 8),
+            "-t",
+            str(threads),
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stderr.readline()
         if "streamse serve:" not in line:
@@ -117,22 +143,34 @@ def run_serve_bench(model: str = "crn", limit: int = 64, seconds: float = 5.0,
     finally:
         proc.terminate()
         proc.wait(10)
-    return {"model": model, "threads": threads, "seconds_per_probe": seconds,
-            "hop_ms": hop_ms, "max_streams": good,
-            "probes": sorted(probes, key=lambda p: p["streams"]), "machine": machine_info()}
+    return {
+        "model": model,
+        "threads": threads,
+        "seconds_per_probe": seconds,
+        "hop_ms": hop_ms,
+        "max_streams": good,
+        "probes": sorted(probes, key=lambda p: p["streams"]),
+        "machine": machine_info(),
+    }
 
 
 def format_serve_bench(r: dict) -> str:
     m = r["machine"]
-    lines = [f"streamse bench --serve --model {r['model']}: {r['max_streams']} real-time calls "
-             f"in one server process ({r['threads']} thread(s)); {describe_machine(m)}",
-             f"{'streams':>8}{'real time':>10}{'dropped':>8}{'tick p50':>9}{'tick p99':>9}"
-             f"{'added p50':>10}{'added p99':>10}{'server CPU':>11}"]
+    lines = [
+        f"streamse bench --serve --model {r['model']}: {r['max_streams']} real-time calls "
+        f"in one server process ({r['threads']} thread(s)); {describe_machine(m)}",
+        f"{'streams':>8}{'real time':>10}{'dropped':>8}{'tick p50':>9}{'tick p99':>9}"
+        f"{'added p50':>10}{'added p99':>10}{'server CPU':>11}",
+    ]
     for p in r["probes"]:
-        lines.append(f"{p['streams']:>8}{str(p['real_time']):>10}{p['dropped']:>8}"
-                     f"{p['tick_ms_p50']:>9.2f}{p['tick_ms_p99']:>9.2f}"
-                     f"{p['added_latency_ms_p50']:>10.1f}{p['added_latency_ms_p99']:>10.1f}"
-                     f"{100 * p['server_cpu_share']:>10.0f}%")
-    lines.append(f"ms; hop {r['hop_ms']:.0f} ms; added = arrival of the output that ends a 20 ms "
-                 "chunk minus the chunk's send time (the model's own delay not counted)")
+        lines.append(
+            f"{p['streams']:>8}{str(p['real_time']):>10}{p['dropped']:>8}"
+            f"{p['tick_ms_p50']:>9.2f}{p['tick_ms_p99']:>9.2f}"
+            f"{p['added_latency_ms_p50']:>10.1f}{p['added_latency_ms_p99']:>10.1f}"
+            f"{100 * p['server_cpu_share']:>10.0f}%"
+        )
+    lines.append(
+        f"ms; hop {r['hop_ms']:.0f} ms; added = arrival of the output that ends a 20 ms "
+        "chunk minus the chunk's send time (the model's own delay not counted)"
+    )
     return "\n".join(lines)

@@ -37,8 +37,9 @@ def mix(clean: np.ndarray, kind: str, snr_db: float, seed: int) -> tuple[np.ndar
     return (g * noisy).astype(np.float32), (g * clean).astype(np.float32)
 
 
-def build(clean_dir: str | Path, out_dir: str | Path, per_file: int = 2, seed: int = 0,
-          kinds=KINDS, snrs=SNRS_DB) -> list[dict]:
+def build(
+    clean_dir: str | Path, out_dir: str | Path, per_file: int = 2, seed: int = 0, kinds=KINDS, snrs=SNRS_DB
+) -> list[dict]:
     """Write the set (see module doc) and return its pairs.json entries."""
     import soundfile as sf
 
@@ -61,8 +62,15 @@ def build(clean_dir: str | Path, out_dir: str | Path, per_file: int = 2, seed: i
             name = f"{path.stem}_{j}.flac"
             sf.write(out / "noisy" / name, noisy, RATE, subtype="PCM_24")
             sf.write(out / "clean" / name, clean, RATE, subtype="PCM_24")
-            entries.append({"file": name, "clean_source": path.stem, "noise": kind,
-                            "snr_db": snr, "seed": seed * 100003 + k})
+            entries.append(
+                {
+                    "file": name,
+                    "clean_source": path.stem,
+                    "noise": kind,
+                    "snr_db": snr,
+                    "seed": seed * 100003 + k,
+                }
+            )
             k += 1
     (out / "pairs.json").write_text(json.dumps(entries, indent=1) + "\n")
     return entries

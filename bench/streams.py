@@ -43,8 +43,7 @@ def _separate(model: str, n: int, threads: int, provider: str) -> Stepper:
     return step
 
 
-def probe(make: Callable[[int], Stepper], n: int, hops: np.ndarray, steps: int,
-          warmup: int = 10) -> dict:
+def probe(make: Callable[[int], Stepper], n: int, hops: np.ndarray, steps: int, warmup: int = 10) -> dict:
     """Time `steps` steps of n streams. hops: (M, hop) audio; stream i at step t reads row
     (offset_i + t) mod M. Returns step-time percentiles (ms) and whether p99 < hop."""
     step = make(n)
@@ -59,12 +58,22 @@ def probe(make: Callable[[int], Stepper], n: int, hops: np.ndarray, steps: int,
         step(batch)
         times[t] = time.perf_counter() - t0
     ms = times * 1000
-    return {"streams": n, "step_p50_ms": float(np.percentile(ms, 50)),
-            "step_p99_ms": float(np.percentile(ms, 99)), "step_max_ms": float(ms.max())}
+    return {
+        "streams": n,
+        "step_p50_ms": float(np.percentile(ms, 50)),
+        "step_p99_ms": float(np.percentile(ms, 99)),
+        "step_max_ms": float(ms.max()),
+    }
 
 
-def search(make: Callable[[int], Stepper], hops: np.ndarray, hop_ms: float, steps: int,
-           limit: int, label: str = "streams") -> tuple[int, list[dict]]:
+def search(
+    make: Callable[[int], Stepper],
+    hops: np.ndarray,
+    hop_ms: float,
+    steps: int,
+    limit: int,
+    label: str = "streams",
+) -> tuple[int, list[dict]]:
     """Largest n <= limit whose p99 step time is under hop_ms (0 if even 1 fails). A
     progress line (on a terminal) names each probe as it runs."""
     from tqdm import tqdm
@@ -101,8 +110,14 @@ def largest_passing(ok: Callable[[int], bool], limit: int) -> int:
     return good
 
 
-def run_streams(model: str, threads: int = 1, provider: str = "cpu", seconds: float = 3.0,
-                limit: int = 512, baseline: bool = True) -> dict:
+def run_streams(
+    model: str,
+    threads: int = 1,
+    provider: str = "cpu",
+    seconds: float = 3.0,
+    limit: int = 512,
+    baseline: bool = True,
+) -> dict:
     """Max real-time streams for `model` with one batched session (and, if `baseline`, with
     one session per stream). JSON-ready dict."""
     b = BatchedStreamer(model, threads=threads, provider=provider)
@@ -111,33 +126,54 @@ def run_streams(model: str, threads: int = 1, provider: str = "cpu", seconds: fl
     x = bench_audio(sr, max(seconds, 1.0))
     hops = x[: x.size // hop * hop].reshape(-1, hop)
     steps = max(int(seconds * sr / hop), 100)
-    report = {"model": b.meta.name, "provider": provider, "threads": threads,
-              "io_binding": b.io_binding, "hop_ms": hop_ms, "steps_per_probe": steps,
-              "machine": machine_info()}
-    n, probes = search(lambda k: _batched(model, k, threads, provider), hops, hop_ms, steps, limit,
-                       "bench --streams (batched)")
+    report = {
+        "model": b.meta.name,
+        "provider": provider,
+        "threads": threads,
+        "io_binding": b.io_binding,
+        "hop_ms": hop_ms,
+        "steps_per_probe": steps,
+        "machine": machine_info(),
+    }
+    n, probes = search(
+        lambda k: _batched(model, k, threads, provider),
+        hops,
+        hop_ms,
+        steps,
+        limit,
+        "bench --streams (batched)",
+    )
     report.update(max_streams=n, probes=probes)
     if baseline:
-        n, probes = search(lambda k: _separate(model, k, threads, provider), hops, hop_ms,
-                           steps, limit, "bench --streams (one session each)")
+        n, probes = search(
+            lambda k: _separate(model, k, threads, provider),
+            hops,
+            hop_ms,
+            steps,
+            limit,
+            "bench --streams (one session each)",
+        )
         report.update(max_streams_separate=n, probes_separate=probes)
     return report
 
 
 def format_streams(r: dict) -> str:
     m = r["machine"]
-    lines = [f"model {r['model']} on {r['provider']} ({r['threads']} thread(s), I/O binding "
-             f"{'on' if r['io_binding'] else 'off'}), hop {r['hop_ms']:.1f} ms; "
-             f"{describe_machine(m)}",
-             f"  max real-time streams, one batched session: {r['max_streams']}"]
+    lines = [
+        f"model {r['model']} on {r['provider']} ({r['threads']} thread(s), I/O binding "
+        f"{'on' if r['io_binding'] else 'off'}), hop {r['hop_ms']:.1f} ms; "
+        f"{describe_machine(m)}",
+        f"  max real-time streams, one batched session: {r['max_streams']}",
+    ]
     if "max_streams_separate" in r:
-        lines.append(f"  max real-time streams, one session per stream: "
-                     f"{r['max_streams_separate']}")
+        lines.append(f"  max real-time streams, one session per stream: {r['max_streams_separate']}")
     lines.append(f"  {'mode':<10}{'N':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  real time")
     for mode, key in (("batched", "probes"), ("separate", "probes_separate")):
         for p in r.get(key, []):
-            lines.append(f"  {mode:<10}{p['streams']:>6}{p['step_p50_ms']:>9.3f}"
-                         f"{p['step_p99_ms']:>9.3f}{p['step_max_ms']:>9.3f}  "
-                         f"{'yes' if p['real_time'] else 'no'}")
+            lines.append(
+                f"  {mode:<10}{p['streams']:>6}{p['step_p50_ms']:>9.3f}"
+                f"{p['step_p99_ms']:>9.3f}{p['step_max_ms']:>9.3f}  "
+                f"{'yes' if p['real_time'] else 'no'}"
+            )
     lines.append("  real time = p99 time of one step (one hop for every stream) < hop")
     return "\n".join(lines)

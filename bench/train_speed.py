@@ -36,8 +36,14 @@ def _time_steps(trainer, steps: int, warmup: int) -> tuple[list[float], list[flo
     return data_s, model_s
 
 
-def run_train_speed(model: str, config: str | None = None, threads=(1, 2), steps: int = 10,
-                    warmup: int = 3, compile_model: bool = False) -> dict:
+def run_train_speed(
+    model: str,
+    config: str | None = None,
+    threads=(1, 2),
+    steps: int = 10,
+    warmup: int = 3,
+    compile_model: bool = False,
+) -> dict:
     """Training throughput of `model` per thread count (see module doc); JSON-ready dict."""
     from streamse.errors import require
 
@@ -48,40 +54,51 @@ def run_train_speed(model: str, config: str | None = None, threads=(1, 2), steps
     cfg = load_config(config)
     for d in cfg.data.clean_dirs + cfg.data.noise_dirs:
         if not Path(d).is_dir():
-            raise StreamseError(f"training data folder not found: {d} (run from the folder the "
-                                "config's paths are relative to, or give --config)")
+            raise StreamseError(
+                f"training data folder not found: {d} (run from the folder the "
+                "config's paths are relative to, or give --config)"
+            )
     rows = []
     for n in threads:
         if n < 1:
             raise StreamseError(f"threads must be >= 1, got {n}")
-        run_cfg = dataclasses.replace(cfg, threads=n, valid_max_files=0, valid_dirs=(),
-                                      compile=compile_model)
+        run_cfg = dataclasses.replace(cfg, threads=n, valid_max_files=0, valid_dirs=(), compile=compile_model)
         with tempfile.TemporaryDirectory() as tmp:
             trainer = Trainer(model, run_cfg, Path(tmp), progress=False)
             data_s, model_s = _time_steps(trainer, steps, warmup)
         audio = cfg.batch_size * cfg.data.segment_seconds
         d, m = np.asarray(data_s), np.asarray(model_s)
-        rows.append({
-            "threads": n, "steps": steps, "batch": cfg.batch_size,
-            "segment_s": cfg.data.segment_seconds, "compile": compile_model,
-            "data_s_p50": float(np.median(d)), "data_s_p90": float(np.percentile(d, 90)),
-            "model_s_p50": float(np.median(m)), "model_s_p90": float(np.percentile(m, 90)),
-            "data_share": float(d.sum() / (d.sum() + m.sum())),
-            "audio_s_per_s": float(audio * steps / (d.sum() + m.sum())),
-        })
+        rows.append(
+            {
+                "threads": n,
+                "steps": steps,
+                "batch": cfg.batch_size,
+                "segment_s": cfg.data.segment_seconds,
+                "compile": compile_model,
+                "data_s_p50": float(np.median(d)),
+                "data_s_p90": float(np.percentile(d, 90)),
+                "model_s_p50": float(np.median(m)),
+                "model_s_p90": float(np.percentile(m, 90)),
+                "data_share": float(d.sum() / (d.sum() + m.sum())),
+                "audio_s_per_s": float(audio * steps / (d.sum() + m.sum())),
+            }
+        )
     return {"model": model, "config": config, "machine": machine_info(), "rows": rows}
 
 
 def format_train_speed(report: dict) -> str:
     m = report["machine"]
-    lines = [f"streamse bench --train --model {report['model']} ({report['config'] or 'defaults'});"
-             f" {describe_machine(m)}",
-             f"{'threads':>7}{'compile':>8}{'batch':>6}{'seg s':>6}{'data p50':>10}"
-             f"{'model p50':>10}{'model p90':>10}{'data %':>7}{'audio s/s':>10}"]
+    lines = [
+        f"streamse bench --train --model {report['model']} ({report['config'] or 'defaults'});"
+        f" {describe_machine(m)}",
+        f"{'threads':>7}{'compile':>8}{'batch':>6}{'seg s':>6}{'data p50':>10}"
+        f"{'model p50':>10}{'model p90':>10}{'data %':>7}{'audio s/s':>10}",
+    ]
     for r in report["rows"]:
-        lines.append(f"{r['threads']:>7}{str(r['compile']):>8}{r['batch']:>6}{r['segment_s']:>6.1f}"
-                     f"{r['data_s_p50']:>10.3f}{r['model_s_p50']:>10.3f}{r['model_s_p90']:>10.3f}"
-                     f"{100 * r['data_share']:>7.1f}{r['audio_s_per_s']:>10.1f}")
-    lines.append("seconds per step (medians, p90); audio s/s = seconds of audio trained per wall "
-                 "second")
+        lines.append(
+            f"{r['threads']:>7}{str(r['compile']):>8}{r['batch']:>6}{r['segment_s']:>6.1f}"
+            f"{r['data_s_p50']:>10.3f}{r['model_s_p50']:>10.3f}{r['model_s_p90']:>10.3f}"
+            f"{100 * r['data_share']:>7.1f}{r['audio_s_per_s']:>10.1f}"
+        )
+    lines.append("seconds per step (medians, p90); audio s/s = seconds of audio trained per wall second")
     return "\n".join(lines)

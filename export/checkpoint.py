@@ -21,8 +21,13 @@ def slim_checkpoint(ckpt: dict) -> dict:
     return {k: ckpt[k] for k in SHIPPED_KEYS if k in ckpt}
 
 
-def export_checkpoint(checkpoint: Path, output: Path, check_audio: str | None = None,
-                      tol: float = 1e-4, overrides: dict | None = None) -> str:
+def export_checkpoint(
+    checkpoint: Path,
+    output: Path,
+    check_audio: str | None = None,
+    tol: float = 1e-4,
+    overrides: dict | None = None,
+) -> str:
     """Export, then check onnxruntime hop-by-hop against PyTorch offline; raise on mismatch.
 
     Writes OUTPUT.onnx (metadata inside), OUTPUT.json (the same metadata) and OUTPUT.pt (the
@@ -44,5 +49,7 @@ def export_checkpoint(checkpoint: Path, output: Path, check_audio: str | None = 
     finally:
         for p in (tmp, tmp.with_suffix(".json")):
             p.unlink(missing_ok=True)
-    return (f"{output}: {meta.name}, {meta.params} params, hop {meta.hop}, window {meta.window}; "
-            f"ONNX vs PyTorch max error {err:.2e} of peak (limit {tol:.0e})")
+    return (
+        f"{output}: {meta.name}, {meta.params} params, hop {meta.hop}, window {meta.window}; "
+        f"ONNX vs PyTorch max error {err:.2e} of peak (limit {tol:.0e})"
+    )

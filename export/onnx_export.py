@@ -33,10 +33,16 @@ def build_metadata(model: nn.Module, name: str, family: str) -> ModelMetadata:
     specs = HopGraph(model).state_specs()
     geo = model.geometry
     return ModelMetadata(
-        name=name, family=family, sample_rate=geo.sample_rate, hop=geo.hop, window=geo.window,
-        delay_samples=geo.delay_samples, algorithmic_latency_samples=geo.algorithmic_latency,
+        name=name,
+        family=family,
+        sample_rate=geo.sample_rate,
+        hop=geo.hop,
+        window=geo.window,
+        delay_samples=geo.delay_samples,
+        algorithmic_latency_samples=geo.algorithmic_latency,
         states=tuple(StateInfo(s.name, s.name + NEXT_SUFFIX, s.shape, s.batch_axis) for s in specs),
-        params=count_params(model), macs_per_second=macs_per_second(model),
+        params=count_params(model),
+        macs_per_second=macs_per_second(model),
         config=json.loads(json.dumps(dataclasses.asdict(model.cfg))),  # JSON types, as stored
     )
 
@@ -58,8 +64,16 @@ def export_onnx(model: nn.Module, name: str, family: str, path: str | Path) -> M
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the TorchScript exporter warns about its own deprecation
-        torch.onnx.export(graph, args, str(path), input_names=inputs, output_names=outputs,
-                          dynamic_axes=dynamic, opset_version=OPSET, dynamo=False)
+        torch.onnx.export(
+            graph,
+            args,
+            str(path),
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=dynamic,
+            opset_version=OPSET,
+            dynamo=False,
+        )
     proto = onnx.load(str(path))
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, meta.to_json()
@@ -69,8 +83,7 @@ def export_onnx(model: nn.Module, name: str, family: str, path: str | Path) -> M
     return meta
 
 
-def check_onnx(model: nn.Module, onnx_path: str | Path, audio: np.ndarray,
-               tol: float = 1e-4) -> float:
+def check_onnx(model: nn.Module, onnx_path: str | Path, audio: np.ndarray, tol: float = 1e-4) -> float:
     """Max |onnxruntime hop-by-hop - PyTorch offline| / peak over `audio` (1-D, model rate).
 
     Raises StreamseError when it exceeds `tol`. Returns the relative error.

@@ -36,24 +36,30 @@ def _holds(s: StateInfo) -> str:
 
 def model_section(meta: ModelMetadata) -> str:
     floats = sum(math.prod(s.shape) for s in meta.states)
-    lines = [f"## {meta.name}", "",
-             f"{len(meta.states)} state tensors, {floats:,} floats ({4 * floats / 1024:.1f} KiB "
-             f"per stream), batch axis as given; input `audio` (1, {meta.hop}), output "
-             f"`enhanced` (1, {meta.hop}); each state `NAME` comes back as `NAME.next`.", "",
-             "| state | shape | holds |", "|---|---|---|"]
-    lines += [f"| `{s.name}` | {' x '.join(map(str, s.shape))} | {_holds(s)} |"
-              for s in meta.states]
+    lines = [
+        f"## {meta.name}",
+        "",
+        f"{len(meta.states)} state tensors, {floats:,} floats ({4 * floats / 1024:.1f} KiB "
+        f"per stream), batch axis as given; input `audio` (1, {meta.hop}), output "
+        f"`enhanced` (1, {meta.hop}); each state `NAME` comes back as `NAME.next`.",
+        "",
+        "| state | shape | holds |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{s.name}` | {' x '.join(map(str, s.shape))} | {_holds(s)} |" for s in meta.states]
     return "\n".join(lines)
 
 
 def render() -> str:
-    metas = [ModelMetadata.from_json((ASSETS / m / f"{m}.json").read_text())
-             for m in shipped_models()]
-    head = ["# Streaming state of the shipped models", "",
-            "Generated from `streamse/assets/NAME/NAME.json` by `python -m "
-            "streamse.export.state_doc`. Zeros are the initial state of every tensor; the "
-            "runtime passes each one in and takes its `.next` back every hop (`OnnxStreamer`).",
-            ""]
+    metas = [ModelMetadata.from_json((ASSETS / m / f"{m}.json").read_text()) for m in shipped_models()]
+    head = [
+        "# Streaming state of the shipped models",
+        "",
+        "Generated from `streamse/assets/NAME/NAME.json` by `python -m "
+        "streamse.export.state_doc`. Zeros are the initial state of every tensor; the "
+        "runtime passes each one in and takes its `.next` back every hop (`OnnxStreamer`).",
+        "",
+    ]
     return "\n".join(head + ["\n\n".join(model_section(m) for m in metas), ""])
 
 

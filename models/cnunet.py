@@ -54,8 +54,9 @@ class CNUNetState:
 
 def _up(channels: int) -> nn.ConvTranspose2d:
     """The seed's upsampling_half: per channel half, transposed kernel 3 stride 2 in F."""
-    return nn.ConvTranspose2d(channels, channels, (1, 3), stride=(1, 2), padding=(0, 1),
-                              output_padding=(0, 1), groups=2)
+    return nn.ConvTranspose2d(
+        channels, channels, (1, 3), stride=(1, 2), padding=(0, 1), output_padding=(0, 1), groups=2
+    )
 
 
 class CNUNet(NestedUNet):
@@ -63,21 +64,38 @@ class CNUNet(NestedUNet):
         super().__init__(cfg)
         bins, n, c = cfg.level_bins(), len(cfg.stages), cfg.out
         attn = Attention(cfg.attn_hidden, cfg.attn_frames)
-        self.build_encoder(cfg, (EncoderStage(c, cfg.mid, c, d, bins[k], cfg.dense_layers,
-                                              attn if k == 0 else None)
-                                 for k, d in enumerate(cfg.stages)))
+        self.build_encoder(
+            cfg,
+            (
+                EncoderStage(c, cfg.mid, c, d, bins[k], cfg.dense_layers, attn if k == 0 else None)
+                for k, d in enumerate(cfg.stages)
+            ),
+        )
         self.up_re, self.up_im = (nn.ModuleList(_up(c // 2) for _ in range(n)) for _ in "ri")
-        self.dec_re, self.dec_im = (nn.ModuleList(
-            DecoderStage(c, cfg.mid // 2, c // 2, cfg.stages[k], bins[k], cfg.dense_layers,
-                         attn if k == 0 else None)
-            for k in reversed(range(n))) for _ in "ri")
+        self.dec_re, self.dec_im = (
+            nn.ModuleList(
+                DecoderStage(
+                    c,
+                    cfg.mid // 2,
+                    c // 2,
+                    cfg.stages[k],
+                    bins[k],
+                    cfg.dense_layers,
+                    attn if k == 0 else None,
+                )
+                for k in reversed(range(n))
+            )
+            for _ in "ri"
+        )
         self.head = nn.Conv2d(c, 2, 1)
 
     def net_init_state(self, batch: int) -> CNUNetState:
-        return CNUNetState(tuple(e.init_state(batch) for e in self.enc),
-                           self.bottleneck.init_state(batch),
-                           tuple(d.init_state(batch) for d in self.dec_re),
-                           tuple(d.init_state(batch) for d in self.dec_im))
+        return CNUNetState(
+            tuple(e.init_state(batch) for e in self.enc),
+            self.bottleneck.init_state(batch),
+            tuple(d.init_state(batch) for d in self.dec_re),
+            tuple(d.init_state(batch) for d in self.dec_im),
+        )
 
     def _run(self, xc: torch.Tensor, state: CNUNetState | None):
         """xc (B, 2, T, 257) -> (yc (B, 2, T, 257), next state or None offline)."""

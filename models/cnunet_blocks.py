@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .streaming import (CausalConv2d, ComplexCausalConv2d, ConvState, MeanState, RunningMean)
+from .streaming import CausalConv2d, ComplexCausalConv2d, ConvState, MeanState, RunningMean
 from .streaming import FusedFrameNorm as FrameNorm
 
 KERNEL = (2, 3)  # (time, frequency), as the seed's (3, 2) in its (F, T) layout
@@ -54,8 +54,7 @@ class ConvNormAct(nn.Module):
     """Causal conv -> FrameNorm -> PReLU (one slope). The seed's INCONV with kernel (1, 1);
     its CONV with kernel (2, 3) and stride_f 2 (halves F)."""
 
-    def __init__(self, cin: int, cout: int, kernel: tuple[int, int], in_freq: int,
-                 stride_f: int = 1):
+    def __init__(self, cin: int, cout: int, kernel: tuple[int, int], in_freq: int, stride_f: int = 1):
         super().__init__()
         self.conv = CausalConv2d(cin, cout, kernel, in_freq, stride_f=stride_f)
         self.norm = FrameNorm(cout, self.conv.out_freq)
@@ -139,14 +138,17 @@ class DenseBlock(nn.Module):
         self.inp, self.act_in = CausalConv2d(cin, h, KERNEL, freq), nn.PReLU()
         self.dilated = nn.ModuleList(
             CausalConv2d(h * (i + 1), h, KERNEL, freq, dilation=(2**i, 2**i), groups=h)
-            for i in range(n_layers))
+            for i in range(n_layers)
+        )
         self.pointwise = nn.ModuleList(ConvNormAct(h, h, (1, 1), freq) for _ in range(n_layers))
         self.out, self.act_out = CausalConv2d(h, cout, KERNEL, freq), nn.PReLU()
 
     def init_state(self, batch: int) -> DenseState:
-        return DenseState(self.inp.init_state(batch),
-                          tuple(d.init_state(batch) for d in self.dilated),
-                          self.out.init_state(batch))
+        return DenseState(
+            self.inp.init_state(batch),
+            tuple(d.init_state(batch) for d in self.dilated),
+            self.out.init_state(batch),
+        )
 
     def _run(self, x: torch.Tensor, state: DenseState | None):
         y, s_in = forward_or_step(self.inp, x, state and state.inp)
@@ -180,11 +182,13 @@ class CTFA(nn.Module):
 
     def __init__(self, channels: int, hidden: int, frames: int, freq: int):
         super().__init__()
-        self.time_gate = nn.Sequential(nn.Conv2d(channels, hidden, 1), nn.ReLU(),
-                                       nn.Conv2d(hidden, channels, 1), nn.Sigmoid())
+        self.time_gate = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, channels, 1), nn.Sigmoid()
+        )
         self.avg = RunningMean(frames, channels, freq)
-        self.freq_gate = nn.Sequential(nn.Conv2d(channels, hidden, 1), nn.ReLU(),
-                                       nn.Conv2d(hidden, channels, 1), nn.Sigmoid())
+        self.freq_gate = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, channels, 1), nn.Sigmoid()
+        )
 
     def _gate(self, x: torch.Tensor, avg: torch.Tensor) -> torch.Tensor:
         tg = self.time_gate(x.mean(dim=3, keepdim=True))  # (B, C, T, 1)

@@ -15,8 +15,18 @@ from torch import nn
 
 from .streaming import ConvState, MeanState
 
-from .cnunet_blocks import (CTFA, KERNEL, ComplexSubPixelConv, ConvNormAct, DenseBlock,
-                            DenseState, SubPixelConv, complex_cat, forward_or_step, states)
+from .cnunet_blocks import (
+    CTFA,
+    KERNEL,
+    ComplexSubPixelConv,
+    ConvNormAct,
+    DenseBlock,
+    DenseState,
+    SubPixelConv,
+    complex_cat,
+    forward_or_step,
+    states,
+)
 
 
 @dataclass(frozen=True)
@@ -35,29 +45,41 @@ class Attention:
     frames: int
 
 
-class EncoderStage(nn.Module):
+class _Stage(nn.Module):
+    """What both stage kinds share: inner encoder convs `enc`, a dense block `dense`, inner
+    decoder convs `dec` and CTFAs `attn` (set by the subclass), and so one state layout."""
+
+    def init_state(self, batch: int) -> StageState:
+        return StageState(
+            tuple(c.init_state(batch) for c in self.enc),
+            self.dense.init_state(batch),
+            tuple(c.init_state(batch) for c in self.dec),
+            tuple(a.init_state(batch) for a in self.attn),
+        )
+
+
+class EncoderStage(_Stage):
     """CMSFE-eL. x (B, cin, T, F) -> (y (B, cout, T, F), feats), where feats[k] (k = 0..L) is
     the complex inner feature at F / 2**k, [real | imag]: feats[0] the last inner decoder
     output (cout channels, before attention), feats[L] the inner bottleneck (mid channels)."""
 
-    def __init__(self, cin: int, mid: int, cout: int, depth: int, freq: int, n_dense: int,
-                 attn: Attention | None):
+    def __init__(
+        self, cin: int, mid: int, cout: int, depth: int, freq: int, n_dense: int, attn: Attention | None
+    ):
         super().__init__()
         self.inp = ConvNormAct(cin, cout, (1, 1), freq)
         fs = [freq // 2**k for k in range(depth + 1)]  # bins at each inner level
-        self.enc = nn.ModuleList(ConvNormAct(cout if k == 0 else mid, mid, KERNEL, fs[k], 2)
-                                 for k in range(depth))
+        self.enc = nn.ModuleList(
+            ConvNormAct(cout if k == 0 else mid, mid, KERNEL, fs[k], 2) for k in range(depth)
+        )
         self.dense = DenseBlock(mid, mid, n_dense, fs[depth])
         self.dec = nn.ModuleList(  # complex: mid/2 (up) + mid/2 (skip) per part in
             ComplexSubPixelConv(mid, cout // 2 if k == depth - 1 else mid // 2, fs[depth - k])
-            for k in range(depth))
-        self.attn = nn.ModuleList(() if attn is None else [
-            CTFA(cout // 2, attn.hidden, attn.frames, freq) for _ in range(2)])
-
-    def init_state(self, batch: int) -> StageState:
-        return StageState(tuple(c.init_state(batch) for c in self.enc), self.dense.init_state(batch),
-                          tuple(c.init_state(batch) for c in self.dec),
-                          tuple(a.init_state(batch) for a in self.attn))
+            for k in range(depth)
+        )
+        self.attn = nn.ModuleList(
+            () if attn is None else [CTFA(cout // 2, attn.hidden, attn.frames, freq) for _ in range(2)]
+        )
 
     def _run(self, x: torch.Tensor, state: StageState | None):
         x = self.inp(x)
@@ -90,32 +112,31 @@ class EncoderStage(nn.Module):
         return self._run(x, state)
 
 
-class DecoderStage(nn.Module):
+class DecoderStage(_Stage):
     """MSFE-dL of one decoder path. x (B, cin, T, F) and feats (this path's half of the
     matching `EncoderStage` feats: feats[k] at F / 2**k) -> (B, cout, T, F).
 
     Inner encoder level k takes a 1x1 conv of cat(previous, feats[k]); inner decoder level k
     a 1x1 conv of cat(previous, own skip, feats[k + 1]) to 2*mid, then a sub-pixel conv."""
 
-    def __init__(self, cin: int, mid: int, cout: int, depth: int, freq: int, n_dense: int,
-                 attn: Attention | None):
+    def __init__(
+        self, cin: int, mid: int, cout: int, depth: int, freq: int, n_dense: int, attn: Attention | None
+    ):
         super().__init__()
         self.inp = ConvNormAct(cin, cout, (1, 1), freq)
         fs = [freq // 2**k for k in range(depth + 1)]
-        self.mix_enc = nn.ModuleList(nn.Conv2d(2 * cout if k == 0 else 2 * mid,
-                                               cout if k == 0 else mid, 1) for k in range(depth))
-        self.enc = nn.ModuleList(ConvNormAct(cout if k == 0 else mid, mid, KERNEL, fs[k], 2)
-                                 for k in range(depth))
+        self.mix_enc = nn.ModuleList(
+            nn.Conv2d(2 * cout if k == 0 else 2 * mid, cout if k == 0 else mid, 1) for k in range(depth)
+        )
+        self.enc = nn.ModuleList(
+            ConvNormAct(cout if k == 0 else mid, mid, KERNEL, fs[k], 2) for k in range(depth)
+        )
         self.dense = DenseBlock(mid, mid, n_dense, fs[depth])
         self.mix_dec = nn.ModuleList(nn.Conv2d(3 * mid, 2 * mid, 1) for _ in range(depth))
-        self.dec = nn.ModuleList(SubPixelConv(2 * mid, cout if k == depth - 1 else mid, fs[depth - k])
-                                 for k in range(depth))
+        self.dec = nn.ModuleList(
+            SubPixelConv(2 * mid, cout if k == depth - 1 else mid, fs[depth - k]) for k in range(depth)
+        )
         self.attn = nn.ModuleList(() if attn is None else [CTFA(cout, attn.hidden, attn.frames, freq)])
-
-    def init_state(self, batch: int) -> StageState:
-        return StageState(tuple(c.init_state(batch) for c in self.enc), self.dense.init_state(batch),
-                          tuple(c.init_state(batch) for c in self.dec),
-                          tuple(a.init_state(batch) for a in self.attn))
 
     def _run(self, x: torch.Tensor, feats: tuple, state: StageState | None):
         x = self.inp(x)

@@ -31,8 +31,7 @@ from .streaming import ConvState
 
 from .nested_unet import NestedUNet, NestedUNetConfig
 from .cnunet_blocks import DenseState, SubPixelConv, forward_or_step, states
-from .cnunet_tb_blocks import (BottleneckFusion, GateConfig, TBDecoderStage, TBEncoderStage,
-                               polar_mask)
+from .cnunet_tb_blocks import BottleneckFusion, GateConfig, TBDecoderStage, TBEncoderStage, polar_mask
 from .spectral import SpectralEnhancer, compress, decompress
 
 
@@ -83,17 +82,27 @@ class DecoderBranch(nn.Module):
     def __init__(self, cfg: CNUNetTBConfig, bins: list[int], gate: GateConfig):
         super().__init__()
         n, c = len(cfg.stages), cfg.out
-        self.up_re, self.up_im = (nn.ModuleList(SubPixelConv(c // 2, c, bins[k + 1])
-                                                for k in reversed(range(n))) for _ in "ri")
-        self.dec_re, self.dec_im = (nn.ModuleList(
-            TBDecoderStage(3 * c // 2, cfg.mid // 2, c // 2, cfg.stages[k], bins[k],
-                           cfg.dense_layers, gate)
-            for k in reversed(range(n))) for _ in "ri")
+        self.up_re, self.up_im = (
+            nn.ModuleList(SubPixelConv(c // 2, c, bins[k + 1]) for k in reversed(range(n))) for _ in "ri"
+        )
+        self.dec_re, self.dec_im = (
+            nn.ModuleList(
+                TBDecoderStage(
+                    3 * c // 2, cfg.mid // 2, c // 2, cfg.stages[k], bins[k], cfg.dense_layers, gate
+                )
+                for k in reversed(range(n))
+            )
+            for _ in "ri"
+        )
         self.head = nn.Conv2d(c, 2, 1)
 
     def init_state(self, batch: int) -> BranchState:
-        return BranchState(*(tuple(m.init_state(batch) for m in mods) for mods in
-                             (self.up_re, self.up_im, self.dec_re, self.dec_im)))
+        return BranchState(
+            *(
+                tuple(m.init_state(batch) for m in mods)
+                for mods in (self.up_re, self.up_im, self.dec_re, self.dec_im)
+            )
+        )
 
     def _path(self, part: int, h: torch.Tensor, skips: list, feats: list, st: tuple):
         """st: (up states, stage states) of this path, or Nones offline."""
@@ -124,16 +133,24 @@ class CNUNetTB(NestedUNet):
         super().__init__(cfg)
         bins, n, c = cfg.level_bins(), len(cfg.stages), cfg.out
         gate = GateConfig(cfg.gate_kernel, cfg.attn_frames)
-        self.build_encoder(cfg, (TBEncoderStage(c, cfg.mid, c, d, bins[k], cfg.dense_layers, gate)
-                                 for k, d in enumerate(cfg.stages)))
+        self.build_encoder(
+            cfg,
+            (
+                TBEncoderStage(c, cfg.mid, c, d, bins[k], cfg.dense_layers, gate)
+                for k, d in enumerate(cfg.stages)
+            ),
+        )
         self.fusion = BottleneckFusion(c, bins[n], cfg.embed_dim) if cfg.embed_dim else None
         self.mask_branch = DecoderBranch(cfg, bins, gate)
         self.map_branch = DecoderBranch(cfg, bins, gate)
 
     def net_init_state(self, batch: int) -> CNUNetTBState:
-        return CNUNetTBState(tuple(e.init_state(batch) for e in self.enc),
-                             self.bottleneck.init_state(batch),
-                             self.mask_branch.init_state(batch), self.map_branch.init_state(batch))
+        return CNUNetTBState(
+            tuple(e.init_state(batch) for e in self.enc),
+            self.bottleneck.init_state(batch),
+            self.mask_branch.init_state(batch),
+            self.map_branch.init_state(batch),
+        )
 
     def _run(self, xc: torch.Tensor, state: CNUNetTBState | None, emb: torch.Tensor | None):
         """xc (B, 2, T, 257), emb (B, T, D) or None -> (yc, latent (B, out, T, 4), state)."""

@@ -60,9 +60,11 @@ class CausalCTFA(nn.Module):
         self.relu = nn.ReLU()
 
     def init_state(self, batch: int) -> CTFAState:
-        return CTFAState(self.avg.init_state(batch),
-                         (self.t1.init_state(batch), self.t2.init_state(batch)),
-                         (self.f1.init_state(batch), self.f2.init_state(batch)))
+        return CTFAState(
+            self.avg.init_state(batch),
+            (self.t1.init_state(batch), self.t2.init_state(batch)),
+            (self.f1.init_state(batch), self.f2.init_state(batch)),
+        )
 
     def _run(self, x: torch.Tensor, state: CTFAState | None):
         st = (None, None) if state is None else state.time
@@ -86,8 +88,7 @@ class TBEncoderStage(EncoderStage):
     """CMSFE-eL with a `CausalCTFA` on each complex half of its output (seed's CCTFA as two
     real attentions, one per part)."""
 
-    def __init__(self, cin: int, mid: int, cout: int, depth: int, freq: int, n_dense: int,
-                 gate: GateConfig):
+    def __init__(self, cin: int, mid: int, cout: int, depth: int, freq: int, n_dense: int, gate: GateConfig):
         super().__init__(cin, mid, cout, depth, freq, n_dense, None)
         self.attn = nn.ModuleList(CausalCTFA(cout // 2, freq, gate) for _ in range(2))
 
@@ -95,8 +96,7 @@ class TBEncoderStage(EncoderStage):
 class TBDecoderStage(DecoderStage):
     """MSFE-dL of one decoder path with a `CausalCTFA` on its output."""
 
-    def __init__(self, cin: int, mid: int, cout: int, depth: int, freq: int, n_dense: int,
-                 gate: GateConfig):
+    def __init__(self, cin: int, mid: int, cout: int, depth: int, freq: int, n_dense: int, gate: GateConfig):
         super().__init__(cin, mid, cout, depth, freq, n_dense, None)
         self.attn = nn.ModuleList([CausalCTFA(cout, freq, gate)])
 
@@ -137,4 +137,3 @@ class BottleneckFusion(nn.Module):
             y = norm(mix(torch.cat([flat, e], dim=1)).transpose(1, 2))  # (B, T, C/2*F)
             out.append(y.reshape(b, t, c // 2, f).permute(0, 2, 1, 3))  # (B, C/2, T, F)
         return torch.cat(out, dim=1)
-

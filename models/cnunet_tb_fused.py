@@ -71,8 +71,7 @@ class FusedCNUNetTBState:
 
 
 def _paths(model: CNUNetTB) -> list[tuple[DecoderBranch, int]]:
-    return [(model.mask_branch, 0), (model.mask_branch, 1), (model.map_branch, 0),
-            (model.map_branch, 1)]
+    return [(model.mask_branch, 0), (model.mask_branch, 1), (model.map_branch, 0), (model.map_branch, 1)]
 
 
 def _index(segs: Segments, g: int) -> tuple[list[int], int]:
@@ -100,14 +99,21 @@ def _ungroup(conv: nn.Conv1d | nn.Conv2d) -> torch.Tensor:
 
 
 def _like(ref: nn.Conv1d | nn.Conv2d, cin: int, cout: int, groups: int) -> nn.Module:
-    conv = type(ref)(cin, cout, ref.kernel_size, stride=ref.stride, padding=ref.padding,
-                     dilation=ref.dilation, groups=groups, bias=ref.bias is not None)
+    conv = type(ref)(
+        cin,
+        cout,
+        ref.kernel_size,
+        stride=ref.stride,
+        padding=ref.padding,
+        dilation=ref.dilation,
+        groups=groups,
+        bias=ref.bias is not None,
+    )
     return conv.to(ref.weight)
 
 
 @torch.no_grad()
-def _fuse(convs: Sequence[nn.Conv1d | nn.Conv2d], index: list[list[int]] | None = None,
-          cin: int = 0):
+def _fuse(convs: Sequence[nn.Conv1d | nn.Conv2d], index: list[list[int]] | None = None, cin: int = 0):
     """G convs -> one: grouped over a group-major input (index None), else dense block-sparse
     over `cin` input channels, path g's kernel on the input channels index[g]."""
     ref = convs[0]
@@ -136,8 +142,13 @@ class FusedCausalConv(CausalTimeConv):
         self.conv, self.context, self.in_freq = conv, context, in_freq
 
     @classmethod
-    def build(cls, mods: Sequence[nn.Module], segs: Segments | None = None,
-              index: list[list[int]] | None = None, cin: int = 0) -> "FusedCausalConv":
+    def build(
+        cls,
+        mods: Sequence[nn.Module],
+        segs: Segments | None = None,
+        index: list[list[int]] | None = None,
+        cin: int = 0,
+    ) -> "FusedCausalConv":
         """From G `CausalConv2d`s (or plain 1x1 `nn.Conv2d`s, context 0); the input is
         group-major, or the concatenation `segs`, or `cin` channels read as `index`."""
         if segs is not None:
@@ -237,8 +248,10 @@ class FusedConvNormAct(nn.Module):
 def _complex_order(h: int, n: int) -> list[list[int]]:
     """Per path, where its `complex_cat` of n features of h channels (all real halves, then all
     imaginary halves) lies in the plain concatenation of the n group-major features."""
-    return [[j * G * h + g * h + p * (h // 2) + c
-             for p in range(2) for j in range(n) for c in range(h // 2)] for g in range(G)]
+    return [
+        [j * G * h + g * h + p * (h // 2) + c for p in range(2) for j in range(n) for c in range(h // 2)]
+        for g in range(G)
+    ]
 
 
 class FusedDenseBlock(DenseBlock):
@@ -253,11 +266,14 @@ class FusedDenseBlock(DenseBlock):
         self.act_in = _prelu([b.act_in for b in blocks], h)
         self.dilated = nn.ModuleList()
         for i in range(len(blocks[0].dilated)):
-            self.dilated.append(FusedCausalConv.build([b.dilated[i] for b in blocks],
-                                                      index=_complex_order(h, i + 1),
-                                                      cin=G * h * (i + 1)))
-        self.pointwise = nn.ModuleList(FusedConvNormAct([b.pointwise[i] for b in blocks])
-                                       for i in range(len(blocks[0].pointwise)))
+            self.dilated.append(
+                FusedCausalConv.build(
+                    [b.dilated[i] for b in blocks], index=_complex_order(h, i + 1), cin=G * h * (i + 1)
+                )
+            )
+        self.pointwise = nn.ModuleList(
+            FusedConvNormAct([b.pointwise[i] for b in blocks]) for i in range(len(blocks[0].pointwise))
+        )
         self.out = FusedCausalConv.build([b.out for b in blocks])
         self.act_out = _prelu([b.act_out for b in blocks], blocks[0].out.conv.out_channels)
 
@@ -271,8 +287,14 @@ def _gate_conv(convs: Sequence[nn.Module], replicate: int) -> FusedCausalConv:
     (B, G*C_in, T, F'), groups G; `replicate` copies of each output channel (the 1 -> 1 convs
     emit the gate once per channel of the gated path)."""
     ref = convs[0].conv
-    w = torch.cat([c.conv.weight.reshape(c.conv.out_channels, c.conv.in_channels, -1, 1)
-                   .repeat_interleave(replicate, dim=0) for c in convs])
+    w = torch.cat(
+        [
+            c.conv.weight.reshape(c.conv.out_channels, c.conv.in_channels, -1, 1).repeat_interleave(
+                replicate, dim=0
+            )
+            for c in convs
+        ]
+    )
     conv = nn.Conv2d(G * ref.in_channels, w.shape[0], (w.shape[2], 1), groups=G).to(w)
     conv.weight.copy_(w)
     conv.bias.copy_(torch.cat([c.conv.bias.repeat_interleave(replicate) for c in convs]))
@@ -317,9 +339,12 @@ class FusedDecoderStage(DecoderStage):
         self.inp = FusedConvNormAct([s.inp for s in stages], segs)
         width = [ref.inp.conv.conv.out_channels] + [e.conv.conv.out_channels for e in ref.enc]
         self.mix_enc = nn.ModuleList(
-            FusedCausalConv.build([s.mix_enc[k] for s in stages],
-                                  [("g", width[k]), ("s", ref.mix_enc[k].in_channels - width[k])])
-            for k in range(depth))
+            FusedCausalConv.build(
+                [s.mix_enc[k] for s in stages],
+                [("g", width[k]), ("s", ref.mix_enc[k].in_channels - width[k])],
+            )
+            for k in range(depth)
+        )
         self.enc = nn.ModuleList(FusedConvNormAct([s.enc[k] for s in stages]) for k in range(depth))
         self.dense = FusedDenseBlock([s.dense for s in stages])
         self.mix_dec, self.dec = nn.ModuleList(), nn.ModuleList()
@@ -362,15 +387,16 @@ class FusedBranches(nn.Module):
         self.requires_grad_(False)  # a read-only view of trained weights
 
     def init_state(self, batch: int) -> FusedBranchesState:
-        return FusedBranchesState(tuple(u.init_state(batch) for u in self.up),
-                                  tuple(d.init_state(batch) for d in self.dec))
+        return FusedBranchesState(
+            tuple(u.init_state(batch) for u in self.up), tuple(d.init_state(batch) for d in self.dec)
+        )
 
-    def _run(self, latent: torch.Tensor, skips: list, feats: list,
-             state: FusedBranchesState | None):
+    def _run(self, latent: torch.Tensor, skips: list, feats: list, state: FusedBranchesState | None):
         n = len(self.dec)
         h, s_up, s_dec = latent, [], []
-        for k, (up, dec, su, sd) in enumerate(zip(self.up, self.dec, states(state, "up", n),
-                                                  states(state, "dec", n))):
+        for k, (up, dec, su, sd) in enumerate(
+            zip(self.up, self.dec, states(state, "up", n), states(state, "dec", n))
+        ):
             level = len(skips) - 1 - k
             u, su = forward_or_step(up, h, su)  # (B, G*out, T, F')
             x = torch.cat([u, skips[level]], dim=1)
@@ -403,8 +429,11 @@ class FusedCNUNetTB(SpectralEnhancer):
 
     def net_init_state(self, batch: int) -> FusedCNUNetTBState:
         base = self.base
-        return FusedCNUNetTBState(tuple(e.init_state(batch) for e in base.enc),
-                                  base.bottleneck.init_state(batch), self.branches.init_state(batch))
+        return FusedCNUNetTBState(
+            tuple(e.init_state(batch) for e in base.enc),
+            base.bottleneck.init_state(batch),
+            self.branches.init_state(batch),
+        )
 
     def net_step(self, xc: torch.Tensor, state: FusedCNUNetTBState):
         base = self.base

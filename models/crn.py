@@ -17,8 +17,17 @@ import torch
 from torch import nn
 
 from .spectral import SpectralConfig, SpectralEnhancer
-from .streaming import (CausalConv2d, ConvState, FrameNorm, GRUState, LevelNorm, LevelState,
-                        LSTMState, StreamGRU, StreamLSTM)
+from .streaming import (
+    CausalConv2d,
+    ConvState,
+    FrameNorm,
+    GRUState,
+    LevelNorm,
+    LevelState,
+    LSTMState,
+    StreamGRU,
+    StreamLSTM,
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +79,9 @@ class CRNNetState:
 
 
 class _EncoderLayer(nn.Module):
-    def __init__(self, cin: int, cout: int, kernel: tuple[int, int], in_freq: int, stride_f: int,
-                 norm: str = "frame"):
+    def __init__(
+        self, cin: int, cout: int, kernel: tuple[int, int], in_freq: int, stride_f: int, norm: str = "frame"
+    ):
         super().__init__()
         self.conv = CausalConv2d(cin, cout, kernel, in_freq, stride_f=stride_f)
         self.norm = {"frame": lambda: FrameNorm(cout), "none": nn.Identity}[norm]()
@@ -96,13 +106,15 @@ class MaskCRN(SpectralEnhancer):
         self.encoder = nn.ModuleList(layers)
         if cfg.input_norm not in ("none", "level"):
             raise ValueError(f"input_norm must be 'none' or 'level', got {cfg.input_norm!r}")
-        self.level = (LevelNorm(cfg.hop / cfg.sample_rate, cfg.level_tau_s)
-                      if cfg.input_norm == "level" else None)
+        self.level = (
+            LevelNorm(cfg.hop / cfg.sample_rate, cfg.level_tau_s) if cfg.input_norm == "level" else None
+        )
         rnn_cls = {"gru": StreamGRU, "lstm": StreamLSTM}[cfg.rnn]
         self.rnn = rnn_cls(cin * freq, cfg.rnn_hidden, cfg.rnn_layers)
         skip = self.n_bins if cfg.head_skip else 0
         self.head = nn.Sequential(
-            nn.Linear(cfg.rnn_hidden + skip, cfg.fc_hidden), nn.ReLU(),
+            nn.Linear(cfg.rnn_hidden + skip, cfg.fc_hidden),
+            nn.ReLU(),
             nn.Linear(cfg.fc_hidden, 2 * self.n_bins),
         )
         self._init_identity_mask()

@@ -25,8 +25,9 @@ def nested_unet_bins(cfg: "NestedUNetConfig") -> list[int]:
     bins = [(cfg.n_fft // 2) // 2**k for k in range(len(cfg.stages) + 1)]
     for f, depth in zip(bins, cfg.stages):
         if f < 2**depth or f % 2**depth:
-            raise ValueError(f"{f} bins cannot be halved {depth} times: "
-                             f"n_fft {cfg.n_fft} does not fit stages {cfg.stages}")
+            raise ValueError(
+                f"{f} bins cannot be halved {depth} times: n_fft {cfg.n_fft} does not fit stages {cfg.stages}"
+            )
     return bins
 
 

@@ -36,8 +36,10 @@ ARCHITECTURES: dict[str, tuple[str, Any]] = {
     "cnunet-paper": ("cnunet", CNUNetConfig()),
     # CNUNet-TB(-TS), the stage-2 / inference network (no fusion layer), at a quarter of the
     # widths, 4 dense layers, shorter attention: sized to train on a CPU (the shipped one)
-    "cnunet-tb-ts": ("cnunet-tb", CNUNetTBConfig(mid=8, out=16, dense_layers=4, gate_kernel=9,
-                                                 attn_frames=16)),
+    "cnunet-tb-ts": (
+        "cnunet-tb",
+        CNUNetTBConfig(mid=8, out=16, dense_layers=4, gate_kernel=9, attn_frames=16),
+    ),
     # CNUNet-TB(-TS) at the published size (2,796,393 params; release 2,979,840), causal, on
     # the paper's 512/256 Hamming STFT (32 ms window, 16 ms hop): GPU-sized, not shipped
     "cnunet-tb-ts-paper": ("cnunet-tb", CNUNetTBConfig()),
@@ -51,8 +53,7 @@ def architecture(name: str) -> tuple[str, Any]:
     try:
         return ARCHITECTURES[name]
     except KeyError:
-        raise StreamseError(f"unknown model {name!r}; architectures: {describe_architectures()}"
-                            ) from None
+        raise StreamseError(f"unknown model {name!r}; architectures: {describe_architectures()}") from None
 
 
 def describe_architectures() -> str:
@@ -84,12 +85,19 @@ def build_by_name(name: str) -> nn.Module:
 
 def checkpoint_dict(model: nn.Module, name: str, family: str, **extra: Any) -> dict:
     """Everything needed to rebuild `model`: name, family, config, weights, plus `extra`."""
-    return {"format": CHECKPOINT_FORMAT, "name": name, "family": family,
-            "config": dataclasses.asdict(model.cfg), "state_dict": model.state_dict(), **extra}
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "name": name,
+        "family": family,
+        "config": dataclasses.asdict(model.cfg),
+        "state_dict": model.state_dict(),
+        **extra,
+    }
 
 
-def read_checkpoint(path: str | Path, family: str | None = None, what: str = "checkpoint",
-                    map_location: Any = "cpu") -> dict:
+def read_checkpoint(
+    path: str | Path, family: str | None = None, what: str = "checkpoint", map_location: Any = "cpu"
+) -> dict:
     """The one checkpoint reader: a streamse checkpoint read as data (`weights_only`, never
     code), checked to be one (format, known family, and `family` when given). `what` names it
     in the one-line errors (e.g. "--init checkpoint")."""
@@ -109,8 +117,7 @@ def read_checkpoint(path: str | Path, family: str | None = None, what: str = "ch
     return ckpt
 
 
-def load_checkpoint(path: str | Path, config_overrides: dict | None = None
-                    ) -> tuple[nn.Module, dict]:
+def load_checkpoint(path: str | Path, config_overrides: dict | None = None) -> tuple[nn.Module, dict]:
     """Load a checkpoint as data (never code) and rebuild its model in eval mode.
 
     config_overrides: model config fields to replace first (inference-time settings such as
@@ -126,6 +133,7 @@ def load_checkpoint(path: str | Path, config_overrides: dict | None = None
     except RuntimeError as exc:
         if not config_overrides:
             raise
-        raise StreamseError(f"--set {config_overrides} changes the weights' shapes: "
-                            f"{str(exc).splitlines()[0][:200]}") from None
+        raise StreamseError(
+            f"--set {config_overrides} changes the weights' shapes: {str(exc).splitlines()[0][:200]}"
+        ) from None
     return model.eval(), ckpt

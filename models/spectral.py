@@ -27,8 +27,16 @@ from torch import nn
 
 from streamse.streamer import FrameGeometry
 
-from .streaming import (ISTFT, STFT, ISTFTState, STFTState, batch_axes, flatten_state,
-                        select_state, unflatten_state)
+from .streaming import (
+    ISTFT,
+    STFT,
+    ISTFTState,
+    STFTState,
+    batch_axes,
+    flatten_state,
+    select_state,
+    unflatten_state,
+)
 
 _EPS = 1e-12
 
@@ -145,19 +153,20 @@ class SpectralEnhancer(nn.Module):
         return self.synthesise(self.estimate(wav))
 
     # streaming ------------------------------------------------------------------------------
-    def init_state(self, batch: int = 1, *, device: torch.device | str | None = None,
-                   dtype: torch.dtype | None = None) -> EnhancerState:
+    def init_state(
+        self, batch: int = 1, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> EnhancerState:
         """The whole state tree for `batch` streams, every tensor on `device` with `dtype`
         (default: those of the model's parameters, so a model moved to a GPU or cast to
         float64 streams with matching states)."""
         started = torch.zeros(batch) if self.cfg.lead_gate else None
-        tree = EnhancerState(self.stft.init_state(batch), self.net_init_state(batch),
-                             self.istft.init_state(batch), started)
+        tree = EnhancerState(
+            self.stft.init_state(batch), self.net_init_state(batch), self.istft.init_state(batch), started
+        )
         ref = next(self.parameters(), None)
         device = device or (ref.device if ref is not None else None)
         dtype = dtype or (ref.dtype if ref is not None else None)
-        return unflatten_state(tree, [t.to(device=device, dtype=dtype)
-                                      for _, t in flatten_state(tree)])
+        return unflatten_state(tree, [t.to(device=device, dtype=dtype) for _, t in flatten_state(tree)])
 
     def step(self, chunk: torch.Tensor, state: EnhancerState) -> tuple[torch.Tensor, EnhancerState]:
         """chunk (B, k * hop) -> enhanced (B, k * hop), next state. Only new frames are computed."""

@@ -24,8 +24,7 @@ from .dsp.resample import resample_hq
 from .errors import StreamseError
 
 # file suffix -> libsndfile container
-CONTAINERS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aiff": "AIFF", ".aif": "AIFF",
-              ".mp3": "MP3"}
+CONTAINERS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aiff": "AIFF", ".aif": "AIFF", ".mp3": "MP3"}
 AUDIO_SUFFIXES = set(CONTAINERS)
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")  # the --subtype choices
 CLIP_LEVEL = 0.999
@@ -69,8 +68,9 @@ def wav_declared_frames(path: Path, channels: int) -> int | None:
                 f.seek(size + (size & 1), os.SEEK_CUR)
 
 
-def read_audio(path: str | Path, sample_rate: int | None, channel: int | None = None, *,
-               check: bool = True) -> tuple[np.ndarray, AudioInfo]:
+def read_audio(
+    path: str | Path, sample_rate: int | None, channel: int | None = None, *, check: bool = True
+) -> tuple[np.ndarray, AudioInfo]:
     """The one audio reader. File -> (float32 mono samples at `sample_rate` (None: the file's
     own rate, `info.sample_rate`), info about the file as stored).
     channel: None downmixes (mean of the channels), k >= 1 takes channel k alone.
@@ -99,8 +99,14 @@ def read_audio(path: str | Path, sample_rate: int | None, channel: int | None = 
     if channel is not None and not 1 <= channel <= data.shape[1]:
         raise StreamseError(f"{path}: has {data.shape[1]} channel(s), no channel {channel}")
     declared = wav_declared_frames(path, data.shape[1]) if path.suffix.lower() == ".wav" else None
-    info = AudioInfo(sr, data.shape[1], data.shape[0], int((np.abs(data) >= CLIP_LEVEL).sum()),
-                     subtype, declared if declared and declared > data.shape[0] else None)
+    info = AudioInfo(
+        sr,
+        data.shape[1],
+        data.shape[0],
+        int((np.abs(data) >= CLIP_LEVEL).sum()),
+        subtype,
+        declared if declared and declared > data.shape[0] else None,
+    )
     if channel is not None:
         mono = data[:, channel - 1]
     else:
@@ -110,8 +116,7 @@ def read_audio(path: str | Path, sample_rate: int | None, channel: int | None = 
     return resample_hq(mono, sr, sample_rate), info
 
 
-def output_format(path: str | Path, subtype: str | None = None,
-                  like: str | None = None) -> tuple[str, str]:
+def output_format(path: str | Path, subtype: str | None = None, like: str | None = None) -> tuple[str, str]:
     """(container, subtype) for writing `path`. The container comes from the suffix; `subtype`
     (PCM_16, PCM_24, FLOAT) is checked against it; without one, `like` (the input's subtype)
     is kept when the container holds it, else the container's usual 16-bit or coded format."""
@@ -120,8 +125,10 @@ def output_format(path: str | Path, subtype: str | None = None,
     suffix = Path(path).suffix.lower()
     container = CONTAINERS.get(suffix)
     if container is None:
-        raise StreamseError(f"{path}: cannot tell the format from '{suffix or 'no suffix'}'; "
-                            f"use one of {', '.join(sorted(AUDIO_SUFFIXES))}")
+        raise StreamseError(
+            f"{path}: cannot tell the format from '{suffix or 'no suffix'}'; "
+            f"use one of {', '.join(sorted(AUDIO_SUFFIXES))}"
+        )
     if container not in sf.available_formats():
         raise StreamseError(f"{path}: this libsndfile cannot write {container}; use .wav or .flac")
     coded = {"OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}
@@ -144,8 +151,9 @@ def _umask() -> int:
     return mask
 
 
-def write_audio(path: str | Path, x: np.ndarray, sample_rate: int, subtype: str | None = None,
-                like: str | None = None) -> int:
+def write_audio(
+    path: str | Path, x: np.ndarray, sample_rate: int, subtype: str | None = None, like: str | None = None
+) -> int:
     """Write float32 mono `x` atomically (format: `output_format`). Samples beyond +-1 are
     clipped for integer and coded formats; returns how many were (0 for FLOAT)."""
     import soundfile as sf

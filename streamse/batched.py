@@ -83,9 +83,10 @@ class _BoundStates:
     def from_host(self, values: dict[str, np.ndarray]) -> None:
         import onnxruntime as ort
 
-        self.values = {name: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(v),
-                                                              self.device, 0)
-                       for name, v in values.items()}
+        self.values = {
+            name: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(v), self.device, 0)
+            for name, v in values.items()
+        }
 
     def run_hop(self, audio: np.ndarray) -> np.ndarray:
         """audio (N, H) float32 on the host -> enhanced (N, H) on the host."""
@@ -111,13 +112,15 @@ class BatchedStreamer(HasGeometry):
     hops (forced on for "cuda"; on "cpu" it exercises the same code path).
     """
 
-    def __init__(self, model: str | Path, threads: int = 1, provider: str = "cpu",
-                 io_binding: bool = False):
+    def __init__(self, model: str | Path, threads: int = 1, provider: str = "cpu", io_binding: bool = False):
         _, self.session, self.meta, self.geometry = open_model(model, threads, provider)
         self.provider = provider
         self.io_binding = io_binding or provider == "cuda"
-        self._store = (_BoundStates(self.session, self.meta, provider) if self.io_binding
-                       else _HostStates(self.session, self.meta))
+        self._store = (
+            _BoundStates(self.session, self.meta, provider)
+            if self.io_binding
+            else _HostStates(self.session, self.meta)
+        )
         self._ids: list[int] = []
         self._next_id = 0
         self.nonfinite_count = 0
@@ -134,9 +137,12 @@ class BatchedStreamer(HasGeometry):
     def add_stream(self) -> int:
         """Start a new stream with zero state; returns its id (never reused)."""
         values = self._store.to_host()
-        self._store.from_host({s.name: np.concatenate([values[s.name], _zero_slot(s)],
-                                                      axis=s.batch_axis)
-                               for s in self.meta.states})
+        self._store.from_host(
+            {
+                s.name: np.concatenate([values[s.name], _zero_slot(s)], axis=s.batch_axis)
+                for s in self.meta.states
+            }
+        )
         self._ids.append(self._next_id)
         self._next_id += 1
         return self._ids[-1]
@@ -145,8 +151,9 @@ class BatchedStreamer(HasGeometry):
         """Drop a stream; the others keep their state and their row order."""
         row = self._row(stream_id)
         values = self._store.to_host()
-        self._store.from_host({s.name: np.delete(values[s.name], row, axis=s.batch_axis)
-                               for s in self.meta.states})
+        self._store.from_host(
+            {s.name: np.delete(values[s.name], row, axis=s.batch_axis) for s in self.meta.states}
+        )
         del self._ids[row]
 
     def reset_stream(self, stream_id: int) -> None:
@@ -174,8 +181,10 @@ class BatchedStreamer(HasGeometry):
         """
         audio = np.asarray(audio, dtype=np.float32)
         if audio.shape != (len(self._ids), self.hop):
-            raise StreamseError(f"step needs one hop per active stream: shape "
-                                f"({len(self._ids)}, {self.hop}), got {audio.shape}")
+            raise StreamseError(
+                f"step needs one hop per active stream: shape "
+                f"({len(self._ids)}, {self.hop}), got {audio.shape}"
+            )
         if not self._ids:
             return np.zeros((0, self.hop), dtype=np.float32)
         return self._store.run_hop(self._finite(audio))
@@ -218,8 +227,12 @@ class BatchedStreamer(HasGeometry):
     def step_streams(self, hops: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
         """Same as `step`, keyed by stream id: {id: (H,)} for exactly the active ids."""
         if set(hops) != set(self._ids):
-            raise StreamseError(f"step_streams needs one hop for each active stream "
-                                f"{sorted(self._ids)}, got {sorted(hops)}")
-        out = self.step(np.stack([np.asarray(hops[i], dtype=np.float32) for i in self._ids])
-                        if self._ids else np.zeros((0, self.hop), np.float32))
+            raise StreamseError(
+                f"step_streams needs one hop for each active stream {sorted(self._ids)}, got {sorted(hops)}"
+            )
+        out = self.step(
+            np.stack([np.asarray(hops[i], dtype=np.float32) for i in self._ids])
+            if self._ids
+            else np.zeros((0, self.hop), np.float32)
+        )
         return dict(zip(self._ids, out))

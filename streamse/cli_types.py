@@ -13,8 +13,7 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def ranged(kind: type, low: float | None = None, high: float | None = None,
-           low_open: bool = False):
+def ranged(kind: type, low: float | None = None, high: float | None = None, low_open: bool = False):
     """A type for argparse: `kind` (int or float) within [low, high] ((low, high] if
     low_open), naming the allowed range when a value is outside it."""
 
@@ -28,8 +27,9 @@ def ranged(kind: type, low: float | None = None, high: float | None = None,
         if too_low or (high is not None and value > high):
             lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
             hi = "" if high is None else f"<= {high}"
-            raise argparse.ArgumentTypeError(f"{text} is out of range (must be "
-                                             f"{' and '.join(x for x in (lo, hi) if x)})")
+            raise argparse.ArgumentTypeError(
+                f"{text} is out of range (must be {' and '.join(x for x in (lo, hi) if x)})"
+            )
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in some messages
@@ -45,6 +45,11 @@ SECONDS = ranged(float, 0.0, None, low_open=True)
 def add_threads(p, default: int | None = 1, when_unset: str = "") -> None:
     """`-t/--threads`, with one meaning in every verb: the compute threads the model runs on
     (onnxruntime intra-op threads; torch threads when training)."""
-    p.add_argument("-t", "--threads", type=THREADS, default=default,
-                   help="compute threads the model runs on (onnxruntime intra-op; torch when "
-                   "training); default: " + (when_unset or "%(default)s"))
+    p.add_argument(
+        "-t",
+        "--threads",
+        type=THREADS,
+        default=default,
+        help="compute threads the model runs on (onnxruntime intra-op; torch when "
+        "training); default: " + (when_unset or "%(default)s"),
+    )

@@ -15,13 +15,14 @@ def run_demo(model: str, output: Path, threads: int = 1) -> str:
     streamer = load_streamer(model, threads=threads)
     res = enhance_file(streamer, DEMO_INPUT, output)
     meta = streamer.meta
-    return "\n".join([
-        f"model      {meta.name} ({meta.params / 1e6:.2f} M params, "
-        f"{meta.macs_per_second / 1e9:.2f} GMAC/s)",
-        f"input      {DEMO_INPUT.name} ({res.seconds:.2f} s, bundled noisy sample)",
-        f"output     {output}",
-        f"frames     window {meta.ms(meta.window):.1f} ms, hop {meta.ms(meta.hop):.1f} ms",
-        f"latency    algorithmic {meta.ms(meta.algorithmic_latency_samples):.1f} ms",
-        f"speed      {describe_rtf(res.rtf)} ({threads} thread{'s' if threads > 1 else ''}, "
-        "hop by hop)",
-    ])
+    return "\n".join(
+        [
+            f"model      {meta.name} ({meta.params / 1e6:.2f} M params, "
+            f"{meta.macs_per_second / 1e9:.2f} GMAC/s)",
+            f"input      {DEMO_INPUT.name} ({res.seconds:.2f} s, bundled noisy sample)",
+            f"output     {output}",
+            f"frames     window {meta.ms(meta.window):.1f} ms, hop {meta.ms(meta.hop):.1f} ms",
+            f"latency    algorithmic {meta.ms(meta.algorithmic_latency_samples):.1f} ms",
+            f"speed      {describe_rtf(res.rtf)} ({threads} thread{'s' if threads > 1 else ''}, hop by hop)",
+        ]
+    )

@@ -43,8 +43,10 @@ class EnhanceResult:
         if self.clipped:
             out.append(f"{self.clipped} clipped input samples")
         if self.clipped_out:
-            out.append(f"{self.clipped_out} output samples beyond full scale were clipped "
-                       "(--subtype FLOAT keeps them)")
+            out.append(
+                f"{self.clipped_out} output samples beyond full scale were clipped "
+                "(--subtype FLOAT keeps them)"
+            )
         if self.truncated:
             out.append(f"truncated file ({self.truncated}); enhanced what it holds")
         return out
@@ -72,8 +74,9 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def plan_outputs(inputs: list[Path], out: Path, overwrite: bool = False,
-                 subtype: str | None = None) -> list[tuple[Path, Path]]:
+def plan_outputs(
+    inputs: list[Path], out: Path, overwrite: bool = False, subtype: str | None = None
+) -> list[tuple[Path, Path]]:
     """Map input files/folders to output paths, refusing anything that would lose data.
 
     One input file and an `out` with a suffix: write exactly there. Otherwise `out` is a
@@ -120,8 +123,9 @@ def _check_targets(pairs: list[tuple[Path, Path]], overwrite: bool, subtype: str
             raise StreamseError(f"output {dst} exists: pass --overwrite to replace it")
 
 
-def stream_file(streamer: HopStreamer, x: np.ndarray,
-                progress: Callable[[float], None] | None = None) -> np.ndarray:
+def stream_file(
+    streamer: HopStreamer, x: np.ndarray, progress: Callable[[float], None] | None = None
+) -> np.ndarray:
     """`streamer.process(x)` fed CHUNK_SECONDS at a time; progress(seconds) after each chunk."""
     step = max(streamer.hop, int(CHUNK_SECONDS * streamer.sample_rate))
     streamer.reset()
@@ -134,8 +138,13 @@ def stream_file(streamer: HopStreamer, x: np.ndarray,
     return np.concatenate(parts)[streamer.delay_samples :]
 
 
-def enhance_file(streamer: HopStreamer, source: Path, target: Path, subtype: str | None = None,
-                 progress: Callable[[float], None] | None = None) -> EnhanceResult:
+def enhance_file(
+    streamer: HopStreamer,
+    source: Path,
+    target: Path,
+    subtype: str | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> EnhanceResult:
     """Read (any rate, any channels), enhance at the model rate, write back at the input rate
     with the input's sample format unless `subtype` says otherwise."""
     x, info = read_audio(source, streamer.sample_rate)
@@ -146,14 +155,13 @@ def enhance_file(streamer: HopStreamer, source: Path, target: Path, subtype: str
     n = info.frames
     y = np.pad(y, (0, max(0, n - y.size)))[:n]  # exact input length after the round trip
     over = write_audio(target, y, info.sample_rate, subtype, like=info.subtype)
-    cut = (f"header says {info.declared_frames} frames, file holds {info.frames}"
-           if info.truncated else "")
-    return EnhanceResult(source, target, x.size / streamer.sample_rate, compute, info.clipped,
-                         over, cut)
+    cut = f"header says {info.declared_frames} frames, file holds {info.frames}" if info.truncated else ""
+    return EnhanceResult(source, target, x.size / streamer.sample_rate, compute, info.clipped, over, cut)
 
 
-def enhance_files(streamer: HopStreamer, pairs: list[tuple[Path, Path]],
-                  subtype: str | None = None) -> Iterator[EnhanceResult | Skipped]:
+def enhance_files(
+    streamer: HopStreamer, pairs: list[tuple[Path, Path]], subtype: str | None = None
+) -> Iterator[EnhanceResult | Skipped]:
     """Enhance every (source, target) pair of `plan_outputs` in turn, yielding one outcome
     each. One file: its error is raised. Several: a file that fails is yielded as `Skipped`
     and the batch goes on. Progress: a bar of files for a batch, of audio seconds for one file
@@ -163,9 +171,14 @@ def enhance_files(streamer: HopStreamer, pairs: list[tuple[Path, Path]],
     single = len(pairs) == 1
     for src, dst in tqdm(pairs, desc="enhance", unit="file", disable=True if single else None):
         try:
-            with tqdm(desc=src.name, unit="s", unit_scale=True, leave=False,
-                      disable=None if single else True,
-                      bar_format="{desc}: {n:.0f} s of audio [{elapsed}, {rate_fmt}]") as bar:
+            with tqdm(
+                desc=src.name,
+                unit="s",
+                unit_scale=True,
+                leave=False,
+                disable=None if single else True,
+                bar_format="{desc}: {n:.0f} s of audio [{elapsed}, {rate_fmt}]",
+            ) as bar:
                 yield enhance_file(streamer, src, dst, subtype, progress=bar.update)
         except StreamseError as exc:
             if single:

@@ -40,8 +40,7 @@ class ModelMetadata:
     def from_json(cls, text: str) -> "ModelMetadata":
         data = json.loads(text)
         data["states"] = tuple(
-            StateInfo(s["name"], s["out_name"], tuple(s["shape"]), s["batch_axis"])
-            for s in data["states"]
+            StateInfo(s["name"], s["out_name"], tuple(s["shape"]), s["batch_axis"]) for s in data["states"]
         )
         return cls(**data)
 

@@ -34,14 +34,21 @@ def resolve_model(model: str) -> Path:
     shipped = ASSETS / model / f"{model}.onnx"
     if shipped.is_file():
         return shipped
-    raise StreamseError(f"no shipped weights named {model!r}: shipped models are "
-                        f"{', '.join(shipped_models())}. Other architectures (the GPU-sized "
-                        "*-paper ones; `streamse train --model NAME` with an unknown NAME lists "
-                        "them all) run once trained and exported: pass the .onnx file")
+    raise StreamseError(
+        f"no shipped weights named {model!r}: shipped models are "
+        f"{', '.join(shipped_models())}. Other architectures (the GPU-sized "
+        "*-paper ones; `streamse train --model NAME` with an unknown NAME lists "
+        "them all) run once trained and exported: pass the .onnx file"
+    )
 
 
-def make_session(path: Path, threads: int = 1, provider: str = "cpu", batch: int | None = None,
-                 profile_prefix: str | None = None):
+def make_session(
+    path: Path,
+    threads: int = 1,
+    provider: str = "cpu",
+    batch: int | None = None,
+    profile_prefix: str | None = None,
+):
     """onnxruntime session with `threads` intra-op threads on `provider` ('cpu' or 'cuda').
 
     batch: fix the graph's symbolic "batch" axis (a single stream: 1). With every shape known,
@@ -53,8 +60,10 @@ def make_session(path: Path, threads: int = 1, provider: str = "cpu", batch: int
     if provider not in PROVIDERS:
         raise StreamseError(f"unknown provider {provider!r}; choose {sorted(PROVIDERS)}")
     if PROVIDERS[provider] not in ort.get_available_providers():
-        raise StreamseError(f"onnxruntime has no {provider.upper()} provider here "
-                            "(for CUDA: pip install 'streamse[gpu]' on a machine with a GPU)")
+        raise StreamseError(
+            f"onnxruntime has no {provider.upper()} provider here "
+            "(for CUDA: pip install 'streamse[gpu]' on a machine with a GPU)"
+        )
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -70,8 +79,9 @@ def make_session(path: Path, threads: int = 1, provider: str = "cpu", batch: int
         raise StreamseError(f"cannot load model {path}: {str(exc).splitlines()[0][:200]}") from None
 
 
-def open_model(model: str | Path, threads: int = 1, provider: str = "cpu",
-               batch: int | None = None) -> tuple[Path, object, ModelMetadata, FrameGeometry]:
+def open_model(
+    model: str | Path, threads: int = 1, provider: str = "cpu", batch: int | None = None
+) -> tuple[Path, object, ModelMetadata, FrameGeometry]:
     """The session code every runtime streamer shares: a shipped name or .onnx path ->
     (path, onnxruntime session, its streamse metadata, its frame geometry)."""
     path = resolve_model(str(model))

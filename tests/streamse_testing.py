@@ -37,8 +37,7 @@ def tiny_tb(seed: int = 0, **overrides):
 
     from streamse.models.cnunet_tb import CNUNetTB, CNUNetTBConfig
 
-    cfg = CNUNetTBConfig(mid=8, out=8, stages=(2, 1), dense_layers=3, gate_kernel=5,
-                         attn_frames=4)
+    cfg = CNUNetTBConfig(mid=8, out=8, stages=(2, 1), dense_layers=3, gate_kernel=5, attn_frames=4)
     torch.manual_seed(seed)
     return CNUNetTB(dataclasses.replace(cfg, **overrides)).eval()
 
@@ -106,8 +105,52 @@ def tiny_wavlm():
 
     from streamse.models.teachers.wavlm import WavLMTeacher
 
-    cfg = WavLMConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                      intermediate_size=32, conv_dim=(8,) * 7, num_conv_pos_embeddings=8,
-                      num_conv_pos_embedding_groups=2)
+    cfg = WavLMConfig(
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(8,) * 7,
+        num_conv_pos_embeddings=8,
+        num_conv_pos_embedding_groups=2,
+    )
     torch.manual_seed(0)
     return WavLMTeacher(config=cfg)
+
+
+def tiny_train_config(
+    speech,
+    noise,
+    model: dict,
+    steps: int = 2,
+    batch: int = 2,
+    segment_s: float = 0.5,
+    epoch_size: int = 4,
+    warmup: int = 1,
+    **train,
+):
+    """A TrainConfig for seconds-long test runs on the speech and noise folders given: no
+    reverb, no validation, one thread; `model` overrides the architecture's config; `train`
+    sets any other TrainConfig field (e.g. loss=...)."""
+    from streamse.models.train.config import TrainConfig
+    from streamse.models.train.data import DataConfig
+
+    data = DataConfig(
+        clean_dirs=(str(speech),),
+        noise_dirs=(str(noise),),
+        segment_seconds=segment_s,
+        epoch_size=epoch_size,
+        p_reverb=0.0,
+    )
+    return TrainConfig(
+        steps=steps,
+        batch_size=batch,
+        warmup_steps=warmup,
+        threads=1,
+        log_every=1,
+        valid_every=1000,
+        valid_max_files=0,
+        data=data,
+        model=dict(model),
+        **train,
+    )

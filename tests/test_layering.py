@@ -6,16 +6,29 @@ from __future__ import annotations
 import subprocess
 import sys
 
-RUNTIME = ["streamse", "streamse.cli", "streamse.live", "streamse.live.runner",
-           "streamse.live.engine", "streamse.live.virtual_mic", "streamse.enhance",
-           "streamse.demo", "streamse.runtime", "streamse.batched", "streamse.audio_io",
-           "streamse.dsp.level", "streamse.dsp.noise"]
+RUNTIME = [
+    "streamse",
+    "streamse.cli",
+    "streamse.live",
+    "streamse.live.runner",
+    "streamse.live.engine",
+    "streamse.live.virtual_mic",
+    "streamse.enhance",
+    "streamse.demo",
+    "streamse.runtime",
+    "streamse.batched",
+    "streamse.audio_io",
+    "streamse.dsp.level",
+    "streamse.dsp.noise",
+]
 FORBIDDEN = ["torch", "streamse.models", "streamse.export", "streamse.bench"]
 
 
 def test_runtime_imports_no_torch_and_no_training_code():
-    code = (f"import sys\nfor m in {RUNTIME!r}:\n    __import__(m)\n"
-            f"print([m for m in {FORBIDDEN!r} if m in sys.modules])")
+    code = (
+        f"import sys\nfor m in {RUNTIME!r}:\n    __import__(m)\n"
+        f"print([m for m in {FORBIDDEN!r} if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]", out.stdout
@@ -25,9 +38,11 @@ def test_runtime_imports_no_torch_and_no_training_code():
 # runtime uses no model, export or benchmark code; models never reach into export or bench;
 # export never into bench. The CLI (cli.py and its verbs) is the one place that may call every
 # layer, lazily, to dispatch a command.
-LAYER_RULES = {"streamse": ("streamse.models", "streamse.export", "streamse.bench"),
-               "models": ("streamse.export", "streamse.bench"),
-               "export": ("streamse.bench",)}
+LAYER_RULES = {
+    "streamse": ("streamse.models", "streamse.export", "streamse.bench"),
+    "models": ("streamse.export", "streamse.bench"),
+    "export": ("streamse.bench",),
+}
 DISPATCHERS = ("streamse/cli.py", "streamse/commands/")
 
 
@@ -49,8 +64,11 @@ def _imported(source: str, package: list[str]) -> set[str]:
 def _violations(folder: str, rel: str, source: str) -> list[str]:
     parts = rel.split("/")[:-1]
     package = parts if folder == "streamse" else ["streamse", *parts]
-    return [f"{rel} imports {m}" for m in sorted(_imported(source, package))
-            if any(m == f or m.startswith(f + ".") for f in LAYER_RULES[folder])]
+    return [
+        f"{rel} imports {m}"
+        for m in sorted(_imported(source, package))
+        if any(m == f or m.startswith(f + ".") for f in LAYER_RULES[folder])
+    ]
 
 
 def test_imports_follow_the_layers():
@@ -71,5 +89,6 @@ def test_the_layer_check_can_fail():
     assert len(_violations("models", "models/x.py", src)) == 2
     assert _violations("export", "export/x.py", "from streamse.models import registry\n") == []
     assert _violations("models", "models/train/x.py", "from ...bench import rtf\n") == [
-        "models/train/x.py imports streamse.bench"]
+        "models/train/x.py imports streamse.bench"
+    ]
     assert _violations("models", "models/train/x.py", "from ..registry import load\n") == []

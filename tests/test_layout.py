@@ -18,15 +18,22 @@ NOT_PACKAGES = {"assets", "data", "__pycache__"}
 
 def _packages() -> list[Path]:
     """Package folders relative to the repo root (folders with an __init__.py)."""
-    return sorted(p.parent.relative_to(ROOT) for top in TOP for p in (ROOT / top).rglob("__init__.py")
-                  if not NOT_PACKAGES & set(p.relative_to(ROOT).parts))
+    return sorted(
+        p.parent.relative_to(ROOT)
+        for top in TOP
+        for p in (ROOT / top).rglob("__init__.py")
+        if not NOT_PACKAGES & set(p.relative_to(ROOT).parts)
+    )
 
 
 def _names(package: Path) -> set[str]:
     """What a test file in the mirror of `package` may be named after."""
     folder = ROOT / package
-    return ({p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
-            | {p.name for p in folder.iterdir() if (p / "__init__.py").exists()} | {folder.name})
+    return (
+        {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+        | {p.name for p in folder.iterdir() if (p / "__init__.py").exists()}
+        | {folder.name}
+    )
 
 
 def _misplaced(test: Path, packages: set[Path]) -> str | None:
@@ -68,16 +75,23 @@ def test_the_readme_layout_table_matches_the_tree():
     import re
 
     text = (ROOT / "README.md").read_text()
-    table = text[text.index("## Layout"):]
+    table = text[text.index("## Layout") :]
     table = table[: table.index("\n## ", 4)]
     rows = [line for line in table.splitlines() if line.startswith("| `")]
     named = {re.match(r"\| `([^`]+)/`", row).group(1) for row in rows}
-    folders = {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")
-               and p.name not in {"build", "dist", "__pycache__"}
-               and not p.name.endswith(".egg-info")}
+    folders = {
+        p.name
+        for p in ROOT.iterdir()
+        if p.is_dir()
+        and not p.name.startswith(".")
+        and p.name not in {"build", "dist", "__pycache__"}
+        and not p.name.endswith(".egg-info")
+    }
     assert folders <= named, f"folders missing from README's layout table: {folders - named}"
     paths = {m for row in rows for m in re.findall(r"`([\w./-]+/)`", row)}
-    missing = [p for p in sorted(paths) if not (ROOT / p).is_dir()
-               and not any((ROOT / top / p).is_dir() for top in ("", *TOP))]
+    missing = [
+        p
+        for p in sorted(paths)
+        if not (ROOT / p).is_dir() and not any((ROOT / top / p).is_dir() for top in ("", *TOP))
+    ]
     assert not missing, f"README's layout table names folders that do not exist: {missing}"
-

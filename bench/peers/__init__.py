@@ -21,15 +21,28 @@ import importlib
 from .base import BENCH_RATE, FramePeer, PeerInfo, PeerUnavailable, WholeFilePeer
 
 # key -> (module, loader); loaders of file-based peers take the folder of their files
-PEERS = {"rnnoise": (".rnnoise", "load"), "deepfilternet3": (".dfn", "load"),
-         "nsnet2": (".nsnet2", "load"), "dtln": (".onnx_files", "load_dtln"),
-         "gtcrn": (".onnx_files", "load_gtcrn")}
+PEERS = {
+    "rnnoise": (".rnnoise", "load"),
+    "deepfilternet3": (".dfn", "load"),
+    "nsnet2": (".nsnet2", "load"),
+    "dtln": (".onnx_files", "load_dtln"),
+    "gtcrn": (".onnx_files", "load_gtcrn"),
+}
 FILE_PEERS = {"dtln", "gtcrn"}
 
 Peer = FramePeer | WholeFilePeer
 
-__all__ = ["BENCH_RATE", "PEERS", "FramePeer", "Peer", "PeerInfo", "PeerUnavailable",
-           "WholeFilePeer", "load_peer", "load_peers"]
+__all__ = [
+    "BENCH_RATE",
+    "PEERS",
+    "FramePeer",
+    "Peer",
+    "PeerInfo",
+    "PeerUnavailable",
+    "WholeFilePeer",
+    "load_peer",
+    "load_peers",
+]
 
 
 def load_peer(key: str, folder: str | None = None) -> Peer:
@@ -42,8 +55,7 @@ def load_peer(key: str, folder: str | None = None) -> Peer:
     return load(folder) if key in FILE_PEERS else load()
 
 
-def load_peers(keys: list[str] | None = None, folder: str | None = None
-               ) -> tuple[list[Peer], list[str]]:
+def load_peers(keys: list[str] | None = None, folder: str | None = None) -> tuple[list[Peer], list[str]]:
     """(peers that run here, one notice line per peer skipped)."""
     peers, notices = [], []
     for key in keys or list(PEERS):

@@ -105,12 +105,12 @@ class SlidingBlocks:
 
     def push(self, x: np.ndarray) -> np.ndarray:
         """x (hop,) -> the input block (size,) ending with x."""
-        self.buf = np.concatenate([self.buf[self.hop:], x])
+        self.buf = np.concatenate([self.buf[self.hop :], x])
         return self.buf
 
     def overlap_add(self, block: np.ndarray) -> np.ndarray:
         """block (size,) -> the next `hop` finished output samples."""
-        self._ola = np.concatenate([self._ola[self.hop:], np.zeros(self.hop, np.float32)])
+        self._ola = np.concatenate([self._ola[self.hop :], np.zeros(self.hop, np.float32)])
         self._ola += block.astype(np.float32)
         return self._ola[: self.hop].copy()
 
@@ -124,8 +124,9 @@ def _pipeline_offsets(core: FrameCore, hop: int) -> tuple[int, int]:
     ratio = core.sample_rate // BENCH_RATE
     short = max(k * core.frame - up.emitted(k * hop) for k in range(1, 8))
     pre = -(-short // ratio) * ratio  # whole 16 kHz samples, so the alignment stays integer
-    hold = max(k * hop - down.emitted((up.emitted(k * hop) + pre) // core.frame * core.frame)
-               for k in range(1, 8))
+    hold = max(
+        k * hop - down.emitted((up.emitted(k * hop) + pre) // core.frame * core.frame) for k in range(1, 8)
+    )
     return pre, hold
 
 
@@ -152,10 +153,16 @@ class FramePeer(HopStreamer):
     @property
     def info(self) -> PeerInfo:
         ms = 1000.0 / BENCH_RATE
-        return PeerInfo(self.core.name, self.core.package, self.core.sample_rate,
-                        1000.0 * self.core.frame / self.core.sample_rate,
-                        self.algorithmic_latency * ms, self.resample_latency * ms, True,
-                        self.note)
+        return PeerInfo(
+            self.core.name,
+            self.core.package,
+            self.core.sample_rate,
+            1000.0 * self.core.frame / self.core.sample_rate,
+            self.algorithmic_latency * ms,
+            self.resample_latency * ms,
+            True,
+            self.note,
+        )
 
     def _reset_state(self) -> None:
         self.core.reset()

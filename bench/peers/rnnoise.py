@@ -28,8 +28,9 @@ class RNNoiseCore(NativeHandle, FrameCore):
         try:
             from pyrnnoise import rnnoise
         except Exception as exc:  # ImportError, or OSError for a missing shared library
-            raise PeerUnavailable(f"pyrnnoise not usable ({type(exc).__name__}: {exc}); "
-                                  "pip install 'streamse[peers]'") from None
+            raise PeerUnavailable(
+                f"pyrnnoise not usable ({type(exc).__name__}: {exc}); pip install 'streamse[peers]'"
+            ) from None
         self._lib = rnnoise.lib
         self.frame = int(rnnoise.FRAME_SIZE)
         self.package = f"pyrnnoise {version('pyrnnoise')}"

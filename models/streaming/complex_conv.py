@@ -19,8 +19,15 @@ from .conv import ConvState, CausalTimeConv
 class _ComplexKernel(nn.Module):
     """(B, 2*cin, T', F) -> (B, 2*cout, T' - context, F_out) with the block kernel."""
 
-    def __init__(self, cin: int, cout: int, kernel: tuple[int, int], dilation: tuple[int, int],
-                 stride_f: int, pad_f: int):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: tuple[int, int],
+        dilation: tuple[int, int],
+        stride_f: int,
+        pad_f: int,
+    ):
         super().__init__()
         self.real = nn.Conv2d(cin, cout, kernel, dilation=dilation)
         self.imag = nn.Conv2d(cin, cout, kernel, dilation=dilation)
@@ -42,8 +49,15 @@ class ComplexCausalConv2d(CausalTimeConv):
     """Complex Conv2d over (B, 2*cin, T, F) -> (B, 2*cout, T, F_out): causal in T, 'same'-padded
     (optionally strided) in F, like `CausalConv2d`. State: the last (kt-1)*dt input frames."""
 
-    def __init__(self, cin: int, cout: int, kernel: tuple[int, int], in_freq: int,
-                 dilation: tuple[int, int] = (1, 1), stride_f: int = 1):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: tuple[int, int],
+        in_freq: int,
+        dilation: tuple[int, int] = (1, 1),
+        stride_f: int = 1,
+    ):
         super().__init__()
         kt, kf = kernel
         dt, df = dilation

@@ -53,8 +53,9 @@ class CausalTimeConv(nn.Module):
 class CausalConv1d(CausalTimeConv):
     """Conv1d over (B, C, T), causal in T."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, dilation: int = 1, groups: int = 1,
-                 bias: bool = True):
+    def __init__(
+        self, cin: int, cout: int, kernel: int, dilation: int = 1, groups: int = 1, bias: bool = True
+    ):
         super().__init__()
         self.context = (kernel - 1) * dilation
         self.conv = nn.Conv1d(cin, cout, kernel, dilation=dilation, groups=groups, bias=bias)
@@ -71,17 +72,33 @@ class CausalConv2d(CausalTimeConv):
     stride_f) + 1 with pad_f = df * (kf - 1) // 2.
     """
 
-    def __init__(self, cin: int, cout: int, kernel: tuple[int, int], in_freq: int,
-                 dilation: tuple[int, int] = (1, 1), stride_f: int = 1, groups: int = 1,
-                 bias: bool = True):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: tuple[int, int],
+        in_freq: int,
+        dilation: tuple[int, int] = (1, 1),
+        stride_f: int = 1,
+        groups: int = 1,
+        bias: bool = True,
+    ):
         super().__init__()
         kt, kf = kernel
         dt, df = dilation
         self.context = (kt - 1) * dt
         self.in_freq = in_freq
         pad_f = df * (kf - 1) // 2
-        self.conv = nn.Conv2d(cin, cout, kernel, stride=(1, stride_f), dilation=dilation,
-                              padding=(0, pad_f), groups=groups, bias=bias)
+        self.conv = nn.Conv2d(
+            cin,
+            cout,
+            kernel,
+            stride=(1, stride_f),
+            dilation=dilation,
+            padding=(0, pad_f),
+            groups=groups,
+            bias=bias,
+        )
         self.out_freq = (in_freq + 2 * pad_f - df * (kf - 1) - 1) // stride_f + 1
 
     def init_state(self, batch: int) -> ConvState | None:

@@ -32,8 +32,7 @@ class LevelState:
 class LevelNorm(nn.Module):
     """x (B, C, T, F) -> x / sqrt(running mean frame power), causal in T."""
 
-    def __init__(self, frame_seconds: float, tau_seconds: float, floor: float = 1e-10,
-                 eps: float = 1e-8):
+    def __init__(self, frame_seconds: float, tau_seconds: float, floor: float = 1e-10, eps: float = 1e-8):
         super().__init__()
         if tau_seconds <= 0:
             raise ValueError(f"tau_seconds must be > 0, got {tau_seconds}")

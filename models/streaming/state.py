@@ -57,8 +57,10 @@ def batch_axes(init_state) -> list[int]:
     """Batch axis of every tensor of a state tree, in flatten order, found by comparing
     `init_state(1)` with `init_state(2)` (`init_state` is a callable batch -> state)."""
     one, two = flatten_state(init_state(1)), flatten_state(init_state(2))
-    return [next(i for i, (x, y) in enumerate(zip(a.shape, b.shape)) if x != y)
-            for (_, a), (_, b) in zip(one, two)]
+    return [
+        next(i for i, (x, y) in enumerate(zip(a.shape, b.shape)) if x != y)
+        for (_, a), (_, b) in zip(one, two)
+    ]
 
 
 def select_state(keep_new: torch.Tensor, new: Any, old: Any, axes: list[int]) -> Any:

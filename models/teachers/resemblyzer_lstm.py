@@ -29,8 +29,7 @@ TARGET_DBFS = -30.0
 def weights_path() -> Path:
     spec = importlib.util.find_spec("resemblyzer")
     if spec is None or not spec.submodule_search_locations:
-        raise StreamseError("the resemblyzer teacher needs `resemblyzer` "
-                            "(pip install 'streamse[train]')")
+        raise StreamseError("the resemblyzer teacher needs `resemblyzer` (pip install 'streamse[train]')")
     return Path(spec.submodule_search_locations[0]) / "pretrained.pt"
 
 
@@ -38,8 +37,7 @@ def mel_frames(wav: np.ndarray) -> np.ndarray:
     """(N,) float -> (1 + N // HOP, 40) power mel spectrogram, as resemblyzer computes it."""
     import librosa
 
-    mel = librosa.feature.melspectrogram(y=wav, sr=16000, n_fft=WIN, hop_length=HOP,
-                                         n_mels=MEL_BANDS)
+    mel = librosa.feature.melspectrogram(y=wav, sr=16000, n_fft=WIN, hop_length=HOP, n_mels=MEL_BANDS)
     return mel.astype(np.float32).T
 
 

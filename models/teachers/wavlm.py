@@ -20,8 +20,9 @@ def _require_transformers():
     try:
         import transformers
     except ImportError:
-        raise StreamseError("the wavlm teacher needs `transformers` "
-                            "(pip install 'streamse[train]')") from None
+        raise StreamseError(
+            "the wavlm teacher needs `transformers` (pip install 'streamse[train]')"
+        ) from None
     return transformers
 
 

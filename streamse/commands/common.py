@@ -12,8 +12,7 @@ DEFAULT_MODEL = "crn"
 def model_help() -> str:
     from streamse.runtime import shipped_models
 
-    return (f"shipped model ({', '.join(shipped_models())}) or path to a .onnx file "
-            "(default: %(default)s)")
+    return f"shipped model ({', '.join(shipped_models())}) or path to a .onnx file (default: %(default)s)"
 
 
 def add_runtime_args(p: argparse.ArgumentParser) -> None:

@@ -14,8 +14,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     from streamse.enhance import Skipped, describe_rtf, enhance_files, plan_outputs
     from streamse.runtime import load_streamer
 
-    pairs = plan_outputs([Path(p) for p in args.inputs], Path(args.output), args.overwrite,
-                         args.subtype)
+    pairs = plan_outputs([Path(p) for p in args.inputs], Path(args.output), args.overwrite, args.subtype)
     streamer = load_streamer(args.model, args.threads, args.provider)
     failed = 0
     for res in enhance_files(streamer, pairs, args.subtype):
@@ -42,14 +41,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     p = sub.add_parser("enhance", help="enhance audio files or folders")
     p.add_argument("inputs", nargs="+", help="audio files or folders")
-    p.add_argument("-o", "--output", required=True, help="output file (one input; the format "
-                   "follows its suffix: .wav .flac .ogg .aiff, .mp3 where libsndfile has it) "
-                   "or folder")
-    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (an "
-                   "output is never allowed to be one of the inputs)")
-    p.add_argument("--subtype", choices=["PCM_16", "PCM_24", "FLOAT"], default=None,
-                   help="sample format of the output (default: the input's, where the format "
-                   "holds it, else PCM_16)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output file (one input; the format "
+        "follows its suffix: .wav .flac .ogg .aiff, .mp3 where libsndfile has it) "
+        "or folder",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace outputs that exist (an output is never allowed to be one of the inputs)",
+    )
+    p.add_argument(
+        "--subtype",
+        choices=["PCM_16", "PCM_24", "FLOAT"],
+        default=None,
+        help="sample format of the output (default: the input's, where the format holds it, else PCM_16)",
+    )
     add_runtime_args(p)
     p.set_defaults(func=cmd_enhance)
 

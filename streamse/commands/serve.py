@@ -21,18 +21,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     def ready(port: int) -> None:
         where = f"Ray Serve, {args.replicas} replicas" if args.ray else "one process"
-        print(f"streamse serve: ws://{args.host}:{port}/ ({args.model}, {where}, up to "
-              f"{args.max_streams} streams each; GET /health)", file=sys.stderr, flush=True)
+        print(
+            f"streamse serve: ws://{args.host}:{port}/ ({args.model}, {where}, up to "
+            f"{args.max_streams} streams each; GET /health)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     if args.ray:
         require("ray", "serve")
         from streamse.serve import ray_app
 
-        ray_app.serve_ray(args.model, args.host, args.port, args.threads, args.max_streams,
-                    args.replicas, args.cpus_per_replica, args.ray_address, ready)
+        ray_app.serve_ray(
+            args.model,
+            args.host,
+            args.port,
+            args.threads,
+            args.max_streams,
+            args.replicas,
+            args.cpus_per_replica,
+            args.ray_address,
+            ready,
+        )
         return 0
-    asyncio.run(serve(Hub(args.model, args.threads, args.max_streams), args.host, args.port,
-                      ready))
+    asyncio.run(serve(Hub(args.model, args.threads, args.max_streams), args.host, args.port, ready))
     return 0
 
 
@@ -54,10 +66,15 @@ def register(sub) -> None:
     p.add_argument("--max-streams", type=ranged(int, 1), default=64, help="per process/replica")
     p.add_argument("--ray", action="store_true", help="run as a Ray Serve deployment")
     p.add_argument("--replicas", type=ranged(int, 1), default=2, help="--ray: replicas")
-    p.add_argument("--cpus-per-replica", type=ranged(float, 0.0, None, low_open=True),
-                   default=1.0, help="--ray: CPUs Ray reserves per replica")
-    p.add_argument("--ray-address", default=None, help="--ray: join this cluster (default: "
-                   "start a local Ray instance)")
+    p.add_argument(
+        "--cpus-per-replica",
+        type=ranged(float, 0.0, None, low_open=True),
+        default=1.0,
+        help="--ray: CPUs Ray reserves per replica",
+    )
+    p.add_argument(
+        "--ray-address", default=None, help="--ray: join this cluster (default: start a local Ray instance)"
+    )
     add_threads(p)
     p.set_defaults(func=cmd_serve)
 

@@ -24,7 +24,7 @@ def active_power(x: np.ndarray, sample_rate: int, floor_db: float = 40.0) -> flo
     """
     frame = max(1, sample_rate // 50)
     n_frames = max(1, x.size // frame)
-    frames = x[:n_frames * frame].reshape(n_frames, -1) if x.size >= frame else x[None, :]
+    frames = x[: n_frames * frame].reshape(n_frames, -1) if x.size >= frame else x[None, :]
     energy = np.mean(frames.astype(np.float64) ** 2, axis=1)  # (n_frames,)
     peak = float(energy.max(initial=0.0))
     if peak <= 0.0:

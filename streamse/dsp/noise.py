@@ -27,8 +27,9 @@ def colored_noise(n: int, exponent: float, rng: np.random.Generator) -> np.ndarr
     return scale_to_power(x, 1.0)
 
 
-def hum(n: int, sample_rate: int, rng: np.random.Generator, mains_hz: float | None = None,
-        harmonics: int = 12) -> np.ndarray:
+def hum(
+    n: int, sample_rate: int, rng: np.random.Generator, mains_hz: float | None = None, harmonics: int = 12
+) -> np.ndarray:
     """Unit-power mains hum (n,): 50 or 60 Hz (random unless given) and its first
     `harmonics` harmonics at random levels falling ~3-9 dB per octave, random phases, a
     slow random drift of the fundamental (+-0.2 %), plus a little white noise (-40 dB)."""

@@ -39,8 +39,9 @@ class StreamResampler:
     """fs_in -> fs_out, streaming. `feed(x)` takes any number of samples (n,) and returns
     the (k,) new output samples; after n_total inputs exactly `emitted(n_total)` have come out."""
 
-    def __init__(self, fs_in: int, fs_out: int, half_width: int = 32, rolloff: float = 0.92,
-                 beta: float = 8.0):
+    def __init__(
+        self, fs_in: int, fs_out: int, half_width: int = 32, rolloff: float = 0.92, beta: float = 8.0
+    ):
         g = gcd(fs_in, fs_out)
         self.fs_in, self.fs_out = fs_in, fs_out
         self.up, self.down = fs_out // g, fs_in // g

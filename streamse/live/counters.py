@@ -20,10 +20,10 @@ class Stats:
 
     def __init__(self) -> None:
         self.callbacks = 0
-        self.underruns = 0        # callbacks that found output missing (worker late)
-        self.missing = 0          # device samples replaced by the fallback
-        self.overruns = 0         # callbacks that overwrote input the worker had not read
-        self.device_xruns = 0     # PortAudio status flags (input_overflow / output_underflow)
+        self.underruns = 0  # callbacks that found output missing (worker late)
+        self.missing = 0  # device samples replaced by the fallback
+        self.overruns = 0  # callbacks that overwrote input the worker had not read
+        self.device_xruns = 0  # PortAudio status flags (input_overflow / output_underflow)
         self.callback_errors = 0
         self.cb_time_max_s = 0.0
         self.cb_time_sum_s = 0.0
@@ -31,11 +31,11 @@ class Stats:
         self.model_time_s = 0.0
         self.model_time_max_s = 0.0
         self.audio_time_s = 0.0
-        self.resyncs = 0          # worker restarts after falling too far behind
-        self.peak_in = 0.0        # linear peak since the status line last read it
+        self.resyncs = 0  # worker restarts after falling too far behind
+        self.peak_in = 0.0  # linear peak since the status line last read it
         self.peak_out = 0.0
         self.degraded_samples = 0  # output samples played from the fallback (model late)
-        self.delay_growths = 0    # times the worker raised the delay by a model hop
+        self.delay_growths = 0  # times the worker raised the delay by a model hop
         # event log, preallocated (the callback appends without allocating): kind, output
         # index, fade length in samples; kinds are the engine's TO_DRY, TO_WET, DELAY_UP, ...
         self._ev = np.zeros((MAX_EVENTS, 3), dtype=np.int64)
@@ -102,5 +102,7 @@ class Latency:
         return self.total * self.device_rate
 
     def describe(self) -> str:
-        return (f"latency {1e3 * self.total:.1f} ms = algorithmic {1e3 * self.algorithmic:.1f}"
-                f" + buffering {1e3 * self.buffering:.1f} + device {1e3 * self.device:.1f}")
+        return (
+            f"latency {1e3 * self.total:.1f} ms = algorithmic {1e3 * self.algorithmic:.1f}"
+            f" + buffering {1e3 * self.buffering:.1f} + device {1e3 * self.device:.1f}"
+        )

@@ -58,8 +58,9 @@ def resolve(sd, spec: str | int | None, kind: str) -> int:
         known = "; ".join(f"{i}: {labels[i]}" for i in usable) or "none"
         raise StreamseError(f"no {kind} device matches '{text}'; {kind} devices: {known}")
     names = "; ".join(f"{i}: {labels[i]}" for i in hits)
-    raise StreamseError(f"'{text}' matches several {kind} devices ({names}): give the index "
-                        "or more of the name")
+    raise StreamseError(
+        f"'{text}' matches several {kind} devices ({names}): give the index or more of the name"
+    )
 
 
 def check_rate(sd, device: int, kind: str, rate: int, channels: int) -> None:
@@ -69,5 +70,7 @@ def check_rate(sd, device: int, kind: str, rate: int, channels: int) -> None:
         check(device=device, samplerate=rate, channels=channels, dtype="float32")
     except Exception as exc:  # sounddevice raises PortAudioError or ValueError
         native = int(sd.query_devices(device)["default_samplerate"])
-        raise StreamseError(f"{kind} device {device} does not accept {rate} Hz ({exc}); "
-                            f"try --samplerate {native} (the engine resamples for the model)") from exc
+        raise StreamseError(
+            f"{kind} device {device} does not accept {rate} Hz ({exc}); "
+            f"try --samplerate {native} (the engine resamples for the model)"
+        ) from exc

@@ -114,7 +114,7 @@ class Engine:
         self._wet, self._alt = np.zeros(frames, np.float32), np.zeros(frames, np.float32)
         self._ok = np.zeros(frames, dtype=bool)
         fade = max(1, int(round(config.fade_s * config.device_rate)))
-        self._ramp = ((np.arange(fade, dtype=np.float32) + 0.5) / fade)  # 0 -> 1
+        self._ramp = (np.arange(fade, dtype=np.float32) + 0.5) / fade  # 0 -> 1
         self._decay = 1.0 - self._ramp  # 1 -> 0: how much of a de-click offset is left
         self._hold = int(config.hold_s * config.device_rate)
         # callback-side late-model state
@@ -144,8 +144,9 @@ class Engine:
     # latency --------------------------------------------------------------------------------
     def latency(self, device_latency_s: float = 0.0) -> Latency:
         s = self.chain.streamer
-        return Latency(self.config.device_rate, self.delay,
-                       s.algorithmic_latency / s.sample_rate, device_latency_s)
+        return Latency(
+            self.config.device_rate, self.delay, s.algorithmic_latency / s.sample_rate, device_latency_s
+        )
 
     # callback (audio thread) ----------------------------------------------------------------
     def callback(self, indata, outdata, frames, time_info, status) -> None:
@@ -275,7 +276,7 @@ class Engine:
         self.chain.reset()
         self.r_in = s
         self._seg_out = s + self.buffer  # output index of the chain's next sample
-        self._skip = self.chain.delay     # first chain outputs reconstruct input before s
+        self._skip = self.chain.delay  # first chain outputs reconstruct input before s
         self._fill_to(s + self.delay)
 
     def _fill_to(self, end: int) -> None:
@@ -366,8 +367,9 @@ class Engine:
         fs = self.config.device_rate
         poll = min(self.config.blocksize, self.chain.hop) / fs / 4
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, args=(max(5e-4, poll),),
-                                        name="streamse-worker", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(max(5e-4, poll),), name="streamse-worker", daemon=True
+        )
         self._thread.start()
 
     def _run(self, poll: float) -> None:
@@ -383,4 +385,3 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-

@@ -22,8 +22,10 @@ class Recorder:
         self.folder = Path(folder)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            self._files = [sf.SoundFile(self.folder / name, "w", rate, 1, "FLOAT")
-                           for name in ("input.wav", "enhanced.wav")]
+            self._files = [
+                sf.SoundFile(self.folder / name, "w", rate, 1, "FLOAT")
+                for name in ("input.wav", "enhanced.wav")
+            ]
         except (OSError, RuntimeError) as exc:
             raise StreamseError(f"cannot record into {self.folder}: {exc}") from exc
         self._q: queue.SimpleQueue = queue.SimpleQueue()

@@ -17,18 +17,21 @@ def meter(peak: float, width: int = 10) -> str:
     return "#" * fill + "-" * (width - fill)
 
 
-def status_line(st: Stats, lat: Latency, elapsed_s: float, fallback: bool = False,
-                block: int | None = None) -> str:
+def status_line(
+    st: Stats, lat: Latency, elapsed_s: float, fallback: bool = False, block: int | None = None
+) -> str:
     """Reads and resets the peak meters; one line, no newline. `fallback`: the engine is
     holding the dry/silent fallback because the model was late; `block`: the device block or
     server quantum, in frames."""
     pin, pout = st.peak_in, st.peak_out
     st.peak_in = st.peak_out = 0.0
     quantum = f"block {block}  " if block else ""
-    return (f"{elapsed_s:7.1f}s {quantum}in {meter(pin)} {_db(pin):6.1f} dB  out {meter(pout)} "
-            f"{_db(pout):6.1f} dB  model {st.ms_per_hop:5.2f} ms/hop  RTF {st.rtf:4.2f}  "
-            f"xruns {st.underruns}u/{st.overruns}o/{st.device_xruns}d  "
-            f"latency {1e3 * lat.total:5.1f} ms{' FALLBACK' if fallback else ''}")
+    return (
+        f"{elapsed_s:7.1f}s {quantum}in {meter(pin)} {_db(pin):6.1f} dB  out {meter(pout)} "
+        f"{_db(pout):6.1f} dB  model {st.ms_per_hop:5.2f} ms/hop  RTF {st.rtf:4.2f}  "
+        f"xruns {st.underruns}u/{st.overruns}o/{st.device_xruns}d  "
+        f"latency {1e3 * lat.total:5.1f} ms{' FALLBACK' if fallback else ''}"
+    )
 
 
 def summary(st: Stats, lat: Latency, elapsed_s: float) -> str:
@@ -45,8 +48,10 @@ def summary(st: Stats, lat: Latency, elapsed_s: float) -> str:
         f"{lat.describe()} ({lat.total_samples:.1f} samples at {lat.device_rate} Hz)",
     ]
     if st.rtf > 0.9:
-        lines.append("the model barely keeps up: try more threads (-t), --latency high, "
-                     "--provider cuda or a smaller model")
+        lines.append(
+            "the model barely keeps up: try more threads (-t), --latency high, "
+            "--provider cuda or a smaller model"
+        )
     elif st.underruns:
         lines.append("the worker was late at times: --latency high adds compute margin")
     return "\n".join(lines)

@@ -69,8 +69,9 @@ def probe_rtf(streamer: HopStreamer, hops: int = 50) -> float:
     return rtf_of(times, streamer.hop / streamer.sample_rate)
 
 
-def probe_running(streamer: HopStreamer, rate: int, blocksize: int, seconds: float = 1.0,
-                  channels: int = 1) -> float:
+def probe_running(
+    streamer: HopStreamer, rate: int, blocksize: int, seconds: float = 1.0, channels: int = 1
+) -> float:
     """The model's RTF under the conditions of a run: an engine with its worker thread, and a
     thread that calls the engine's callback every block period as the audio device does (the
     callback and the worker share the GIL and the core). Returns the worker's compute time per
@@ -98,9 +99,11 @@ def probe_running(streamer: HopStreamer, rate: int, blocksize: int, seconds: flo
 def _check_speed(rtf: float, streamer: HopStreamer) -> float:
     if rtf > 0.9:
         hop_ms = 1e3 * streamer.hop / streamer.sample_rate
-        raise StreamseError(f"the model needs {rtf * hop_ms:.1f} ms per {hop_ms:.0f} ms hop here "
-                            f"(RTF {rtf:.2f}): it cannot keep up live; try more threads (-t), "
-                            "--provider cuda, or a smaller model")
+        raise StreamseError(
+            f"the model needs {rtf * hop_ms:.1f} ms per {hop_ms:.0f} ms hop here "
+            f"(RTF {rtf:.2f}): it cannot keep up live; try more threads (-t), "
+            "--provider cuda, or a smaller model"
+        )
     return rtf
 
 
@@ -140,29 +143,44 @@ def make_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float, plan: Stre
     2 more hops with --latency high; if the model is still late, the engine raises the delay
     by whole hops (engine.py)."""
     safety = (2.0 if opts.latency == "high" else 0.0) + 2.0 * rtf
-    mix = opts.mix if opts.strength is None else replace(
-        opts.mix, atten_lim_db=strength_to_atten_lim(opts.strength))
-    cfg = EngineConfig(plan.rate, plan.blocksize or opts.blocksize, mix=mix, safety_hops=safety,
-                       input_channel=opts.input_channel)
+    mix = (
+        opts.mix
+        if opts.strength is None
+        else replace(opts.mix, atten_lim_db=strength_to_atten_lim(opts.strength))
+    )
+    cfg = EngineConfig(
+        plan.rate,
+        plan.blocksize or opts.blocksize,
+        mix=mix,
+        safety_hops=safety,
+        input_channel=opts.input_channel,
+    )
     return Engine(streamer, cfg)
 
 
-def open_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float = 0.0,
-                plan: StreamPlan | None = None):
+def open_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float = 0.0, plan: StreamPlan | None = None):
     """Build the engine and the (not yet started) PortAudio stream on `plan` (default:
     plan_stream)."""
     sd = devices.load_sounddevice()
     plan = plan or plan_stream(opts)
     engine = make_engine(streamer, opts, rtf, plan)
     try:
-        stream = sd.Stream(device=plan.devices, samplerate=plan.rate, blocksize=opts.blocksize,
-                           channels=plan.channels, dtype="float32", latency=opts.latency,
-                           callback=engine.callback)
+        stream = sd.Stream(
+            device=plan.devices,
+            samplerate=plan.rate,
+            blocksize=opts.blocksize,
+            channels=plan.channels,
+            dtype="float32",
+            latency=opts.latency,
+            callback=engine.callback,
+        )
     except Exception as exc:  # PortAudioError: busy, vanished, refused settings
-        raise StreamseError(f"cannot open devices {plan.devices[0]}/{plan.devices[1]} at "
-                            f"{plan.rate} Hz, block {opts.blocksize}: {exc}; is another program "
-                            "using them? Try other devices (-i/-o, --list-devices), "
-                            "--samplerate or --latency high") from exc
+        raise StreamseError(
+            f"cannot open devices {plan.devices[0]}/{plan.devices[1]} at "
+            f"{plan.rate} Hz, block {opts.blocksize}: {exc}; is another program "
+            "using them? Try other devices (-i/-o, --list-devices), "
+            "--samplerate or --latency high"
+        ) from exc
     return engine, stream
 
 
@@ -206,8 +224,9 @@ def input_channels(opts: LiveOptions, info) -> int:
     if opts.input_channel is None:
         return min(opts.max_channels, have)
     if not 0 <= opts.input_channel < have:
-        raise StreamseError(f"--input-channel {opts.input_channel + 1}: the input device has "
-                            f"{have} channel(s)")
+        raise StreamseError(
+            f"--input-channel {opts.input_channel + 1}: the input device has {have} channel(s)"
+        )
     return opts.input_channel + 1
 
 
@@ -278,9 +297,13 @@ def stop_on_signals():
         yield flag
 
 
-def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
-             on_started: Callable[[Engine, object], None] | None = None,
-             device=None) -> dict:
+def run_live(
+    streamer: HopStreamer,
+    opts: LiveOptions,
+    out: TextIO = sys.stderr,
+    on_started: Callable[[Engine, object], None] | None = None,
+    device=None,
+) -> dict:
     """Run until opts.duration, Ctrl-C / SIGTERM, a worker error, or the device disappearing.
     Prints a status line to `out` (when it is a terminal) and a summary; returns the summary
     numbers, with "ended": "ok" | "device lost" | "model failed", "degraded" (share of the
@@ -293,8 +316,7 @@ def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
     # the audio callback needs the GIL every block: hand it over within a quarter block
     sys.setswitchinterval(min(sys.getswitchinterval(), max(2e-4, block / plan.rate / 4)))
     try:
-        rtf = _check_speed(probe_running(streamer, plan.rate, block, channels=plan.channels[0]),
-                           streamer)
+        rtf = _check_speed(probe_running(streamer, plan.rate, block, channels=plan.channels[0]), streamer)
         engine, stream = device.open(streamer, opts, rtf, plan)
     except BaseException:
         stream = getattr(device, "stream", None)
@@ -314,9 +336,12 @@ def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
             stream.start()
             where = device.connect(opts)
             lat = engine.latency(float(sum(stream.latency)))
-            print(f"streamse live: {plan.rate} Hz, block {block}, probe RTF {rtf:.2f} "
-                  f"(with the engine running), {lat.describe()}"
-                  + (f"; {where}" if where else ""), file=out, flush=True)
+            print(
+                f"streamse live: {plan.rate} Hz, block {block}, probe RTF {rtf:.2f} "
+                f"(with the engine running), {lat.describe()}" + (f"; {where}" if where else ""),
+                file=out,
+                flush=True,
+            )
             if on_started is not None:
                 on_started(engine, stream)
             end = float("inf") if opts.duration is None else t0 + opts.duration
@@ -333,9 +358,13 @@ def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
                     seen, seen_at = engine.stats.callbacks, now
                 elif now - seen_at > stall_s or not stream.active:
                     ended = "device lost"
-                    print(("\n" if live else "") + "streamse live: the audio device stopped "
-                          f"(no callback for {now - seen_at:.1f} s): the sound server or the "
-                          "device went away", file=out, flush=True)
+                    print(
+                        ("\n" if live else "") + "streamse live: the audio device stopped "
+                        f"(no callback for {now - seen_at:.1f} s): the sound server or the "
+                        "device went away",
+                        file=out,
+                        flush=True,
+                    )
                     break
                 if live:
                     lat = engine.latency(lat.device)
@@ -358,16 +387,33 @@ def run_live(streamer: HopStreamer, opts: LiveOptions, out: TextIO = sys.stderr,
     if ended == "model failed":
         lines.insert(0, f"streamse live: the model failed: {engine.error}")
     if degraded > DEGRADED_WARN:
-        lines.append(f"WARNING: {100 * degraded:.0f} % of the output was the fallback "
-                     f"({opts.mix.fallback}), not enhanced: the model is too slow here")
+        lines.append(
+            f"WARNING: {100 * degraded:.0f} % of the output was the fallback "
+            f"({opts.mix.fallback}), not enhanced: the model is too slow here"
+        )
     if not closed:
         lines.append("the audio device did not respond to stop; it was abandoned")
     print(("\n" if live else "") + "\n".join(lines), file=out, flush=True)
-    return {"seconds": elapsed, "latency_ms": 1e3 * lat.total, "latency_samples": lat.total_samples,
-            "engine_samples": lat.engine_samples, "device_latency_ms": 1e3 * lat.device,
-            "underruns": st.underruns, "overruns": st.overruns, "device_xruns": st.device_xruns,
-            "resyncs": st.resyncs, "rtf": st.rtf, "ms_per_hop": st.ms_per_hop,
-            "callback_max_ms": 1e3 * st.cb_time_max_s, "probe_rtf": rtf,
-            "switches": st.switches(), "degraded": degraded, "delay_growths": st.delay_growths,
-            "events": st.events().tolist(), "ended": ended, "closed": closed,
-            "strength": strength.value, "blocksize": block}
+    return {
+        "seconds": elapsed,
+        "latency_ms": 1e3 * lat.total,
+        "latency_samples": lat.total_samples,
+        "engine_samples": lat.engine_samples,
+        "device_latency_ms": 1e3 * lat.device,
+        "underruns": st.underruns,
+        "overruns": st.overruns,
+        "device_xruns": st.device_xruns,
+        "resyncs": st.resyncs,
+        "rtf": st.rtf,
+        "ms_per_hop": st.ms_per_hop,
+        "callback_max_ms": 1e3 * st.cb_time_max_s,
+        "probe_rtf": rtf,
+        "switches": st.switches(),
+        "degraded": degraded,
+        "delay_growths": st.delay_growths,
+        "events": st.events().tolist(),
+        "ended": ended,
+        "closed": closed,
+        "strength": strength.value,
+        "blocksize": block,
+    }

@@ -37,10 +37,12 @@ from streamse.errors import StreamseError, require
 
 DEFAULT_NAME = "streamse microphone"
 ENGINE_CLIENT = "streamse-engine"  # our JACK client's name on PipeWire
-PIPEWIRE_LIBJACK = ("/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack/libjack.so.0",
-                    "/usr/lib/aarch64-linux-gnu/pipewire-0.3/jack/libjack.so.0",
-                    "/usr/lib64/pipewire-0.3/jack/libjack.so.0",
-                    "/usr/lib/pipewire-0.3/jack/libjack.so.0")
+PIPEWIRE_LIBJACK = (
+    "/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack/libjack.so.0",
+    "/usr/lib/aarch64-linux-gnu/pipewire-0.3/jack/libjack.so.0",
+    "/usr/lib64/pipewire-0.3/jack/libjack.so.0",
+    "/usr/lib/pipewire-0.3/jack/libjack.so.0",
+)
 BACKENDS = ("pipewire", "jack")
 
 
@@ -98,8 +100,10 @@ def choose_backend(wanted: str = "auto") -> str:
         for name in BACKENDS:
             if status[name][0]:
                 return name
-        raise StreamseError("no back end for a virtual microphone: PipeWire: "
-                            f"{status['pipewire'][1]}; JACK: {status['jack'][1]}")
+        raise StreamseError(
+            "no back end for a virtual microphone: PipeWire: "
+            f"{status['pipewire'][1]}; JACK: {status['jack'][1]}"
+        )
     if wanted not in status:
         raise StreamseError(f"--backend {wanted}: use auto, pipewire or jack")
     if not status[wanted][0]:
@@ -119,8 +123,10 @@ def load_jack(backend: str):
     if backend == "pipewire":
         lib = _pipewire_libjack()
         if "jack" in sys.modules and not getattr(load_jack, "pipewire", False):
-            raise StreamseError("the JACK library was loaded before PipeWire's could be: "
-                                "start streamse afresh for --backend pipewire")
+            raise StreamseError(
+                "the JACK library was loaded before PipeWire's could be: "
+                "start streamse afresh for --backend pipewire"
+            )
         ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
         load_jack.pipewire = True
     return require("jack", "live")
@@ -150,14 +156,23 @@ class VirtualSource:
 
     def __enter__(self) -> "VirtualSource":
         if pipewire_nodes(self.node):
-            raise StreamseError(f"a PipeWire node named {self.node!r} exists already (another "
-                                "streamse --virtual-mic?): stop it or choose another name")
-        props = (f"factory.name=support.null-audio-sink node.name={self.node} "
-                 f'node.description="{self.description}" media.class=Audio/Source/Virtual '
-                 "audio.position=[MONO] object.linger=false resample.disable=true")
-        self.proc = subprocess.Popen(["pw-cli"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, text=True,
-                                     preexec_fn=_die_with_parent)
+            raise StreamseError(
+                f"a PipeWire node named {self.node!r} exists already (another "
+                "streamse --virtual-mic?): stop it or choose another name"
+            )
+        props = (
+            f"factory.name=support.null-audio-sink node.name={self.node} "
+            f'node.description="{self.description}" media.class=Audio/Source/Virtual '
+            "audio.position=[MONO] object.linger=false resample.disable=true"
+        )
+        self.proc = subprocess.Popen(
+            ["pw-cli"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            preexec_fn=_die_with_parent,
+        )
         self.proc.stdin.write(f"create-node adapter {{ {props} }}\n")
         self.proc.stdin.flush()  # stdin stays open: pw-cli, and the node, live until close
         deadline = time.monotonic() + 5.0
@@ -201,8 +216,7 @@ class JackStream:
         try:
             self.client = jack.Client(name, no_start_server=True)
         except jack.JackError as exc:
-            raise StreamseError(f"cannot reach the JACK/PipeWire server as {name!r}: {exc}") \
-                from None
+            raise StreamseError(f"cannot reach the JACK/PipeWire server as {name!r}: {exc}") from None
         self.inport = self.client.inports.register("input")
         self.outport = self.client.outports.register("output")
         self.callback = None
@@ -291,8 +305,14 @@ class JackStream:
 class VirtualMicDevice:
     """The virtual-microphone stream for `run_live` (see streamse/live/runner.py, `Device`)."""
 
-    def __init__(self, name: str = DEFAULT_NAME, backend: str = "auto", monitor: bool = False,
-                 quantum: int | None = None, rate: int | None = None):
+    def __init__(
+        self,
+        name: str = DEFAULT_NAME,
+        backend: str = "auto",
+        monitor: bool = False,
+        quantum: int | None = None,
+        rate: int | None = None,
+    ):
         """quantum: frames per cycle to ask PipeWire for (PIPEWIRE_QUANTUM; JACK's period is
         the server's own setting), at `rate` Hz (default 48000)."""
         self.name, self.monitor_out = name, monitor
@@ -300,8 +320,9 @@ class VirtualMicDevice:
         self.stream: JackStream | None = None
         if quantum is not None:
             if self.backend != "pipewire":
-                raise StreamseError("--quantum is PipeWire's; a JACK server's period is set "
-                                    "when jackd starts (-p)")
+                raise StreamseError(
+                    "--quantum is PipeWire's; a JACK server's period is set when jackd starts (-p)"
+                )
             os.environ["PIPEWIRE_QUANTUM"] = f"{quantum}/{rate or 48000}"
 
     def plan(self, opts):
@@ -344,6 +365,8 @@ class VirtualMicDevice:
         else:
             where = f"JACK port '{s.client.name}:output'"
         mon = s.monitor() if self.monitor_out else []
-        return (f"virtual microphone {where}, input {src}"
-                + (f", monitor {mon[0]}" if mon else "")
-                + f", server quantum {s.blocksize} at {s.samplerate} Hz")
+        return (
+            f"virtual microphone {where}, input {src}"
+            + (f", monitor {mon[0]}" if mon else "")
+            + f", server quantum {s.blocksize} at {s.samplerate} Hz"
+        )

@@ -29,10 +29,16 @@ from .metrics import pesq_wb, si_sdr
 RATE = 16000
 Enhance = Callable[[np.ndarray], np.ndarray]
 
-LIMITS = {"transparency_level_db": 1.0, "transparency_sisdr_db": 20.0,
-          "gain_level_db": 1.0, "gain_sisdr_db": 20.0,
-          "lead_level_db": 1.0, "lead_sisdr_db": 25.0,
-          "noise_sisdr_gain_db": 6.0, "noise_pesq_gain": 0.3}
+LIMITS = {
+    "transparency_level_db": 1.0,
+    "transparency_sisdr_db": 20.0,
+    "gain_level_db": 1.0,
+    "gain_sisdr_db": 20.0,
+    "lead_level_db": 1.0,
+    "lead_sisdr_db": 25.0,
+    "noise_sisdr_gain_db": 6.0,
+    "noise_pesq_gain": 0.3,
+}
 
 
 @dataclass
@@ -56,8 +62,9 @@ class Behaviour:
             v = getattr(self, key)
             bad = abs(v) > limit if key.endswith("level_db") else not v >= limit
             if bad:
-                out.append(f"{key} = {v:.2f} (limit {'|x| <= ' if key.endswith('level_db') else '>= '}"
-                           f"{limit})")
+                out.append(
+                    f"{key} = {v:.2f} (limit {'|x| <= ' if key.endswith('level_db') else '>= '}{limit})"
+                )
         return out
 
     def to_dict(self) -> dict:
@@ -101,15 +108,18 @@ def noisy_at_snr(clean: np.ndarray, kind: str, snr_db: float, seed: int = 0) -> 
     return (clean + gain * noise).astype(np.float32)
 
 
-def stationary_noise_gain(enhance: Enhance, clean: np.ndarray, kinds=("white", "pink"),
-                          snr_db: float = 5.0) -> dict:
+def stationary_noise_gain(
+    enhance: Enhance, clean: np.ndarray, kinds=("white", "pink"), snr_db: float = 5.0
+) -> dict:
     """{kind: (SI-SDR improvement dB, PESQ-WB improvement)} over the noisy input."""
     out = {}
     for k, kind in enumerate(kinds):
         noisy = noisy_at_snr(clean, kind, snr_db, seed=k)
         y = enhance(noisy)
-        out[kind] = (si_sdr(clean, y) - si_sdr(clean, noisy),
-                     pesq_wb(clean, y, RATE) - pesq_wb(clean, noisy, RATE))
+        out[kind] = (
+            si_sdr(clean, y) - si_sdr(clean, noisy),
+            pesq_wb(clean, y, RATE) - pesq_wb(clean, noisy, RATE),
+        )
     return out
 
 
@@ -123,9 +133,13 @@ def measure(enhance: Enhance, clean: np.ndarray, noisy: np.ndarray | None = None
     leads = [v for x in inputs for v in leading_silence(enhance, x).values()]
     noise = stationary_noise_gain(enhance, clean)
     return Behaviour(
-        t_level, t_sisdr,
-        max(abs(v[0]) for v in gains), min(v[1] for v in gains),
-        max(abs(v[0]) for v in leads), min(v[1] for v in leads),
-        min(v[0] for v in noise.values()), min(v[1] for v in noise.values()),
+        t_level,
+        t_sisdr,
+        max(abs(v[0]) for v in gains),
+        min(v[1] for v in gains),
+        max(abs(v[0]) for v in leads),
+        min(v[1] for v in leads),
+        min(v[0] for v in noise.values()),
+        min(v[1] for v in noise.values()),
         detail={"gains": gains, "leads": leads, "noise": noise},
     )

@@ -47,8 +47,7 @@ class EvalReport:
     def mean(self, which: str) -> dict[str, float]:
         """Mean of each metric over files for "noisy" or "enhanced", nan values skipped."""
         keys = dict.fromkeys(k for r in self.rows for k in getattr(r, which))
-        return {k: _nanmean([getattr(r, which).get(k, math.nan) for r in self.rows])
-                for k in keys}
+        return {k: _nanmean([getattr(r, which).get(k, math.nan) for r in self.rows]) for k in keys}
 
     @property
     def audio_seconds(self) -> float:
@@ -70,9 +69,14 @@ def read_pair(noisy_path: str, clean_path: str, sr: int) -> tuple[str, np.ndarra
     return Path(noisy_path).name, noisy[:n], clean[:n]
 
 
-def evaluate(items: Iterable[tuple[str, np.ndarray, np.ndarray]], systems: dict[str, System],
-             sr: int, scorer: Scorer, score_input: bool = True, keep: int = -1
-             ) -> tuple[dict[str, EvalReport], dict[str, np.ndarray]]:
+def evaluate(
+    items: Iterable[tuple[str, np.ndarray, np.ndarray]],
+    systems: dict[str, System],
+    sr: int,
+    scorer: Scorer,
+    score_input: bool = True,
+    keep: int = -1,
+) -> tuple[dict[str, EvalReport], dict[str, np.ndarray]]:
     """Score every system on (name, noisy, clean) items of equal length at `sr` Hz.
 
     score_input: also score the noisy input (each row's `noisy`). Returns (a report per
@@ -89,10 +93,11 @@ def evaluate(items: Iterable[tuple[str, np.ndarray, np.ndarray]], systems: dict[
             y = enhance(noisy.copy())
             reports[sys_name].enhance_seconds += time.perf_counter() - t0
             if np.shape(y) != noisy.shape:
-                raise ValueError(f"{sys_name} returned {np.size(y)} samples for {noisy.size} "
-                                 f"({name}); it must keep the length")
+                raise ValueError(
+                    f"{sys_name} returned {np.size(y)} samples for {noisy.size} "
+                    f"({name}); it must keep the length"
+                )
             if i == keep:
                 kept[sys_name] = y
-            reports[sys_name].rows.append(EvalRow(name, noisy.size / sr, base,
-                                                  scorer(clean, y, sr)))
+            reports[sys_name].rows.append(EvalRow(name, noisy.size / sr, base, scorer(clean, y, sr)))
     return reports, kept

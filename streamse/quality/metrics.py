@@ -59,7 +59,7 @@ def si_sdr(ref: np.ndarray, est: np.ndarray) -> float:
     if noise_energy == 0.0:
         return math.inf
     with np.errstate(divide="ignore"):  # est orthogonal to ref: -inf
-        return float(10 * np.log10(np.sum(target ** 2) / noise_energy))
+        return float(10 * np.log10(np.sum(target**2) / noise_energy))
 
 
 def pesq_wb(ref: np.ndarray, est: np.ndarray, sr: int = 16000) -> float:
@@ -80,8 +80,7 @@ def pesq_wb(ref: np.ndarray, est: np.ndarray, sr: int = 16000) -> float:
             return float(pesq.pesq(PESQ_RATE, ref, est, "wb"))
         except pesq.PesqError as exc:  # NoUtterancesError, BufferTooShortError, ...
             reason = f"{type(exc).__name__}: {exc}"
-    warnings.warn(f"PESQ undefined, reported as nan: {reason}", MetricUndefinedWarning,
-                  stacklevel=2)
+    warnings.warn(f"PESQ undefined, reported as nan: {reason}", MetricUndefinedWarning, stacklevel=2)
     return NAN
 
 
@@ -92,8 +91,9 @@ def stoi(ref: np.ndarray, est: np.ndarray, sr: int = 16000, extended: bool = Fal
     return float(pystoi.stoi(ref, est, sr, extended=extended))
 
 
-def composite(ref: np.ndarray, est: np.ndarray, sr: int = 16000,
-              pesq_value: float | None = None) -> dict[str, float]:
+def composite(
+    ref: np.ndarray, est: np.ndarray, sr: int = 16000, pesq_value: float | None = None
+) -> dict[str, float]:
     """{"csig", "cbak", "covl"} (1-5 each) plus their parts {"llr", "wss", "segsnr"}.
 
     Computed at 16 kHz (resampled if needed) with wideband PESQ, as in the usual SE tables
@@ -114,23 +114,31 @@ def dnsmos(x: np.ndarray, sr: int = 16000) -> dict[str, float] | None:
     try:
         dnsmos_mod = require("speechmos.dnsmos", "eval")
     except MissingExtraError as exc:  # speechmos, or one of its undeclared deps, is missing
-        warnings.warn(f"DNSMOS skipped ({exc.__cause__}): pip install speechmos librosa "
-                      "requests", MetricUndefinedWarning, stacklevel=2)
+        warnings.warn(
+            f"DNSMOS skipped ({exc.__cause__}): pip install speechmos librosa requests",
+            MetricUndefinedWarning,
+            stacklevel=2,
+        )
         return None
     x = np.clip(_at_rate(np.asarray(x, np.float64).ravel(), sr, PESQ_RATE), -1.0, 1.0)
     out = dnsmos_mod.run(x.astype(np.float32), sr=PESQ_RATE)
     return {f"dnsmos_{k}": float(out[f"{k}_mos"]) for k in ("sig", "bak", "ovrl", "p808")}
 
 
-def score(ref: np.ndarray, est: np.ndarray, sr: int = 16000,
-          with_dnsmos: bool = False) -> dict[str, float]:
+def score(ref: np.ndarray, est: np.ndarray, sr: int = 16000, with_dnsmos: bool = False) -> dict[str, float]:
     """All metrics of one (ref, est) pair: pesq, stoi, si_sdr, csig, cbak, covl (+ dnsmos_* of
     est when with_dnsmos and speechmos is available). Undefined values are nan."""
     ref, est = _pair(ref, est)
     pesq_value = pesq_wb(ref, est, sr)
     comp = composite(ref, est, sr, pesq_value=pesq_value)
-    out = {"pesq": pesq_value, "stoi": stoi(ref, est, sr), "si_sdr": si_sdr(ref, est),
-           "csig": comp["csig"], "cbak": comp["cbak"], "covl": comp["covl"]}
+    out = {
+        "pesq": pesq_value,
+        "stoi": stoi(ref, est, sr),
+        "si_sdr": si_sdr(ref, est),
+        "csig": comp["csig"],
+        "cbak": comp["cbak"],
+        "covl": comp["covl"],
+    }
     if with_dnsmos:
         out.update(dnsmos(est, sr) or {})
     return out
@@ -141,12 +149,64 @@ def score(ref: np.ndarray, est: np.ndarray, sr: int = 16000,
 # Loizou's composite.m as ported in the MetricGAN/CMGAN `compute_metrics.py`, so numbers are
 # comparable with published tables: 30 ms Hann frames, 75 % overlap.
 
-_CENT_FREQ = np.array([50.0, 120.0, 190.0, 260.0, 330.0, 400.0, 470.0, 540.0, 617.372, 703.378,
-                       798.717, 904.128, 1020.38, 1148.30, 1288.72, 1442.54, 1610.70, 1794.16,
-                       1993.93, 2211.08, 2446.71, 2701.97, 2978.04, 3276.17, 3597.63])
-_BANDWIDTH = np.array([70.0, 70.0, 70.0, 70.0, 70.0, 70.0, 70.0, 77.3724, 86.0056, 95.3398,
-                       105.411, 116.256, 127.914, 140.423, 153.823, 168.154, 183.457, 199.776,
-                       217.153, 235.631, 255.255, 276.072, 298.126, 321.465, 346.136])
+_CENT_FREQ = np.array(
+    [
+        50.0,
+        120.0,
+        190.0,
+        260.0,
+        330.0,
+        400.0,
+        470.0,
+        540.0,
+        617.372,
+        703.378,
+        798.717,
+        904.128,
+        1020.38,
+        1148.30,
+        1288.72,
+        1442.54,
+        1610.70,
+        1794.16,
+        1993.93,
+        2211.08,
+        2446.71,
+        2701.97,
+        2978.04,
+        3276.17,
+        3597.63,
+    ]
+)
+_BANDWIDTH = np.array(
+    [
+        70.0,
+        70.0,
+        70.0,
+        70.0,
+        70.0,
+        70.0,
+        70.0,
+        77.3724,
+        86.0056,
+        95.3398,
+        105.411,
+        116.256,
+        127.914,
+        140.423,
+        153.823,
+        168.154,
+        183.457,
+        199.776,
+        217.153,
+        235.631,
+        255.255,
+        276.072,
+        298.126,
+        321.465,
+        346.136,
+    ]
+)
 
 
 def _frames(x: np.ndarray, sr: int) -> np.ndarray:
@@ -161,19 +221,19 @@ def _frames(x: np.ndarray, sr: int) -> np.ndarray:
 
 def _trimmed_mean(values: np.ndarray, keep: float = 0.95) -> float:
     """Mean of the lowest `keep` fraction (outlier frames dropped, as composite.m does)."""
-    return float(np.mean(np.sort(values)[:round(values.size * keep)]))
+    return float(np.mean(np.sort(values)[: round(values.size * keep)]))
 
 
 def _lpc(frames: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
     """Autocorrelation (n, order+1) and LPC polynomial [1, -a1..] (n, order+1), by batched
     Levinson-Durbin. Silent frames give non-finite values, handled by the caller."""
     w = frames.shape[1]
-    r = np.stack([np.sum(frames[:, :w - k] * frames[:, k:], axis=1) for k in range(order + 1)], 1)
+    r = np.stack([np.sum(frames[:, : w - k] * frames[:, k:], axis=1) for k in range(order + 1)], 1)
     a, err = np.zeros((frames.shape[0], order)), r[:, 0].copy()
     with np.errstate(divide="ignore", invalid="ignore"):
         for i in range(order):
             k = (r[:, i + 1] - np.sum(a[:, :i] * r[:, i:0:-1], axis=1)) / err
-            a[:, :i] = a[:, :i] - k[:, None] * a[:, i - 1::-1][:, :i]
+            a[:, :i] = a[:, :i] - k[:, None] * a[:, i - 1 :: -1][:, :i]
             a[:, i] = k
             err = (1 - k * k) * err
     return r, np.concatenate([np.ones((frames.shape[0], 1)), -a], axis=1)
@@ -219,7 +279,7 @@ def _local_peaks(energy: np.ndarray, slope: np.ndarray) -> np.ndarray:
 
 def _band_energies(x: np.ndarray, sr: int, filters: np.ndarray, n_fft: int) -> np.ndarray:
     spec = np.abs(np.fft.rfft(_frames(x, sr), n_fft)) ** 2  # (n, n_fft/2 + 1)
-    return 10 * np.log10(np.maximum(spec[:, :n_fft // 2] @ filters.T, 1e-10))  # (n, 25) dB
+    return 10 * np.log10(np.maximum(spec[:, : n_fft // 2] @ filters.T, 1e-10))  # (n, 25) dB
 
 
 def _wss(ref: np.ndarray, est: np.ndarray, sr: int) -> float:
@@ -244,17 +304,15 @@ def _segsnr(ref: np.ndarray, est: np.ndarray, sr: int) -> float:
     """Segmental SNR in dB, each frame clamped to [-10, 35]."""
     fr, fe = _frames(ref, sr), _frames(est, sr)
     eps = np.finfo(np.float64).eps
-    snr = 10 * np.log10(np.sum(fr ** 2, 1) / (np.sum((fr - fe) ** 2, 1) + eps) + eps)
+    snr = 10 * np.log10(np.sum(fr**2, 1) / (np.sum((fr - fe) ** 2, 1) + eps) + eps)
     return float(np.mean(np.clip(snr, -10.0, 35.0)))
 
 
-def composite_from_pesq(ref: np.ndarray, est: np.ndarray, sr: int,
-                        pesq_value: float) -> dict[str, float]:
+def composite_from_pesq(ref: np.ndarray, est: np.ndarray, sr: int, pesq_value: float) -> dict[str, float]:
     """CSIG/CBAK/COVL (each clamped to [1, 5]) from LLR, WSS, segSNR and the given PESQ."""
     llr, wss, seg = _llr(ref, est, sr), _wss(ref, est, sr), _segsnr(ref, est, sr)
     csig = 3.093 - 1.029 * llr + 0.603 * pesq_value - 0.009 * wss
     cbak = 1.634 + 0.478 * pesq_value - 0.007 * wss + 0.063 * seg
     covl = 1.594 + 0.805 * pesq_value - 0.512 * llr - 0.007 * wss
-    out = {k: float(np.clip(v, 1.0, 5.0)) for k, v in
-           (("csig", csig), ("cbak", cbak), ("covl", covl))}
+    out = {k: float(np.clip(v, 1.0, 5.0)) for k, v in (("csig", csig), ("cbak", cbak), ("covl", covl))}
     return {**out, "llr": llr, "wss": wss, "segsnr": seg}

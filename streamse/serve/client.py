@@ -24,9 +24,16 @@ class ClientResult:
     seconds: float
 
 
-async def stream(url: str, x: np.ndarray, rate: int, fmt: str = "f32", chunk_s: float = 0.02,
-                 speed: float = 1.0, on_chunk: Callable[[int, float], None] | None = None,
-                 on_output: Callable[[int, float], None] | None = None) -> ClientResult:
+async def stream(
+    url: str,
+    x: np.ndarray,
+    rate: int,
+    fmt: str = "f32",
+    chunk_s: float = 0.02,
+    speed: float = 1.0,
+    on_chunk: Callable[[int, float], None] | None = None,
+    on_output: Callable[[int, float], None] | None = None,
+) -> ClientResult:
     """Send x (n,) float32 at `rate` in chunks of chunk_s seconds, paced at `speed` x real
     time, and collect the enhanced stream; returns it aligned with x. A server error is a
     StreamseError. on_chunk(k, t): chunk k is about to be sent at loop time t; on_output(n, t):
@@ -91,5 +98,7 @@ def stream_file(url: str, source: str, target: str, fmt: str = "f32") -> str:
     except OSError as exc:
         raise StreamseError(f"cannot reach {url}: {exc}") from None
     write_audio(target, res.output, rate)
-    return (f"{target}  ({x.size / rate:.2f} s of audio at {rate} Hz through {url}, server delay "
-            f"{res.delay_samples} samples, {res.seconds:.2f} s wall)")
+    return (
+        f"{target}  ({x.size / rate:.2f} s of audio at {rate} Hz through {url}, server delay "
+        f"{res.delay_samples} samples, {res.seconds:.2f} s wall)"
+    )

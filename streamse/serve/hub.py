@@ -52,9 +52,16 @@ class Slot:
 
 
 class Hub:
-    def __init__(self, model: str = "crn", threads: int = 1, max_streams: int = 64,
-                 max_ahead_s: float = 1.0, max_queue: int = 400, max_hops_per_tick: int = 4,
-                 max_backlog_s: float = 10.0):
+    def __init__(
+        self,
+        model: str = "crn",
+        threads: int = 1,
+        max_streams: int = 64,
+        max_ahead_s: float = 1.0,
+        max_queue: int = 400,
+        max_hops_per_tick: int = 4,
+        max_backlog_s: float = 10.0,
+    ):
         self.batch = BatchedStreamer(model, threads=threads)
         self.model_rate, self.hop = self.batch.sample_rate, self.batch.hop
         self.max_streams, self.max_queue = max_streams, max_queue
@@ -75,8 +82,15 @@ class Hub:
             raise ProtocolError(f"server full ({self.max_streams} streams); try later")
         sid = self.batch.add_stream()
         delay = int(round(self.batch.delay_samples * rate / self.model_rate))
-        slot = Slot(sid, rate, fmt, delay, make_resampler(rate, self.model_rate),
-                    make_resampler(self.model_rate, rate), asyncio.Queue(self.max_queue))
+        slot = Slot(
+            sid,
+            rate,
+            fmt,
+            delay,
+            make_resampler(rate, self.model_rate),
+            make_resampler(self.model_rate, rate),
+            asyncio.Queue(self.max_queue),
+        )
         self.slots[sid] = slot
         self.served += 1
         return slot
@@ -93,11 +107,15 @@ class Hub:
         self._append(slot, slot.in_rs.feed(x))
         ahead = slot.n_in / slot.rate - (now - slot.t0)
         if ahead > self.max_ahead_s:
-            raise Dropped(f"sending faster than real time ({ahead:.1f} s of audio ahead of the "
-                          f"clock; at most {self.max_ahead_s:.1f} s)")
+            raise Dropped(
+                f"sending faster than real time ({ahead:.1f} s of audio ahead of the "
+                f"clock; at most {self.max_ahead_s:.1f} s)"
+            )
         if slot.pending.size > self.max_pending:
-            raise Dropped(f"the server fell {slot.pending.size / self.model_rate:.1f} s behind "
-                          "(out of CPU); the stream is dropped")
+            raise Dropped(
+                f"the server fell {slot.pending.size / self.model_rate:.1f} s behind "
+                "(out of CPU); the stream is dropped"
+            )
 
     def end(self, slot: Slot) -> None:
         """The client is done: pad with silence so that its last sample comes back."""
@@ -114,8 +132,9 @@ class Hub:
         """Step every slot that has a full hop (up to max_hops_per_tick rounds); returns hops."""
         t0, hops = time.perf_counter(), 0
         for _ in range(self.max_hops_per_tick):
-            ready = {sid: s for sid, s in self.slots.items()
-                     if s.error is None and s.pending.size >= self.hop}
+            ready = {
+                sid: s for sid, s in self.slots.items() if s.error is None and s.pending.size >= self.hop
+            }
             if not ready:
                 break
             out = self.batch.step_some({sid: s.pending[: self.hop] for sid, s in ready.items()})
@@ -149,7 +168,12 @@ class Hub:
 
     def health(self) -> dict:
         ms = np.array(self.step_ms) if self.step_ms else np.zeros(1)
-        return {"streams": len(self.slots), "served": self.served, "dropped": self.dropped,
-                "hop_ms": 1e3 * self.hop_seconds,
-                "tick_ms_p50": float(np.percentile(ms, 50)),
-                "tick_ms_p99": float(np.percentile(ms, 99)), "max_streams": self.max_streams}
+        return {
+            "streams": len(self.slots),
+            "served": self.served,
+            "dropped": self.dropped,
+            "hop_ms": 1e3 * self.hop_seconds,
+            "tick_ms_p50": float(np.percentile(ms, 50)),
+            "tick_ms_p99": float(np.percentile(ms, 99)),
+            "max_streams": self.max_streams,
+        }

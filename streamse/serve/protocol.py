@@ -34,8 +34,9 @@ class Hello:
 
 def parse_hello(message) -> Hello:
     if not isinstance(message, str):
-        raise ProtocolError("the first message must be text: "
-                            '{"sample_rate": 16000, "format": "s16" or "f32"}')
+        raise ProtocolError(
+            'the first message must be text: {"sample_rate": 16000, "format": "s16" or "f32"}'
+        )
     try:
         d = json.loads(message)
         rate, fmt = int(d["sample_rate"]), str(d.get("format", "s16"))

@@ -58,8 +58,9 @@ def deployment(model: str, threads: int, max_streams: int, replicas: int, cpus: 
 
     app = FastAPI()
 
-    @serve.deployment(num_replicas=replicas, ray_actor_options={"num_cpus": cpus},
-                      max_ongoing_requests=max_streams)
+    @serve.deployment(
+        num_replicas=replicas, ray_actor_options={"num_cpus": cpus}, max_ongoing_requests=max_streams
+    )
     @serve.ingress(app)
     class StreamseServe:
         def __init__(self):
@@ -96,14 +97,26 @@ def _start_serve(serve, host: str, port: int, attempts: int = 3) -> None:
         except (ray.exceptions.RayActorError, TimeoutError) as exc:
             if attempt == attempts:
                 raise
-            print(f"streamse serve --ray: Ray Serve's proxy did not start ({type(exc).__name__});"
-                  f" trying again ({attempt + 1}/{attempts})", file=sys.stderr, flush=True)
+            print(
+                f"streamse serve --ray: Ray Serve's proxy did not start ({type(exc).__name__});"
+                f" trying again ({attempt + 1}/{attempts})",
+                file=sys.stderr,
+                flush=True,
+            )
             serve.shutdown()
 
 
-def serve_ray(model: str = "crn", host: str = "127.0.0.1", port: int = 8765, threads: int = 1,
-        max_streams: int = 64, replicas: int = 2, cpus: float = 1.0, address: str | None = None,
-        ready=None) -> None:
+def serve_ray(
+    model: str = "crn",
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    threads: int = 1,
+    max_streams: int = 64,
+    replicas: int = 2,
+    cpus: float = 1.0,
+    address: str | None = None,
+    ready=None,
+) -> None:
     """Start (or join, with `address`) Ray, deploy, serve until SIGINT/SIGTERM."""
     import signal
     import threading
@@ -114,11 +127,12 @@ def serve_ray(model: str = "crn", host: str = "127.0.0.1", port: int = 8765, thr
     # Ray Serve kills an HTTP proxy that is not ready within 5 s of its start (10 s for a
     # health check): a CPU-starved machine (measured: 2 cores, 4 busy processes) never starts
     # one. Longer limits unless the user set them; they reach a local Ray's processes.
-    for var, seconds in (("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60"),
-                         ("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "30")):
+    for var, seconds in (
+        ("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60"),
+        ("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "30"),
+    ):
         os.environ.setdefault(var, seconds)
-    ray.init(address=address, include_dashboard=False, log_to_driver=False,
-             ignore_reinit_error=True)
+    ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     try:
         _start_serve(serve, host, port)
         serve.run(deployment(model, threads, max_streams, replicas, cpus), route_prefix="/")

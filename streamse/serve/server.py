@@ -68,11 +68,18 @@ class Server:
         except (ProtocolError, TimeoutError) as exc:
             await _refuse(ws, str(exc) or "no hello within 5 s")
             return
-        await ws.send(message("ready", delay_samples=slot.delay, sample_rate=slot.rate,
-                              format=slot.fmt, model_rate=hub.model_rate,
-                              hop_ms=1e3 * hub.hop_seconds,
-                              latency_ms=1e3 * (slot.delay / slot.rate + hub.hop_seconds),
-                              **ready_extra))
+        await ws.send(
+            message(
+                "ready",
+                delay_samples=slot.delay,
+                sample_rate=slot.rate,
+                format=slot.fmt,
+                model_rate=hub.model_rate,
+                hop_ms=1e3 * hub.hop_seconds,
+                latency_ms=1e3 * (slot.delay / slot.rate + hub.hop_seconds),
+                **ready_extra,
+            )
+        )
         tasks = [asyncio.create_task(_writer(ws, slot)), asyncio.create_task(_monitor(ws, slot))]
         try:
             async for msg in ws:
@@ -112,8 +119,9 @@ class Server:
                 t_next = loop.time()
 
 
-async def serve(hub: Hub, host: str = "127.0.0.1", port: int = 8765, ready=None,
-                stop: asyncio.Event | None = None) -> None:
+async def serve(
+    hub: Hub, host: str = "127.0.0.1", port: int = 8765, ready=None, stop: asyncio.Event | None = None
+) -> None:
     """Run until `stop` is set (or SIGINT/SIGTERM in the main thread). `ready(port)` is called
     once the socket listens (port 0 picks a free one)."""
     from websockets.asyncio.server import serve as ws_serve
@@ -130,8 +138,7 @@ async def serve(hub: Hub, host: str = "127.0.0.1", port: int = 8765, ready=None,
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)  # accepted sockets inherit
     sock.bind((host, port))
-    async with ws_serve(server.handle, sock=sock, process_request=server.health,
-                        max_size=2**20) as ws_server:
+    async with ws_serve(server.handle, sock=sock, process_request=server.health, max_size=2**20) as ws_server:
         tick = asyncio.create_task(server.ticker())
         if ready is not None:
             ready(ws_server.sockets[0].getsockname()[1])

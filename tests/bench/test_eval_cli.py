@@ -11,7 +11,6 @@ from streamse.cli import main
 from bundled import DATA
 
 
-
 @pytest.fixture()
 def pair_dir(tmp_path):
     for kind in ("noisy", "clean"):

@@ -16,8 +16,10 @@ def _clean(seconds: float, seed: int) -> np.ndarray:
     """Noise-excited formant bursts at syllable rate (enough for PESQ's voice detector)."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * SR)) / SR
-    carrier = sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) / k
-                  for k, f in enumerate((150, 300, 450, 900, 1800, 2700), 1))
+    carrier = sum(
+        np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) / k
+        for k, f in enumerate((150, 300, 450, 900, 1800, 2700), 1)
+    )
     gate = np.sin(np.pi * 3.5 * t) ** 2
     x = carrier * gate + 0.03 * rng.standard_normal(t.size)
     return (0.1 * x / np.max(np.abs(x))).astype(np.float32)
@@ -32,7 +34,7 @@ def pairs(tmp_path_factory):
     for k, snr in enumerate((0.0, 10.0)):
         clean = _clean(2.0, k)
         noise = np.random.default_rng(10 + k).standard_normal(clean.size).astype(np.float32)
-        noise *= np.sqrt(np.mean(clean ** 2) / np.mean(noise ** 2) / 10 ** (snr / 10))
+        noise *= np.sqrt(np.mean(clean**2) / np.mean(noise**2) / 10 ** (snr / 10))
         noisy, clean_p = root / "noisy" / f"u{k}.wav", root / "clean" / f"u{k}.wav"
         sf.write(noisy, clean + noise, SR, subtype="FLOAT")
         sf.write(clean_p, clean, SR, subtype="FLOAT")

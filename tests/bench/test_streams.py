@@ -18,8 +18,7 @@ def fake_probe(monkeypatch):
 
     def probe(make, n, hops, steps, warmup=10):
         calls.append(n)
-        return {"streams": n, "step_p50_ms": n * 0.5, "step_p99_ms": float(n),
-                "step_max_ms": n * 1.5}
+        return {"streams": n, "step_p50_ms": n * 0.5, "step_p99_ms": float(n), "step_max_ms": n * 1.5}
 
     monkeypatch.setattr(streams, "probe", probe)
     return calls

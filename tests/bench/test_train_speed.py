@@ -11,15 +11,18 @@ from streamse.errors import StreamseError
 def test_train_speed_rows(tmp_path, train_data_dirs):
     speech, noise = train_data_dirs
     cfg = tmp_path / "tiny.toml"
-    cfg.write_text(f'[train]\nbatch_size = 2\n[data]\nclean_dirs = ["{speech}"]\n'
-                   f'noise_dirs = ["{noise}"]\nsegment_seconds = 0.5\nepoch_size = 8\n'
-                   'p_reverb = 0.0\n')
+    cfg.write_text(
+        f'[train]\nbatch_size = 2\n[data]\nclean_dirs = ["{speech}"]\n'
+        f'noise_dirs = ["{noise}"]\nsegment_seconds = 0.5\nepoch_size = 8\n'
+        "p_reverb = 0.0\n"
+    )
     r = run_train_speed("crn-s", str(cfg), threads=(1, 2), steps=2, warmup=1)
     assert [row["threads"] for row in r["rows"]] == [1, 2]
     for row in r["rows"]:
         assert row["data_s_p50"] > 0 and row["model_s_p50"] > 0 and 0 < row["data_share"] < 1
         assert row["audio_s_per_s"] == pytest.approx(
-            2 * 0.5 * 2 / (2 * (row["data_s_p50"] + row["model_s_p50"])), rel=0.5)
+            2 * 0.5 * 2 / (2 * (row["data_s_p50"] + row["model_s_p50"])), rel=0.5
+        )
     text = format_train_speed(r)
     assert "audio s/s" in text and "crn-s" in text
 

@@ -27,22 +27,25 @@ def _ckpt(tmp_path):
 def test_set_changes_the_exported_model_and_is_recorded(tmp_path, capsys, noisy_clean):
     ckpt = _ckpt(tmp_path)
     assert main(["export", "--checkpoint", str(ckpt), "-o", str(tmp_path / "a.onnx")]) == 0
-    assert main(["export", "--checkpoint", str(ckpt), "-o", str(tmp_path / "b.onnx"),
-                 "--set", "mask_power=0.8"]) == 0
+    assert (
+        main(["export", "--checkpoint", str(ckpt), "-o", str(tmp_path / "b.onnx"), "--set", "mask_power=0.8"])
+        == 0
+    )
     capsys.readouterr()
     assert json.loads((tmp_path / "b.json").read_text())["config"]["mask_power"] == 0.8
     assert load_checkpoint(tmp_path / "b.pt")[1]["config"]["mask_power"] == 0.8
     x = noisy_clean[0][:8000]
-    a, b = load_streamer(str(tmp_path / "a.onnx")).process(x), \
-        load_streamer(str(tmp_path / "b.onnx")).process(x)
+    a, b = (
+        load_streamer(str(tmp_path / "a.onnx")).process(x),
+        load_streamer(str(tmp_path / "b.onnx")).process(x),
+    )
     assert np.abs(a - b).max() > 1e-3 * np.abs(a).max()
 
 
 def test_bad_settings_are_one_line_errors(tmp_path, capsys):
     ckpt = _ckpt(tmp_path)
     for setting, match in (("nope=1", "unknown fields"), ("rnn_hidden=8", "shapes")):
-        code = main(["export", "--checkpoint", str(ckpt), "-o", str(tmp_path / "c.onnx"),
-                     "--set", setting])
+        code = main(["export", "--checkpoint", str(ckpt), "-o", str(tmp_path / "c.onnx"), "--set", setting])
         err = capsys.readouterr().err
         assert code == 2 and match in err and len(err.strip().splitlines()) == 1, err
         assert not (tmp_path / "c.onnx").exists()

@@ -71,8 +71,10 @@ def test_batched_streams_match_single_streams(exported, noisy_clean):
     s = OnnxStreamer(path)
     session = make_session(path)
     xs = np.stack([noisy_clean[0][:3200], noisy_clean[1][:3200]])
-    state = {st.name: np.zeros(np.insert(np.delete(st.shape, st.batch_axis), st.batch_axis, 2),
-                               np.float32) for st in meta.states}
+    state = {
+        st.name: np.zeros(np.insert(np.delete(st.shape, st.batch_axis), st.batch_axis, 2), np.float32)
+        for st in meta.states
+    }
     outs = []
     for i in range(0, 3200, 160):
         res = session.run(None, {"audio": xs[:, i : i + 160], **state})
@@ -103,9 +105,12 @@ def test_foreign_onnx_is_refused(tmp_path):
     import onnx
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
     path = tmp_path / "foreign.onnx"
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8  # one every onnxruntime release reads

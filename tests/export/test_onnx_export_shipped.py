@@ -29,7 +29,7 @@ def test_shipped_onnx_holds_the_shipped_checkpoint(name, noisy_clean):
     streamer = load_streamer(name)
     meta = ModelMetadata.from_json(json.dumps(json.loads((folder / f"{name}.json").read_text())))
     assert meta == streamer.meta and meta.params == sum(p.numel() for p in model.parameters())
-    x = noisy_clean[0][: 16000]
+    x = noisy_clean[0][:16000]
     got = streamer.feed(x)
     want = offline(model.eval(), x)
     n = min(got.size, want.size)

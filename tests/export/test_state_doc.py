@@ -13,7 +13,8 @@ DOC = ROOT / "docs" / "state-trees.md"
 
 def test_the_document_is_up_to_date():
     assert DOC.read_text() == render(), (
-        "docs/state-trees.md is stale: python -m streamse.export.state_doc > docs/state-trees.md")
+        "docs/state-trees.md is stale: python -m streamse.export.state_doc > docs/state-trees.md"
+    )
 
 
 def test_every_state_of_every_shipped_model_is_listed_with_its_shape():

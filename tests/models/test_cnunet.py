@@ -12,7 +12,7 @@ from streamse.models.cnunet import CNUNetConfig
 from streamse.models.macs import hooked_macs
 from streamse.models.registry import build_by_name
 from streamse.runtime import OnnxStreamer
-from streamse_testing import (feed_pattern, offline, rel_err, tiny_cnunet)
+from streamse_testing import feed_pattern, offline, rel_err, tiny_cnunet
 
 REL_TOL = 1e-4  # max |streamed - offline| / peak
 HOP = 160

@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 
 from streamse.models.torch_streamer import TorchStreamer
-from streamse_testing import (assert_causal_from, feed_pattern, offline, rel_err, step_hops,
-                              tiny_cnunet, tiny_tb)
+from streamse_testing import (
+    assert_causal_from,
+    feed_pattern,
+    offline,
+    rel_err,
+    step_hops,
+    tiny_cnunet,
+    tiny_tb,
+)
 
 REL_TOL = 1e-4  # max |streamed - offline| / peak
 FAMILIES = {"cnunet": tiny_cnunet, "cnunet-tb": tiny_tb}

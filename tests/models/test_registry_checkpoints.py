@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from streamse.errors import StreamseError
-from streamse.models.registry import (build_by_name, checkpoint_dict, load_checkpoint,
-                                      read_checkpoint)
+from streamse.models.registry import build_by_name, checkpoint_dict, load_checkpoint, read_checkpoint
 from streamse.models.train.strategies.base import init_weights
 
 

@@ -24,5 +24,4 @@ def test_read_toml(tmp_path):
 def test_lists_become_nested_tuples():
     assert tuplify([[1, 2], [3, [4]]]) == ((1, 2), (3, (4,)))
     assert tuplify("x") == "x"
-    assert tuplify_table({"a": [1], "b": 2, "c": {"d": [1]}}) == {"a": (1,), "b": 2,
-                                                                  "c": {"d": [1]}}
+    assert tuplify_table({"a": [1], "b": 2, "c": {"d": [1]}}) == {"a": (1,), "b": 2, "c": {"d": [1]}}

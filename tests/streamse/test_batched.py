@@ -43,7 +43,7 @@ def test_join_and_leave_do_not_disturb_other_streams(signals, io_binding):
                 ids[k] = b.add_stream()
             if t == stop and k in ids:
                 b.remove_stream(ids.pop(k))
-        hops = {ids[k]: signals["abcd".index(k)][(t - plan[k][0]) * HOP:][:HOP] for k in ids}
+        hops = {ids[k]: signals["abcd".index(k)][(t - plan[k][0]) * HOP :][:HOP] for k in ids}
         res = b.step_streams(hops)
         for k in ids:
             outs[k].append(res[ids[k]])
@@ -56,7 +56,7 @@ def test_join_and_leave_do_not_disturb_other_streams(signals, io_binding):
 def test_reset_stream_starts_a_fresh_utterance(signals, io_binding):
     b = BatchedStreamer("crn", io_binding=io_binding)
     first, other = b.add_stream(), b.add_stream()
-    rows = lambda x, y, t: np.stack([x[t * HOP:(t + 1) * HOP], y[t * HOP:(t + 1) * HOP]])  # noqa
+    rows = lambda x, y, t: np.stack([x[t * HOP : (t + 1) * HOP], y[t * HOP : (t + 1) * HOP]])  # noqa
     for t in range(10):
         b.step(rows(signals[0], signals[1], t))
     b.reset_stream(first)
@@ -91,8 +91,10 @@ def test_nan_in_one_stream_is_zeroed_and_stays_local(signals):
     b.add_stream(), b.add_stream()
     bad = signals[0][: 5 * HOP].copy()
     bad[100:110] = np.nan
-    outs = [b.step(np.stack([bad[t * HOP:(t + 1) * HOP], signals[1][t * HOP:(t + 1) * HOP]]))
-            for t in range(5)]
+    outs = [
+        b.step(np.stack([bad[t * HOP : (t + 1) * HOP], signals[1][t * HOP : (t + 1) * HOP]]))
+        for t in range(5)
+    ]
     assert b.nonfinite_count == 10
     assert np.isfinite(np.concatenate([o[0] for o in outs])).all()
     _close(np.concatenate([o[1] for o in outs]), _single(signals[1][: 5 * HOP]))

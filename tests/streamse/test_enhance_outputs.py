@@ -85,8 +85,9 @@ def test_format_follows_the_name_or_is_refused(tmp_path, capsys):
     assert sf.info(str(tmp_path / "o.ogg")).format == "OGG"
     code, _, err = _run(capsys, "enhance", DATA_NOISY, "-o", tmp_path / "o.mp4")
     _one_line_error(code, err, "cannot tell the format")
-    code, _, err = _run(capsys, "enhance", DATA_NOISY, "-o", tmp_path / "o.ogg", "--overwrite",
-                        "--subtype", "PCM_24")
+    code, _, err = _run(
+        capsys, "enhance", DATA_NOISY, "-o", tmp_path / "o.ogg", "--overwrite", "--subtype", "PCM_24"
+    )
     _one_line_error(code, err, "cannot hold PCM_24")
     if "MP3" in sf.available_formats():
         assert _run(capsys, "enhance", DATA_NOISY, "-o", tmp_path / "o.mp3")[0] == 0
@@ -127,8 +128,10 @@ def test_output_clipping_is_counted_and_reported(tmp_path):
     np.testing.assert_array_equal(sf.read(tmp_path / "b.wav", dtype="float32")[0], y)
     res = EnhanceResult(Path("x.wav"), Path("y.wav"), 1.0, 0.1, 3, 2)
     lines = res.warnings()
-    assert lines == ["3 clipped input samples", "2 output samples beyond full scale were "
-                     "clipped (--subtype FLOAT keeps them)"]
+    assert lines == [
+        "3 clipped input samples",
+        "2 output samples beyond full scale were clipped (--subtype FLOAT keeps them)",
+    ]
 
 
 def test_truncated_wav_is_reported_and_enhanced(tmp_path, capsys):
@@ -148,22 +151,26 @@ def test_train_without_data_is_one_line(tmp_path, capsys, monkeypatch):
     _one_line_error(code, err, "no training audio folders")  # no config: no data paths in code
     cfg = tmp_path / "c.toml"
     cfg.write_text('[data]\nclean_dirs = ["../shared/data/train/clean"]\nnoise_dirs = ["n"]\n')
-    code, _, err = _run(capsys, "train", "--model", "crn-s", "--steps", "1", "--config", cfg,
-                        "--out", tmp_path / "r")
+    code, _, err = _run(
+        capsys, "train", "--model", "crn-s", "--steps", "1", "--config", cfg, "--out", tmp_path / "r"
+    )
     _one_line_error(code, err, "audio folder not found")
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["live", "--duration", "-1"], "--duration"),
-    (["live", "--duration", "0"], "--duration"),
-    (["live", "--threads", "0"], "--threads"),
-    (["live", "--threads", "-1"], "--threads"),
-    (["live", "--samplerate", "0"], "--samplerate"),
-    (["live", "--blocksize", "16"], "--blocksize"),
-    (["live", "--input-channel", "0"], "--input-channel"),
-    (["enhance", "x.wav", "-o", "y.wav", "-t", "0"], "--threads"),
-    (["bench", "--seconds", "0"], "--seconds"),
-])
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["live", "--duration", "-1"], "--duration"),
+        (["live", "--duration", "0"], "--duration"),
+        (["live", "--threads", "0"], "--threads"),
+        (["live", "--threads", "-1"], "--threads"),
+        (["live", "--samplerate", "0"], "--samplerate"),
+        (["live", "--blocksize", "16"], "--blocksize"),
+        (["live", "--input-channel", "0"], "--input-channel"),
+        (["enhance", "x.wav", "-o", "y.wav", "-t", "0"], "--threads"),
+        (["bench", "--seconds", "0"], "--seconds"),
+    ],
+)
 def test_impossible_numbers_are_one_line_errors(capsys, argv, match):
     with pytest.raises(SystemExit) as exc:
         main(argv)

@@ -21,5 +21,4 @@ def test_bound_hops_equal_plain_runs(name, noisy_clean):
     b = np.concatenate([plain.feed(c) for c in chunks])
     np.testing.assert_allclose(a, b, atol=1e-6)
     bound.reset()  # after a reset: the same as a fresh streamer
-    np.testing.assert_allclose(bound.feed(x[:4000]), load_streamer(name).feed(x[:4000]),
-                               atol=1e-6)
+    np.testing.assert_allclose(bound.feed(x[:4000]), load_streamer(name).feed(x[:4000]), atol=1e-6)

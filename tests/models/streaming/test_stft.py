@@ -8,8 +8,12 @@ import torch
 
 from streamse.models.streaming import ISTFT, STFT
 
-GEOMETRIES = [(320, 160, 320, "sqrt_hann"), (512, 256, 512, "hamming"), (512, 128, 512, "hann"),
-              (400, 100, 512, "hamming")]
+GEOMETRIES = [
+    (320, 160, 320, "sqrt_hann"),
+    (512, 256, 512, "hamming"),
+    (512, 128, 512, "hann"),
+    (400, 100, 512, "hamming"),
+]
 
 
 @pytest.mark.parametrize("win,hop,n_fft,window", GEOMETRIES)

@@ -23,8 +23,10 @@ def _layers():
         "mean4": (RunningMean(4, 3, 9), torch.randn(2, 3, T, 9)),
         "mean1": (RunningMean(1, 3, 9), torch.randn(2, 3, T, 9)),
         "cconv_k2x3": (ComplexCausalConv2d(3, 4, (2, 3), in_freq=16), torch.randn(2, 6, T, 16)),
-        "cconv_d4_s2": (ComplexCausalConv2d(3, 4, (2, 3), in_freq=16, dilation=(4, 2), stride_f=2),
-                        torch.randn(2, 6, T, 16)),
+        "cconv_d4_s2": (
+            ComplexCausalConv2d(3, 4, (2, 3), in_freq=16, dilation=(4, 2), stride_f=2),
+            torch.randn(2, 6, T, 16),
+        ),
     }
 
 

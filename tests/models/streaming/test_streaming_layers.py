@@ -7,7 +7,11 @@ import pytest
 import torch
 
 from streamse.models.streaming import (
-    CausalConv1d, CausalConv2d, FrameNorm, StreamGRU, StreamLSTM,
+    CausalConv1d,
+    CausalConv2d,
+    FrameNorm,
+    StreamGRU,
+    StreamLSTM,
 )
 
 T = 40
@@ -30,8 +34,11 @@ def _layers():
         "conv1d_k3_d2": (CausalConv1d(3, 5, kernel=3, dilation=2), torch.randn(2, 3, T), 2),
         "conv1d_k1": (CausalConv1d(3, 5, kernel=1), torch.randn(2, 3, T), 2),
         "conv2d_k2x3": (CausalConv2d(2, 4, (2, 3), in_freq=17), torch.randn(2, 2, T, 17), 2),
-        "conv2d_k3x5_d4_s2": (CausalConv2d(2, 4, (3, 5), in_freq=17, dilation=(4, 1), stride_f=2),
-                              torch.randn(2, 2, T, 17), 2),
+        "conv2d_k3x5_d4_s2": (
+            CausalConv2d(2, 4, (3, 5), in_freq=17, dilation=(4, 1), stride_f=2),
+            torch.randn(2, 2, T, 17),
+            2,
+        ),
         "gru": (StreamGRU(6, 8, num_layers=2), torch.randn(2, T, 6), 1),
         "lstm": (StreamLSTM(6, 8), torch.randn(2, T, 6), 1),
     }

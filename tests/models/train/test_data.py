@@ -37,6 +37,7 @@ def data_dir(tmp_path_factory):
     stereo = np.stack([_speechlike(2.0, 200, rng)] * 2, axis=1)
     stereo = np.stack([stereo[:, 0], 0.5 * stereo[:, 1]], axis=1)
     import soxr
+
     sf.write(root / "clean" / "b" / "stereo44k.wav", soxr.resample(stereo, SR, 44100), 44100)
     garbage = bytes(rng.integers(0, 256, 500, dtype=np.uint8))
     (speech / "corrupt.flac").write_bytes(b"fLaC" + garbage)
@@ -57,8 +58,13 @@ def pools(data_dir):
 
 
 def _cfg(data_dir, **kw) -> DataConfig:
-    base = DataConfig(clean_dirs=(str(data_dir / "clean"),), noise_dirs=(str(data_dir / "noise"),),
-                      segment_seconds=1.0, epoch_size=8, rir_bank_size=3)
+    base = DataConfig(
+        clean_dirs=(str(data_dir / "clean"),),
+        noise_dirs=(str(data_dir / "noise"),),
+        segment_seconds=1.0,
+        epoch_size=8,
+        rir_bank_size=3,
+    )
     return dataclasses.replace(base, **kw)
 
 
@@ -124,7 +130,7 @@ def test_reverberant_target_is_aligned_and_drier(data_dir, pools):
     ds = MixtureDataset(cfg, *pools)
     noisy, clean = (t.double().numpy() for t in ds[2])
     lags = np.arange(-200, 201)
-    xc = [np.dot(noisy[200 + lag:noisy.size - 200 + lag], clean[200:-200]) for lag in lags]
+    xc = [np.dot(noisy[200 + lag : noisy.size - 200 + lag], clean[200:-200]) for lag in lags]
     assert lags[int(np.argmax(xc))] == 0
     late = noisy - clean  # late reverb only: present, but weaker than the target
     assert 1e-4 < aug.power(late) / aug.power(clean) < 1.0
@@ -142,7 +148,7 @@ def test_noise_variants_at_0db_snr(data_dir, pools, kind):
 def test_colored_noise_slopes():
     rng = np.random.default_rng(0)
     for exponent, expected_db in [(0.0, 0.0), (1.0, -10.0 * np.log10(8)), (2.0, -20 * np.log10(8))]:
-        x = aug.colored_noise(2 ** 16, exponent, rng)
+        x = aug.colored_noise(2**16, exponent, rng)
         spec = np.abs(np.fft.rfft(x)) ** 2
         f = np.fft.rfftfreq(x.size, 1 / SR)
         low, high = spec[(f > 400) & (f < 500)].mean(), spec[(f > 3200) & (f < 4000)].mean()
@@ -196,8 +202,10 @@ def test_load_pairs(tmp_path, caplog):
         (clean / name).write_bytes(b"x")
     with caplog.at_level(logging.WARNING):
         pairs = load_pairs(str(noisy), str(clean))
-    assert pairs == [(str(noisy / "a.wav"), str(clean / "a.wav")),
-                     (str(noisy / "b.flac"), str(clean / "b.flac"))]
+    assert pairs == [
+        (str(noisy / "a.wav"), str(clean / "a.wav")),
+        (str(noisy / "b.flac"), str(clean / "b.flac")),
+    ]
     assert sum("no partner" in r.message for r in caplog.records) == 2
     with pytest.raises(StreamseError, match="no files with the same name"):
         load_pairs(str(noisy), str(tmp_path))
@@ -217,8 +225,7 @@ def test_clean_items_have_no_noise_and_keep_the_other_draws(data_dir, pools):
 
 def test_speed_eq_and_lowpass_change_the_speech_not_the_pairing(data_dir, pools):
     base = _cfg(data_dir, p_reverb=0.0, snr_db=(5.0, 5.0))
-    aug_cfg = dataclasses.replace(base, p_speed=1.0, p_eq_speech=1.0, p_eq_noise=1.0,
-                                  p_lowpass=1.0)
+    aug_cfg = dataclasses.replace(base, p_speed=1.0, p_eq_speech=1.0, p_eq_noise=1.0, p_lowpass=1.0)
     plain, augmented = MixtureDataset(base, *pools), MixtureDataset(aug_cfg, *pools)
     for i in range(3):
         noisy, clean = (t.double().numpy() for t in augmented[i])

@@ -5,9 +5,16 @@ import math
 import pytest
 import torch
 
-from streamse.models.train.losses import (EnhancementLoss, LossConfig, complex_mse,
-                                          compressed_spectral_loss, magnitude_mse,
-                                          multi_resolution_stft_loss, si_sdr, si_sdr_loss)
+from streamse.models.train.losses import (
+    EnhancementLoss,
+    LossConfig,
+    complex_mse,
+    compressed_spectral_loss,
+    magnitude_mse,
+    multi_resolution_stft_loss,
+    si_sdr,
+    si_sdr_loss,
+)
 
 torch.manual_seed(0)
 WAV = torch.randn(2, 8000)
@@ -18,12 +25,15 @@ def _noisy(x: torch.Tensor, level: float) -> torch.Tensor:
     return x + level * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
 
 
-@pytest.mark.parametrize("loss_fn, ref", [
-    (compressed_spectral_loss, SPEC),
-    (complex_mse, SPEC),
-    (magnitude_mse, SPEC),
-    (multi_resolution_stft_loss, WAV),
-])
+@pytest.mark.parametrize(
+    "loss_fn, ref",
+    [
+        (compressed_spectral_loss, SPEC),
+        (complex_mse, SPEC),
+        (magnitude_mse, SPEC),
+        (multi_resolution_stft_loss, WAV),
+    ],
+)
 def test_zero_at_identity_and_grows_with_noise(loss_fn, ref):
     assert float(loss_fn(ref, ref)) == pytest.approx(0.0, abs=1e-6)
     values = [float(loss_fn(_noisy(ref, level), ref)) for level in (0.01, 0.1, 1.0)]
@@ -51,7 +61,8 @@ def test_compressed_weights_combine_the_two_terms():
     est = _noisy(SPEC, 0.3)
     combined = compressed_spectral_loss(est, SPEC, cplx_weight=0.1, mag_weight=0.9)
     assert float(combined) == pytest.approx(
-        float(0.1 * complex_mse(est, SPEC) + 0.9 * magnitude_mse(est, SPEC)), rel=1e-6)
+        float(0.1 * complex_mse(est, SPEC) + 0.9 * magnitude_mse(est, SPEC)), rel=1e-6
+    )
     assert float(complex_mse(est, SPEC)) == pytest.approx(2 * 0.09, rel=0.1)  # re + im
 
 
@@ -95,5 +106,4 @@ def test_si_sdr_cap_bounds_the_reward_for_an_exact_copy():
     assert uncapped.item() < -75 and -30.0 <= capped.item() < -29.9
     assert est.grad.norm().item() < 1e-3 * big
     noisy = _noisy(WAV, 0.1)  # 20 dB: far below the cap, nearly unchanged by it
-    assert float(si_sdr_loss(noisy, WAV, 30.0)) == pytest.approx(float(si_sdr_loss(noisy, WAV)),
-                                                                 abs=0.5)
+    assert float(si_sdr_loss(noisy, WAV, 30.0)) == pytest.approx(float(si_sdr_loss(noisy, WAV)), abs=0.5)

@@ -13,18 +13,14 @@ import torch
 
 from streamse.models.registry import load_checkpoint
 from streamse.models.train.config import TrainConfig, config_from_tables, load_config
-from streamse.models.train.data import DataConfig
 from streamse.models.train.trainer import Trainer
+from streamse_testing import tiny_train_config
 
 TINY_MODEL = {"channels": (4, 8), "rnn_hidden": 32, "rnn_layers": 1, "fc_hidden": 32}
 
 
 def _cfg(train_data_dirs, steps=6, batch=2) -> TrainConfig:
-    speech, noise = train_data_dirs
-    data = DataConfig(clean_dirs=(str(speech),), noise_dirs=(str(noise),), segment_seconds=0.5,
-                      epoch_size=8, p_reverb=0.0)
-    return TrainConfig(steps=steps, batch_size=batch, warmup_steps=2, threads=1, log_every=1,
-                       valid_every=1000, valid_max_files=0, data=data, model=dict(TINY_MODEL))
+    return tiny_train_config(*train_data_dirs, TINY_MODEL, steps, batch, epoch_size=8, warmup=2)
 
 
 def _weights(model):
@@ -66,8 +62,7 @@ def test_without_a_dev_set_best_is_the_latest_checkpoint(tmp_path, train_data_di
     assert load_checkpoint(tmp_path / "best.pt")[1]["step"] == 4
 
 
-def test_several_dev_sets_keep_the_best_composite_and_log_every_validation(tmp_path,
-                                                                          train_data_dirs):
+def test_several_dev_sets_keep_the_best_composite_and_log_every_validation(tmp_path, train_data_dirs):
     """valid_dirs: each set scored, the composite picks best.pt, valid.jsonl has a line per
     validation, keep_checkpoints keeps step_NNNNNN.pt."""
     import json
@@ -85,11 +80,15 @@ def test_several_dev_sets_keep_the_best_composite_and_log_every_validation(tmp_p
             noise = 0.05 * np.random.default_rng(i).standard_normal(x.size).astype(np.float32)
             sf.write(tmp_path / name / "noisy" / f"p{i}.wav", x + noise, sr)
             shutil.copy(f, tmp_path / name / "clean" / f"p{i}.wav")
-    cfg = dataclasses.replace(_cfg(train_data_dirs, steps=4), valid_every=2, valid_max_files=0,
-                              valid_dirs=(str(tmp_path / "setA"), str(tmp_path / "setB"),
-                                          str(tmp_path / "missing")),
-                              valid_transparency_dir=str(speech), valid_metric="composite",
-                              keep_checkpoints=True)
+    cfg = dataclasses.replace(
+        _cfg(train_data_dirs, steps=4),
+        valid_every=2,
+        valid_max_files=0,
+        valid_dirs=(str(tmp_path / "setA"), str(tmp_path / "setB"), str(tmp_path / "missing")),
+        valid_transparency_dir=str(speech),
+        valid_metric="composite",
+        keep_checkpoints=True,
+    )
     Trainer("crn-s", cfg, tmp_path / "run", progress=False).fit()
     lines = [json.loads(line) for line in (tmp_path / "run" / "valid.jsonl").read_text().splitlines()]
     assert [d["step"] for d in lines] == [2, 4]
@@ -125,10 +124,12 @@ def test_config_tables_reject_unknown_keys(tmp_path):
 def _toml(train_data_dirs, steps: int, batch: int) -> str:
     speech, noise = train_data_dirs
     model = "\n".join(f"{k} = {list(v) if isinstance(v, tuple) else v}" for k, v in TINY_MODEL.items())
-    return (f"[train]\nsteps = {steps}\nbatch_size = {batch}\nwarmup_steps = 2\nthreads = 1\n"
-            f"valid_max_files = 0\nlog_every = 1\n"
-            f"[data]\nclean_dirs = ['{speech}']\nnoise_dirs = ['{noise}']\n"
-            f"segment_seconds = 0.5\nepoch_size = 8\np_reverb = 0.0\n[model]\n{model}\n")
+    return (
+        f"[train]\nsteps = {steps}\nbatch_size = {batch}\nwarmup_steps = 2\nthreads = 1\n"
+        f"valid_max_files = 0\nlog_every = 1\n"
+        f"[data]\nclean_dirs = ['{speech}']\nnoise_dirs = ['{noise}']\n"
+        f"segment_seconds = 0.5\nepoch_size = 8\np_reverb = 0.0\n[model]\n{model}\n"
+    )
 
 
 def _free_port() -> int:
@@ -144,15 +145,12 @@ def test_cli_and_ddp_two_processes_match_one(tmp_path, train_data_dirs):
     """torchrun, 2 CPU processes with gloo, batch 4 split 2+2 == one process with batch 4."""
     (tmp_path / "tiny.toml").write_text(_toml(train_data_dirs, steps=2, batch=4))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one = subprocess.run([sys.executable, "-m", "streamse", "train", "--model", "crn-s",
-                          "--config", str(tmp_path / "tiny.toml"), "--out", str(tmp_path / "one")],
-                         capture_output=True, text=True, env=env, timeout=300)
-    assert one.returncode == 0, one.stderr[-2000:]
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                          "--master_port", str(_free_port()), "-m", "streamse", "train", "--model", "crn-s",
-                          "--config", str(tmp_path / "tiny.toml"), "--out", str(tmp_path / "ddp")],
-                         capture_output=True, text=True, env=env, timeout=300)
-    assert ddp.returncode == 0, ddp.stderr[-2000:]
+    train = ["-m", "streamse", "train", "--model", "crn-s", "--config", str(tmp_path / "tiny.toml")]
+    torchrun = ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port())]
+    for out, launcher in (("one", []), ("ddp", torchrun)):
+        argv = [sys.executable, *launcher, *train, "--out", str(tmp_path / out)]
+        r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
     a, _ = load_checkpoint(tmp_path / "one" / "last.pt")
     b, _ = load_checkpoint(tmp_path / "ddp" / "last.pt")
     for k, v in a.state_dict().items():

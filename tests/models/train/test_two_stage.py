@@ -13,25 +13,28 @@ import torch
 from streamse.errors import StreamseError
 from streamse.models.registry import load_checkpoint
 from streamse.models.train.config import TrainConfig
-from streamse.models.train.data import DataConfig
 from streamse_testing import need_resemblyzer, tiny_wavlm
-from streamse.models.train.two_stage import (Stage1Config, Stage1Trainer, Stage2Config,
-                                             Stage2Trainer, digest, mixture_keys, record_path)
+from streamse.models.train.two_stage import (
+    Stage1Config,
+    Stage1Trainer,
+    Stage2Config,
+    Stage2Trainer,
+    digest,
+    mixture_keys,
+    record_path,
+)
+from streamse_testing import tiny_train_config
+from bundled import run_streamse
 
-TINY_TB = {"mid": 8, "out": 8, "stages": (2, 1), "dense_layers": 3, "gate_kernel": 5,
-           "attn_frames": 4}
+TINY_TB = {"mid": 8, "out": 8, "stages": (2, 1), "dense_layers": 3, "gate_kernel": 5, "attn_frames": 4}
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _cfg(train_data_dirs, steps=2) -> TrainConfig:
-    speech, noise = train_data_dirs
-    data = DataConfig(clean_dirs=(str(speech),), noise_dirs=(str(noise),), segment_seconds=0.5,
-                      epoch_size=4, p_reverb=0.0)
-    return TrainConfig(steps=steps, batch_size=2, warmup_steps=1, threads=1, log_every=1,
-                       valid_every=1000, valid_max_files=0, data=data, model=dict(TINY_TB),
-                       loss=dataclasses.replace(TrainConfig().loss, cplx=0.1, mag=0.9))
+    loss = dataclasses.replace(TrainConfig().loss, cplx=0.1, mag=0.9)
+    return tiny_train_config(*train_data_dirs, TINY_TB, steps, loss=loss)
 
 
 def test_stage1_store_stage2(tmp_path, train_data_dirs):
@@ -46,8 +49,7 @@ def test_stage1_store_stage2(tmp_path, train_data_dirs):
     meta = json.loads((latents / "meta.json").read_text())
     assert (meta["steps"], meta["seed"], meta["teacher_hears"]) == (3, 0, "clean")
 
-    s2cfg = Stage2Config(latent_dir=str(latents),
-                         stage1_checkpoint=str(tmp_path / "s1" / "last.pt"))
+    s2cfg = Stage2Config(latent_dir=str(latents), stage1_checkpoint=str(tmp_path / "s1" / "last.pt"))
     s2 = Stage2Trainer("cnunet-tb-ts", cfg, tmp_path / "s2", progress=False, strategy_cfg=s2cfg)
     assert s2.model.fusion is None
     for k, v in s2.model.state_dict().items():  # initialised from stage 1, fusion dropped
@@ -71,14 +73,20 @@ def test_stage2_refuses_other_mixtures(tmp_path, train_data_dirs):
     another seed, or when a record's keys were altered."""
     cfg, latents = _cfg(train_data_dirs), tmp_path / "latents"
     s1cfg = Stage1Config(teacher="wavlm", latent_dir=str(latents), teacher_hears="noisy")
-    s1 = Stage1Trainer("cnunet-tb-ts", cfg, tmp_path / "s1", progress=False,
-                       strategy_cfg=s1cfg, teacher=tiny_wavlm())
+    s1 = Stage1Trainer(
+        "cnunet-tb-ts", cfg, tmp_path / "s1", progress=False, strategy_cfg=s1cfg, teacher=tiny_wavlm()
+    )
     assert s1.model.cfg.embed_dim == 16
     s1.store_latents(latents, 1)
     s2cfg = Stage2Config(latent_dir=str(latents), init="scratch")
     with pytest.raises(StreamseError, match="seed"):
-        Stage2Trainer("cnunet-tb-ts", dataclasses.replace(cfg, seed=1), tmp_path / "s2",
-                      progress=False, strategy_cfg=s2cfg)
+        Stage2Trainer(
+            "cnunet-tb-ts",
+            dataclasses.replace(cfg, seed=1),
+            tmp_path / "s2",
+            progress=False,
+            strategy_cfg=s2cfg,
+        )
     rec = torch.load(record_path(latents, 0), weights_only=True)
     rec["indices"] = rec["indices"].flip(0)
     torch.save(rec, record_path(latents, 0))
@@ -91,12 +99,14 @@ def _toml(train_data_dirs, tmp_path) -> str:
     speech, noise = train_data_dirs
     model = "\n".join(f"{k} = {list(v) if isinstance(v, tuple) else v}" for k, v in TINY_TB.items())
     latents, s1 = tmp_path / "latents", tmp_path / "s1" / "last.pt"
-    return (f"[train]\nsteps = 2\nbatch_size = 2\nwarmup_steps = 1\nthreads = 1\n"
-            f"valid_max_files = 0\nvalid_every = 1000\n[data]\nclean_dirs = ['{speech}']\n"
-            f"noise_dirs = ['{noise}']\nsegment_seconds = 0.5\nepoch_size = 4\np_reverb = 0.0\n"
-            f"[loss]\ncplx = 0.1\nmag = 0.9\n[model]\n{model}\n"
-            f"[ts-stage1]\nlatent_dir = '{latents}'\nstore_steps = 2\n"
-            f"[ts-stage2]\nlatent_dir = '{latents}'\nstage1_checkpoint = '{s1}'\n")
+    return (
+        f"[train]\nsteps = 2\nbatch_size = 2\nwarmup_steps = 1\nthreads = 1\n"
+        f"valid_max_files = 0\nvalid_every = 1000\n[data]\nclean_dirs = ['{speech}']\n"
+        f"noise_dirs = ['{noise}']\nsegment_seconds = 0.5\nepoch_size = 4\np_reverb = 0.0\n"
+        f"[loss]\ncplx = 0.1\nmag = 0.9\n[model]\n{model}\n"
+        f"[ts-stage1]\nlatent_dir = '{latents}'\nstore_steps = 2\n"
+        f"[ts-stage2]\nlatent_dir = '{latents}'\nstage1_checkpoint = '{s1}'\n"
+    )
 
 
 def test_cli_two_stages_and_online_latents(tmp_path, train_data_dirs):
@@ -104,23 +114,19 @@ def test_cli_two_stages_and_online_latents(tmp_path, train_data_dirs):
     `--strategy ts-stage2`; the stage-1 checkpoint records its teacher, and the on-the-fly
     variant (latents = 'online') computes the latents the store holds for the same batches."""
     need_resemblyzer()
-    import subprocess
-    import sys
 
     cfg = tmp_path / "c.toml"
     cfg.write_text(_toml(train_data_dirs, tmp_path))
 
     def train(strategy, *extra):
-        run = subprocess.run([sys.executable, "-m", "streamse", "train", "--model",
-                              "cnunet-tb-ts", "--strategy", strategy, "--config", str(cfg),
-                              "--out", str(tmp_path / ("s" + strategy[-1])), *extra],
-                             capture_output=True, text=True, timeout=600)
+        out = str(tmp_path / ("s" + strategy[-1]))
+        args = "train --model cnunet-tb-ts --strategy".split()
+        run = run_streamse(*args, strategy, "--config", str(cfg), "--out", out, *extra, timeout=600)
         assert run.returncode == 0, run.stderr[-2000:]
 
     train("ts-stage1", "--teacher", "resemblyzer", "--teacher-hears", "noisy")
     s1 = torch.load(tmp_path / "s1" / "last.pt", weights_only=True)
-    assert s1["ts_stage1"] == {"teacher": "resemblyzer", "teacher_path": "",
-                               "teacher_hears": "noisy"}
+    assert s1["ts_stage1"] == {"teacher": "resemblyzer", "teacher_path": "", "teacher_hears": "noisy"}
     assert json.loads((tmp_path / "latents" / "meta.json").read_text())["teacher_hears"] == "noisy"
     train("ts-stage2", "--latents", "store")
     model2, ckpt2 = load_checkpoint(tmp_path / "s2" / "last.pt")
@@ -130,21 +136,28 @@ def test_cli_two_stages_and_online_latents(tmp_path, train_data_dirs):
     from streamse.models.train.strategies.base import split_config
 
     tcfg, _ = split_config(read_toml(cfg), "ts-stage2", Stage2Config)
-    online = Stage2Trainer("cnunet-tb-ts", tcfg, tmp_path / "on", progress=False,
-                           strategy_cfg=Stage2Config(latents="online",
-                                                     stage1_checkpoint=str(tmp_path / "s1" /
-                                                                           "last.pt")))
+    online = Stage2Trainer(
+        "cnunet-tb-ts",
+        tcfg,
+        tmp_path / "on",
+        progress=False,
+        strategy_cfg=Stage2Config(latents="online", stage1_checkpoint=str(tmp_path / "s1" / "last.pt")),
+    )
     assert online.store is None
     for step in (0, 1):
         _, _, latent = online.batch(step)
         stored = torch.load(record_path(tmp_path / "latents", step), weights_only=True)["latent"]
         assert latent.shape == stored.shape
-        torch.testing.assert_close(latent, stored.float(), rtol=1e-2,
-                                   atol=2e-3 * float(latent.abs().max()))
+        torch.testing.assert_close(latent, stored.float(), rtol=1e-2, atol=2e-3 * float(latent.abs().max()))
     online.fit()
     assert online.step == 2
     with pytest.raises(StreamseError, match="stage-1"):  # a stage-2 checkpoint is no teacher
-        Stage2Trainer("cnunet-tb-ts", tcfg, tmp_path / "bad", progress=False,
-                      strategy_cfg=Stage2Config(latents="online", init="scratch",
-                                                stage1_checkpoint=str(tmp_path / "s2" /
-                                                                      "last.pt")))
+        Stage2Trainer(
+            "cnunet-tb-ts",
+            tcfg,
+            tmp_path / "bad",
+            progress=False,
+            strategy_cfg=Stage2Config(
+                latents="online", init="scratch", stage1_checkpoint=str(tmp_path / "s2" / "last.pt")
+            ),
+        )

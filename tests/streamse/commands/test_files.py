@@ -4,8 +4,6 @@ rates, channels, folders, and every kind of bad input (one-line error, exit 2, n
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,7 +11,7 @@ import soundfile as sf
 
 from streamse.cli import main
 from streamse.runtime import load_streamer
-from bundled import DATA
+from bundled import DATA, run_streamse
 
 DATA_NOISY = str(DATA / "noisy.wav")
 
@@ -77,12 +75,15 @@ def _nan_file(path):
     sf.write(path, x, 16000, subtype="FLOAT")
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda p: p.write_bytes(b""), "empty file"),
-    (lambda p: p.write_bytes(b"RIFF\x00\x00garbage-not-audio" * 20), "not a readable audio file"),
-    (lambda p: sf.write(p, np.zeros(0, np.float32), 16000), "no audio samples"),
-    (_nan_file, "NaN/Inf"),
-])
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (lambda p: p.write_bytes(b"RIFF\x00\x00garbage-not-audio" * 20), "not a readable audio file"),
+        (lambda p: sf.write(p, np.zeros(0, np.float32), 16000), "no audio samples"),
+        (_nan_file, "NaN/Inf"),
+    ],
+)
 def test_bad_input_one_line_error_no_output(tmp_path, capsys, make, match):
     src, out = tmp_path / "bad.wav", tmp_path / "out" / "o.wav"
     make(src)
@@ -97,8 +98,7 @@ def test_missing_input_and_missing_or_corrupt_model(tmp_path, capsys):
     code, _, err = _run(capsys, "enhance", DATA_NOISY, "-o", str(out), "--model", "nope")
     assert code == 2 and "no shipped weights named 'nope'" in err
     assert "shipped models are cnunet, cnunet-tb-ts, crn" in err
-    code, _, err = _run(capsys, "enhance", DATA_NOISY, "-o", str(out), "--model",
-                        "cnunet-tb-ts-paper")
+    code, _, err = _run(capsys, "enhance", DATA_NOISY, "-o", str(out), "--model", "cnunet-tb-ts-paper")
     assert code == 2 and "no shipped weights" in err and "GPU-sized" in err
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx at all")
@@ -107,8 +107,7 @@ def test_missing_input_and_missing_or_corrupt_model(tmp_path, capsys):
 
 
 def test_user_error_has_no_traceback():
-    r = subprocess.run([sys.executable, "-m", "streamse", "enhance", "missing.wav", "-o", "x.wav"],
-                       capture_output=True, text=True)
+    r = run_streamse("enhance", "missing.wav", "-o", "x.wav")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "input not found" in r.stderr
 
 
@@ -123,8 +122,16 @@ def test_bench_json_keys(capsys):
     code, stdout, _ = _run(capsys, "bench", "--rtf", "--model", "crn", "--seconds", "1", "--json")
     assert code == 0
     r = json.loads(stdout)
-    for key in ("model", "rtf", "hop_ms", "algorithmic_latency_ms", "hop_time_p50_ms",
-                "hop_time_p99_ms", "params", "macs_per_second"):
+    for key in (
+        "model",
+        "rtf",
+        "hop_ms",
+        "algorithmic_latency_ms",
+        "hop_time_p50_ms",
+        "hop_time_p99_ms",
+        "params",
+        "macs_per_second",
+    ):
         assert key in r
     assert r["hop_ms"] == 10.0 and r["algorithmic_latency_ms"] == 20.0
     assert r["stream_vs_offline_error"] < 1e-4

@@ -12,7 +12,7 @@ def test_active_level_ignores_pauses_and_follows_gain():
     fs = 16000
     tone = (0.1 * np.sin(2 * np.pi * 300 * np.arange(fs) / fs)).astype(np.float32)
     gappy = np.concatenate([tone, np.zeros(2 * fs, np.float32), tone])
-    expect = 10 * np.log10(0.1 ** 2 / 2)
+    expect = 10 * np.log10(0.1**2 / 2)
     assert abs(active_level_db(tone, fs) - expect) < 0.05
     assert abs(active_level_db(gappy, fs) - expect) < 0.05  # 2 s of silence change nothing
     assert abs(10 * np.log10(power(gappy)) - (expect + 10 * np.log10(0.5))) < 0.05  # all samples

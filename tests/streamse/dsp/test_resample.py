@@ -37,13 +37,13 @@ def test_stream_is_time_aligned_and_keeps_the_passband(fs_in, fs_out):
     ref = _sine(y.size, fs_out, 1000.0)
     inner = slice(200, y.size - 200)
     err = y[inner] - ref[inner]
-    assert 10 * np.log10(np.sum(ref[inner] ** 2) / np.sum(err ** 2)) > 50  # dB
+    assert 10 * np.log10(np.sum(ref[inner] ** 2) / np.sum(err**2)) > 50  # dB
 
 
 def test_stream_removes_what_the_lower_rate_cannot_hold():
     """48 kHz -> 16 kHz: a 12 kHz tone (above the new Nyquist) must not alias into the band."""
     y = resample_stream(_sine(48000, 48000, 12000.0), 48000, 16000)[400:-400]
-    assert np.sqrt(np.mean(y ** 2)) < 1e-3 * 0.5
+    assert np.sqrt(np.mean(y**2)) < 1e-3 * 0.5
 
 
 def test_identity_when_the_rates_agree():
@@ -61,4 +61,4 @@ def test_hq_keeps_level_frequency_and_length(sr_out):
     ref = _sine(y.size, sr_out, 1000.0)
     inner = slice(sr_out // 50, y.size - sr_out // 50)
     err = y[inner] - ref[inner]
-    assert 10 * np.log10(np.sum(ref[inner] ** 2) / np.sum(err ** 2)) > 40
+    assert 10 * np.log10(np.sum(ref[inner] ** 2) / np.sum(err**2)) > 40

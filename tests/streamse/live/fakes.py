@@ -14,8 +14,9 @@ class FirStreamer(HopStreamer):
 
     Has memory (like a real model) and a distinct, known delay; hop 160, window 320 at 16 kHz."""
 
-    def __init__(self, hop: int = 160, window: int = 320, sample_rate: int = 16000,
-                 g0: float = 0.5, g1: float = -0.25):
+    def __init__(
+        self, hop: int = 160, window: int = 320, sample_rate: int = 16000, g0: float = 0.5, g1: float = -0.25
+    ):
         super().__init__(FrameGeometry(sample_rate, hop, window))
         self.g0, self.g1 = np.float32(g0), np.float32(g1)
         self._reset_state()

@@ -12,8 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-PACKAGES = ("pipewire", "wireplumber", "pipewire-pulse", "pw-cli", "pw-metadata", "dbus-daemon",
-            "parecord")
+PACKAGES = ("pipewire", "wireplumber", "pipewire-pulse", "pw-cli", "pw-metadata", "dbus-daemon", "parecord")
 CONF = """context.properties = {
     clock.power-of-two-quantum = false
     default.clock.allowed-rates = [ 16000 48000 ]
@@ -35,10 +34,13 @@ class PipeWireServer:
     def __init__(self, root: Path):
         self.root = Path(root)
         run = self.root / "run"
-        self.env = dict(os.environ, XDG_RUNTIME_DIR=str(run),
-                        XDG_CONFIG_HOME=str(self.root / "conf"),
-                        XDG_STATE_HOME=str(self.root / "state"),
-                        DBUS_SESSION_BUS_ADDRESS=f"unix:path={run}/bus")
+        self.env = dict(
+            os.environ,
+            XDG_RUNTIME_DIR=str(run),
+            XDG_CONFIG_HOME=str(self.root / "conf"),
+            XDG_STATE_HOME=str(self.root / "state"),
+            DBUS_SESSION_BUS_ADDRESS=f"unix:path={run}/bus",
+        )
         for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER", "PIPEWIRE_QUANTUM"):
             self.env.pop(k, None)
         self.procs: list[subprocess.Popen] = []
@@ -56,9 +58,14 @@ class PipeWireServer:
         run.chmod(0o700)
         (conf / "10-virtual-devices.conf").write_text(CONF)
         log = open(self.root / "servers.log", "w")
-        self.procs.append(subprocess.Popen(
-            ["dbus-daemon", "--session", "--nofork", "--address", self.env["DBUS_SESSION_BUS_ADDRESS"]],
-            env=self.env, stdout=log, stderr=log))
+        self.procs.append(
+            subprocess.Popen(
+                ["dbus-daemon", "--session", "--nofork", "--address", self.env["DBUS_SESSION_BUS_ADDRESS"]],
+                env=self.env,
+                stdout=log,
+                stderr=log,
+            )
+        )
         time.sleep(0.2)
         for cmd in (["pipewire"], ["wireplumber"], ["pipewire-pulse"]):
             self.procs.append(subprocess.Popen(cmd, env=self.env, stdout=log, stderr=log))
@@ -77,16 +84,16 @@ class PipeWireServer:
 
     def nodes(self, name: str) -> int:
         """How many nodes called `name` the server has now."""
-        out = subprocess.run(["pw-cli", "ls", "Node"], env=self.env, capture_output=True,
-                             text=True).stdout
+        out = subprocess.run(["pw-cli", "ls", "Node"], env=self.env, capture_output=True, text=True).stdout
         return out.count(f'node.name = "{name}"')
 
     def has_node(self, name: str) -> bool:
         return self.nodes(name) > 0
 
     def sources(self) -> str:
-        return subprocess.run(["pactl", "list", "short", "sources"], env=self.env,
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["pactl", "list", "short", "sources"], env=self.env, capture_output=True, text=True
+        ).stdout
 
     def __exit__(self, *exc) -> None:
         for p in reversed(self.procs):

@@ -16,8 +16,13 @@ import numpy as np
 from streamse.live.engine import Engine
 
 
-def simulate(engine: Engine, x: np.ndarray, blocksize: int, out_channels: int = 1,
-             cost: Callable[[int], float] | None = None) -> np.ndarray:
+def simulate(
+    engine: Engine,
+    x: np.ndarray,
+    blocksize: int,
+    out_channels: int = 1,
+    cost: Callable[[int], float] | None = None,
+) -> np.ndarray:
     """x: (n,) or (n, ch_in) float32 at the device rate -> played output (n_pad, out_channels),
     n_pad = n rounded up to whole blocks (the last block is zero-padded)."""
     x = np.asarray(x, dtype=np.float32)

@@ -72,8 +72,7 @@ def test_engine_uses_the_chosen_channel_at_full_level():
         eng = Engine(FirStreamer(), EngineConfig(16000, 160, input_channel=ch))
         y = simulate(eng, stereo, 160)[:, 0]
         d = eng.delay
-        np.testing.assert_allclose(y[d:8000], gain * FirStreamer().process(x)[: 8000 - d],
-                                   atol=1e-6)
+        np.testing.assert_allclose(y[d:8000], gain * FirStreamer().process(x)[: 8000 - d], atol=1e-6)
 
 
 def test_probe_runs_the_model_next_to_a_callback_thread(monkeypatch):

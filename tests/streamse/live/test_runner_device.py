@@ -4,7 +4,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -13,6 +12,7 @@ import soundfile as sf
 
 from fakes import FirStreamer
 from bundled import ROOT
+import live_process
 
 DATA = ROOT / "tests" / "data"
 CRN = ROOT / "streamse" / "assets" / "crn" / "crn.onnx"
@@ -43,23 +43,12 @@ def si_sdr(est, ref):
     return 10 * np.log10(np.sum((a * ref) ** 2) / np.sum((est - a * ref) ** 2))
 
 
-def start_live(fs: int, block: int, duration: float, *extra: str
-               ) -> tuple[subprocess.Popen, list[str]]:
+def start_live(fs: int, block: int, duration: float, *extra: str) -> tuple[subprocess.Popen, list[str]]:
     """`streamse live --model crn` on the virtual card's system ports, returned once it
-    reports that it streams (so nothing races its start-up), with the stderr lines so far."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "streamse", "live", "--model", "crn", "-i", "system",
-           "-o", "system", "--samplerate", str(fs), "--blocksize", str(block),
-           "--latency", "high",  # 2 hops of compute margin: CI shares 2 cores
-           "--duration", str(duration), *extra]
-    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    while not (lines and lines[-1].startswith("streamse live:")):
-        lines.append(proc.stderr.readline())
-        if not lines[-1]:  # the process ended before streaming
-            proc.wait()
-            pytest.fail("".join(lines))
-    return proc, lines
+    reports that it streams, with the stderr lines so far. --latency high: 2 hops of compute
+    margin (CI shares 2 cores)."""
+    args = f"--model crn -i system -o system --samplerate {fs} --blocksize {block} --latency high"
+    return live_process.start_live([*args.split(), "--duration", str(duration), *extra], dict(os.environ))
 
 
 def test_cli_live_enhances_with_reported_delay(need_jack):

@@ -22,7 +22,8 @@ import soundfile as sf
 from pipewire_server import PipeWireServer, missing
 
 from streamse.demo import DEMO_INPUT
-from bundled import ROOT
+from bundled import ROOT, streamse_argv
+from live_process import start_live
 
 NODE = "streamse_microphone"
 FS = 48000
@@ -50,17 +51,7 @@ def noisy48(tmp_path_factory) -> Path:
 
 def start_vmic(env: dict, duration: float, *extra: str) -> tuple[subprocess.Popen, list[str]]:
     """`streamse live --virtual-mic` with `env`, returned once it streams."""
-    env = dict(env, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "streamse", "live", "--model", "crn", "--virtual-mic",
-           "--duration", str(duration), *extra]
-    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    while not (lines and lines[-1].startswith("streamse live:")):
-        lines.append(proc.stderr.readline())
-        if not lines[-1]:
-            proc.wait()
-            pytest.fail("".join(lines))
-    return proc, lines
+    return start_live(["--model", "crn", "--virtual-mic", "--duration", str(duration), *extra], env)
 
 
 def finish(proc: subprocess.Popen, lines: list[str], timeout: float = 60) -> str:
@@ -79,14 +70,18 @@ def summary_numbers(err: str) -> dict:
     g = re.search(r"delay raised (\d+) time", err)
     f = re.search(r"fallback: (\d+) switches", err)
     assert m and u and g and f, err
-    return {"latency_samples": float(m.group(1)), "rate": int(m.group(2)),
-            "underruns": int(u.group(1)), "overruns": int(u.group(2)),
-            "device_xruns": int(u.group(3)), "delay_growths": int(g.group(1)),
-            "fallback_switches": int(f.group(1))}
+    return {
+        "latency_samples": float(m.group(1)),
+        "rate": int(m.group(2)),
+        "underruns": int(u.group(1)),
+        "overruns": int(u.group(2)),
+        "device_xruns": int(u.group(3)),
+        "delay_growths": int(g.group(1)),
+        "fallback_switches": int(f.group(1)),
+    }
 
 
-def reference(x: np.ndarray, rate: int, phase: int = 0, seconds: float | None = None
-              ) -> np.ndarray:
+def reference(x: np.ndarray, rate: int, phase: int = 0, seconds: float | None = None) -> np.ndarray:
     """The model's output for x at `rate`, as the engine makes it (resampled to 16 kHz and
     back), when x started `phase` samples into the engine's input stream after digital silence.
     The model's lead gate makes whole hops of leading zeros exact; the position inside a hop
@@ -128,8 +123,9 @@ def delays(got: dict, capture_buffer: int = 0) -> list[int]:
     return [final - FS // 100 * k for k in range(got["delay_growths"] + 1)]
 
 
-def check_capture(rec: np.ndarray, ref: np.ndarray, lags: list[int], reported: int, got: dict,
-                  err: str) -> None:
+def check_capture(
+    rec: np.ndarray, ref: np.ndarray, lags: list[int], reported: int, got: dict, err: str
+) -> None:
     """The capture is the model's output: with nothing reported, close to it throughout;
     otherwise every stretch unlike it (at any of the delays it held) is one the summary
     counted: an xrun, a switch to or from the dry fallback, or the switch to a raised delay."""
@@ -143,20 +139,46 @@ def check_capture(rec: np.ndarray, ref: np.ndarray, lags: list[int], reported: i
 
 
 def harness(env: dict, wav: Path, out: Path, inputs: str, output: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(Path(__file__).parent / "vio_run.py"), str(wav),
-                             str(out), "--inputs", inputs, "--output", output],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).parent / "vio_run.py"),
+            str(wav),
+            str(out),
+            "--inputs",
+            inputs,
+            "--output",
+            output,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
-def test_pipewire_microphone_is_the_enhanced_speech_at_the_reported_delay(pipewire, noisy48,
-                                                                           tmp_path):
+def test_pipewire_microphone_is_the_enhanced_speech_at_the_reported_delay(pipewire, noisy48, tmp_path):
     proc, lines = start_vmic(pipewire.env, 14.0, "-i", "vmic")  # outlasts the 9.7 s played
     assert pipewire.nodes(NODE) == 1 and NODE in pipewire.sources()  # a Pulse-visible source
-    pulse = subprocess.Popen(["parecord", "-d", NODE, "--rate", str(FS), "--channels", "1",
-                              "--format", "float32le", "--file-format=wav",
-                              str(tmp_path / "pulse.wav")], env=pipewire.env)
-    vio = harness(pipewire.jack_env, noisy48, tmp_path / "rec.npy", "vmic:playback_.*",
-                  "streamse microphone:capture_.*")
+    pulse = subprocess.Popen(
+        [
+            "parecord",
+            "-d",
+            NODE,
+            "--rate",
+            str(FS),
+            "--channels",
+            "1",
+            "--format",
+            "float32le",
+            "--file-format=wav",
+            str(tmp_path / "pulse.wav"),
+        ],
+        env=pipewire.env,
+    )
+    vio = harness(
+        pipewire.jack_env, noisy48, tmp_path / "rec.npy", "vmic:playback_.*", "streamse microphone:capture_.*"
+    )
     assert vio.wait(60) == 0, vio.stdout.read()
     pulse.terminate()
     pulse.wait(10)
@@ -179,8 +201,7 @@ def test_pipewire_microphone_is_the_enhanced_speech_at_the_reported_delay(pipewi
     ref = aligned_reference(rec, x, FS, lags)
     assert harness_xruns == 0, err
     assert got["underruns"] == 0, err  # the issue's bar: none at the default quantum
-    check_capture(rec, ref, lags, got["underruns"] + got["overruns"] + got["device_xruns"], got,
-                  err)
+    check_capture(rec, ref, lags, got["underruns"] + got["overruns"] + got["device_xruns"], got, err)
     y = sf.read(tmp_path / "pulse.wav", dtype="float32")[0]
     assert y.size > FS  # parecord, a PulseAudio client, recorded the same enhanced speech
     k = measure_delay(y, ref, 4 * FS)
@@ -222,10 +243,9 @@ def test_pipewire_microphone_at_quantum_64_has_no_underruns(pipewire, noisy48, t
 def test_second_microphone_with_the_same_name_is_refused(pipewire):
     proc, lines = start_vmic(pipewire.env, 60.0, "-i", "vmic")
     try:
-        r = subprocess.run([sys.executable, "-m", "streamse", "live", "--model", "crn",
-                            "--virtual-mic", "-i", "vmic", "--duration", "2"],
-                           env=dict(pipewire.env, PYTHONPATH=str(ROOT)), capture_output=True,
-                           text=True, timeout=60)
+        argv = streamse_argv("live", "--model", "crn", "--virtual-mic", "-i", "vmic", "--duration", "2")
+        env = dict(pipewire.env, PYTHONPATH=str(ROOT))
+        r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
         assert r.returncode == 2 and "exists already" in r.stderr, r.stderr
         assert pipewire.nodes(NODE) == 1
     finally:
@@ -241,11 +261,11 @@ def test_jack_microphone_ports_carry_the_enhanced_speech(need_jack, noisy48):
 
     x = sf.read(noisy48, dtype="float32")[0]
     with jackio.JackServer("streamse_vmic", FS, 480):
-        proc, lines = start_vmic(dict(os.environ), 13.0, "--backend", "jack", "-i",
-                                 "system:capture_1")
+        proc, lines = start_vmic(dict(os.environ), 13.0, "--backend", "jack", "-i", "system:capture_1")
         try:
-            vio = jackio.VirtualIO(x, FS // 2, inputs="streamse microphone:input",
-                                   output="streamse microphone:output")
+            vio = jackio.VirtualIO(
+                x, FS // 2, inputs="streamse microphone:input", output="streamse microphone:output"
+            )
             rec = vio.play_and_record()
         finally:
             err = finish(proc, lines)

@@ -20,8 +20,7 @@ def _items():
 
 
 def test_every_system_on_every_item_and_the_kept_signals():
-    reports, kept = evaluate(_items(), {"id": lambda x: x, "fix": lambda x: x - 1.0}, 100,
-                             _err, keep=1)
+    reports, kept = evaluate(_items(), {"id": lambda x: x, "fix": lambda x: x - 1.0}, 100, _err, keep=1)
     assert [r.name for r in reports["id"].rows] == ["f0", "f1", "f2"]
     assert reports["id"].mean("noisy") == {"err": pytest.approx(1.0)}
     assert reports["id"].mean("enhanced") == {"err": pytest.approx(1.0)}

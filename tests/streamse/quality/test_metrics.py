@@ -24,17 +24,17 @@ def speechlike(seconds: float = 3.0, seed: int = 0) -> np.ndarray:
     out, syll = np.zeros(n), int(0.28 * SR)
     r = np.exp(-np.pi * 100 / SR)  # 100 Hz formant bandwidth
     for start in range(0, n, syll):
-        y = source[start:start + syll]
+        y = source[start : start + syll]
         for f in (rng.uniform(300, 900), rng.uniform(900, 2200), rng.uniform(2200, 3500)):
             y = ss.lfilter([1 - r], [1, -2 * r * np.cos(2 * np.pi * f / SR), r * r], y)
-        out[start:start + y.size] = y * np.sin(np.pi * np.arange(y.size) / syll) ** 2
+        out[start : start + y.size] = y * np.sin(np.pi * np.arange(y.size) / syll) ** 2
     out = 0.1 * out / np.max(np.abs(out))
-    return out + rng.standard_normal(n) * np.sqrt(np.mean(out ** 2)) * 10 ** (-30 / 20)
+    return out + rng.standard_normal(n) * np.sqrt(np.mean(out**2)) * 10 ** (-30 / 20)
 
 
 def add_noise(x: np.ndarray, snr_db: float, seed: int = 1) -> np.ndarray:
     noise = ss.lfilter([1], [1, -0.9], np.random.default_rng(seed).standard_normal(x.size))
-    return x + noise * np.sqrt(np.mean(x ** 2) / np.mean(noise ** 2) / 10 ** (snr_db / 10))
+    return x + noise * np.sqrt(np.mean(x**2) / np.mean(noise**2) / 10 ** (snr_db / 10))
 
 
 CLEAN = speechlike()
@@ -67,15 +67,19 @@ def test_pesq_and_stoi_ordered():
 
 def test_pesq_resamples_other_rates():
     import soxr
+
     ref48, est48 = (soxr.resample(x, SR, 48000) for x in (CLEAN, add_noise(CLEAN, 10)))
     direct = metrics.pesq_wb(CLEAN, add_noise(CLEAN, 10))
     assert metrics.pesq_wb(ref48, est48, 48000) == pytest.approx(direct, abs=0.1)
 
 
-@pytest.mark.parametrize("ref, est, reason", [
-    (CLEAN[:2000], CLEAN[:2000], "shorter than 0.25 s"),
-    (np.zeros(SR), CLEAN[:SR], "all zeros"),
-])
+@pytest.mark.parametrize(
+    "ref, est, reason",
+    [
+        (CLEAN[:2000], CLEAN[:2000], "shorter than 0.25 s"),
+        (np.zeros(SR), CLEAN[:SR], "all zeros"),
+    ],
+)
 def test_pesq_undefined_is_nan_with_reason(ref, est, reason):
     with pytest.warns(metrics.MetricUndefinedWarning, match=reason):
         assert math.isnan(metrics.pesq_wb(ref, est))
@@ -86,6 +90,7 @@ def test_pesq_library_error_is_nan_with_reason(monkeypatch):
 
     def no_utterances(*args):
         raise pesq.NoUtterancesError(b"No utterances detected")
+
     monkeypatch.setattr(pesq, "pesq", no_utterances)
     with pytest.warns(metrics.MetricUndefinedWarning, match="NoUtterancesError"):
         assert math.isnan(metrics.pesq_wb(CLEAN, CLEAN))
@@ -126,6 +131,7 @@ def test_dnsmos_missing_package_returns_none(monkeypatch):
         if module.startswith("speechmos"):
             raise metrics.MissingExtraError(module, extra) from ImportError("no librosa")
         return real_require(module, extra)
+
     monkeypatch.setattr(metrics, "require", require)
     with pytest.warns(metrics.MetricUndefinedWarning, match="DNSMOS skipped"):
         assert metrics.dnsmos(CLEAN, SR) is None

@@ -9,15 +9,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
 from test_server import enhance_like
-from bundled import ROOT
-
+from bundled import ROOT, streamse_argv
 
 
 def _free_port() -> int:
@@ -39,9 +37,8 @@ def ray_server(tmp_path_factory):
     log = tmp_path_factory.mktemp("ray") / "serve.log"
     env = dict(os.environ, PYTHONPATH=str(ROOT), RAY_USAGE_STATS_ENABLED="0")
     with open(log, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "streamse", "serve", "--ray", "--replicas",
-                                 "2", "--cpus-per-replica", "0.5", "--port", str(port)],
-                                env=env, stderr=f, stdout=f)
+        args = f"serve --ray --replicas 2 --cpus-per-replica 0.5 --port {port}".split()
+        proc = subprocess.Popen(streamse_argv(*args), env=env, stderr=f, stdout=f)
     deadline = time.monotonic() + 240
     while "streamse serve:" not in log.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:

@@ -129,12 +129,12 @@ def test_eight_clients_at_different_rates_and_misbehaving_ones(roomy_server, noi
     server = roomy_server
     rates = [8000, 16000, 44100, 48000, 8000, 16000, 44100, 48000]
     base = noisy_clean[0][:40000]
-    inputs = [resample_hq(np.roll(base, 3000 * k), 16000, r)[: int(2.5 * r)]
-              for k, r in enumerate(rates)]
+    inputs = [resample_hq(np.roll(base, 3000 * k), 16000, r)[: int(2.5 * r)] for k, r in enumerate(rates)]
 
     async def everyone():
-        good = [stream(server.url, x, r, "f32" if k % 2 else "s16")
-                for k, (x, r) in enumerate(zip(inputs, rates))]
+        good = [
+            stream(server.url, x, r, "f32" if k % 2 else "s16") for k, (x, r) in enumerate(zip(inputs, rates))
+        ]
         return await asyncio.gather(*good, _flood(server.url), _garbage(server.url))
 
     *results, flood, garbage = asyncio.run(everyone())
@@ -149,12 +149,15 @@ def test_eight_clients_at_different_rates_and_misbehaving_ones(roomy_server, noi
     assert h["streams"] == 0 and h["served"] == 10 and h["dropped"] >= 1
 
 
-@pytest.mark.parametrize("first,match", [
-    (b"\x00\x01", "must be text"),
-    ('{"format": "s16"}', "sample_rate"),
-    ('{"sample_rate": 4000, "format": "s16"}', "sample_rate 4000"),
-    ('{"sample_rate": 16000, "format": "mp3"}', "format"),
-])
+@pytest.mark.parametrize(
+    "first,match",
+    [
+        (b"\x00\x01", "must be text"),
+        ('{"format": "s16"}', "sample_rate"),
+        ('{"sample_rate": 4000, "format": "s16"}', "sample_rate 4000"),
+        ('{"sample_rate": 16000, "format": "mp3"}', "format"),
+    ],
+)
 def test_a_bad_first_message_gets_one_error(server, first, match):
     from websockets.asyncio.client import connect
 
@@ -193,17 +196,20 @@ def test_nan_samples_and_a_reader_that_never_reads_are_dropped(server, noisy_cle
         def frame(opcode: int, payload: bytes) -> bytes:  # one masked client frame
             mask = os.urandom(4)
             n = len(payload)
-            head = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126
-                                             else bytes([0x80 | 126]) + struct.pack(">H", n))
+            head = bytes([0x80 | opcode]) + (
+                bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n)
+            )
             return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", server.port))
         key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                     f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        sock.sendall(
+            f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
         assert b"101" in sock.recv(1024)  # switching protocols; from here on: no reading
         sock.sendall(frame(1, json.dumps({"sample_rate": 16000, "format": "f32"}).encode()))
         try:
@@ -217,12 +223,12 @@ def test_nan_samples_and_a_reader_that_never_reads_are_dropped(server, noisy_cle
         return "still connected"
 
     async def both():
-        return await asyncio.gather(nan_client(), deaf_client(),
-                                    stream(server.url, noisy_clean[0][:24000], 16000))
+        return await asyncio.gather(
+            nan_client(), deaf_client(), stream(server.url, noisy_clean[0][:24000], 16000)
+        )
 
     nan, deaf, fine = asyncio.run(both())
     assert nan["type"] == "error" and "NaN" in nan["message"]
     assert deaf == "dropped"
-    np.testing.assert_allclose(fine.output, enhance_like(noisy_clean[0][:24000], 16000),
-                               atol=1e-5)
+    np.testing.assert_allclose(fine.output, enhance_like(noisy_clean[0][:24000], 16000), atol=1e-5)
     assert server.health()["dropped"] >= 2

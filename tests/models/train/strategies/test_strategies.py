@@ -5,8 +5,6 @@ should (and not the ones it should not)."""
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,18 +13,23 @@ import torch
 
 from streamse.models.registry import load_checkpoint
 from streamse.models.train.config import TrainConfig
-from streamse.models.train.data import DataConfig
 from streamse.models.train.strategies import STRATEGIES
 from streamse.models.train.strategies.cyclegan import CycleGANConfig
-from streamse.models.train.strategies.discriminator import (DiscriminatorConfig,
-                                                            SpectrumDiscriminator, lsgan_d_loss)
+from streamse.models.train.strategies.discriminator import (
+    DiscriminatorConfig,
+    SpectrumDiscriminator,
+    lsgan_d_loss,
+)
 from streamse.models.train.strategies.iddp import IDDPConfig, iddp_loss
 from streamse_testing import tiny_crn
 from bundled import DATA
+from streamse_testing import tiny_train_config
+from bundled import run_streamse
 
 TINY_MODEL = {"channels": (4, 8), "rnn_hidden": 16, "rnn_layers": 1, "fc_hidden": 16}
-TINY_CYCLEGAN = CycleGANConfig.from_table({"generator": {"channels": 4, "dilations": [1, 2]},
-                                           "discriminator": {"channels": [2, 4]}})
+TINY_CYCLEGAN = CycleGANConfig.from_table(
+    {"generator": {"channels": 4, "dilations": [1, 2]}, "discriminator": {"channels": [2, 4]}}
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +52,14 @@ def data_dirs(tmp_path_factory):
 
 def _cfg(data_dirs, steps=3) -> TrainConfig:
     speech, noise, _ = data_dirs
-    data = DataConfig(clean_dirs=(str(speech),), noise_dirs=(str(noise),), segment_seconds=0.25,
-                      epoch_size=4, p_reverb=0.0)
-    return TrainConfig(steps=steps, batch_size=2, warmup_steps=1, threads=1, log_every=1,
-                       valid_every=1000, valid_max_files=0, data=data, model=dict(TINY_MODEL))
+    return tiny_train_config(speech, noise, TINY_MODEL, steps, segment_s=0.25)
 
 
 def _trainer(name, data_dirs, out, steps=3, resume=None, scfg=None):
     cls, cfg_cls = STRATEGIES[name]
     if scfg is None and cfg_cls is not None:
         scfg = TINY_CYCLEGAN if name == "cyclegan" else cfg_cls()
-    return cls("crn-s", _cfg(data_dirs, steps), out, resume=resume, progress=False,
-               strategy_cfg=scfg)
+    return cls("crn-s", _cfg(data_dirs, steps), out, resume=resume, progress=False, strategy_cfg=scfg)
 
 
 @pytest.mark.parametrize("name", ["cyclegan", "iddp"])
@@ -91,9 +90,9 @@ def test_cyclegan_checkpoint_holds_all_networks_and_exports(tmp_path, data_dirs)
     assert ckpt["strategy"] == "cyclegan" and model.cfg == tr.model.cfg
     for key in ("noise_generator", "disc_clean", "disc_noisy", "optimizer", "optimizer_d"):
         assert key in ckpt
-    out = subprocess.run([sys.executable, "-m", "streamse", "export", "--checkpoint",
-                          str(tmp_path / "last.pt"), "-o", str(tmp_path / "g.onnx")],
-                         capture_output=True, text=True, timeout=300)
+    out = run_streamse(
+        "export", "--checkpoint", str(tmp_path / "last.pt"), "-o", str(tmp_path / "g.onnx"), timeout=300
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "g.onnx").is_file()
 
@@ -101,8 +100,9 @@ def test_cyclegan_checkpoint_holds_all_networks_and_exports(tmp_path, data_dirs)
 def test_cyclegan_discriminator_warmup_freezes_generators(tmp_path, data_dirs):
     """d_warmup_steps = 2: the first two steps move the discriminators and neither generator;
     the third moves the generators too."""
-    tr = _trainer("cyclegan", data_dirs, tmp_path, steps=3,
-                  scfg=dataclasses.replace(TINY_CYCLEGAN, d_warmup_steps=2))
+    tr = _trainer(
+        "cyclegan", data_dirs, tmp_path, steps=3, scfg=dataclasses.replace(TINY_CYCLEGAN, d_warmup_steps=2)
+    )
 
     def snap(net):
         return {k: v.clone() for k, v in getattr(tr, net).state_dict().items()}
@@ -125,18 +125,16 @@ def test_iddp_cli_on_noisy_folder_with_init(tmp_path, data_dirs):
     speech, noise, noisy = data_dirs
     sup = _trainer("supervised", data_dirs, tmp_path / "sup", steps=1)
     sup.fit()
-    model = "\n".join(f"{k} = {list(v) if isinstance(v, tuple) else v}"
-                      for k, v in TINY_MODEL.items())
+    model = "\n".join(f"{k} = {list(v) if isinstance(v, tuple) else v}" for k, v in TINY_MODEL.items())
     (tmp_path / "c.toml").write_text(
         f"[train]\nsteps = 2\nbatch_size = 2\nwarmup_steps = 1\nthreads = 1\n"
         f"valid_max_files = 0\n[data]\nclean_dirs = ['/nonexistent']\n"
         f"noise_dirs = ['{noise}']\nsegment_seconds = 0.25\nepoch_size = 4\n"
-        f"[iddp]\nsnr_db = [0, 9]\n[model]\n{model}\n")
-    run = subprocess.run([sys.executable, "-m", "streamse", "train", "--model", "crn-s",
-                          "--strategy", "iddp", "--config", str(tmp_path / "c.toml"),
-                          "--noisy-dir", str(noisy), "--init", str(tmp_path / "sup" / "last.pt"),
-                          "--out", str(tmp_path / "iddp")],
-                         capture_output=True, text=True, timeout=300)
+        f"[iddp]\nsnr_db = [0, 9]\n[model]\n{model}\n"
+    )
+    paths = ["--config", str(tmp_path / "c.toml"), "--noisy-dir", str(noisy)]
+    paths += ["--init", str(tmp_path / "sup" / "last.pt"), "--out", str(tmp_path / "iddp")]
+    run = run_streamse(*"train --model crn-s --strategy iddp".split(), *paths)
     assert run.returncode == 0, run.stderr[-2000:]  # clean_dirs is never read with --noisy-dir
     _, ckpt = load_checkpoint(tmp_path / "iddp" / "last.pt")
     assert ckpt["step"] == 2 and ckpt["strategy"] == "iddp"
@@ -148,15 +146,23 @@ def test_init_loads_weights_and_rejects_other_configs(tmp_path, data_dirs):
 
     sup = _trainer("supervised", data_dirs, tmp_path / "sup", steps=1)
     sup.fit()
-    slim = {k: v for k, v in torch.load(tmp_path / "sup" / "last.pt").items()
-            if k not in ("optimizer", "scheduler", "torch_rng")}  # like the shipped crn.pt
+    slim = {
+        k: v
+        for k, v in torch.load(tmp_path / "sup" / "last.pt").items()
+        if k not in ("optimizer", "scheduler", "torch_rng")
+    }  # like the shipped crn.pt
     torch.save(slim, tmp_path / "slim.pt")
     tr = _trainer("iddp", data_dirs, tmp_path / "x")
     init_weights(tr.model, tr.family, tmp_path / "slim.pt")
     for k, v in sup.model.state_dict().items():
         assert torch.equal(tr.model.state_dict()[k], v)
-    other = STRATEGIES["iddp"][0]("crn-s", dataclasses.replace(_cfg(data_dirs), model={}),
-                                  tmp_path / "y", progress=False, strategy_cfg=IDDPConfig())
+    other = STRATEGIES["iddp"][0](
+        "crn-s",
+        dataclasses.replace(_cfg(data_dirs), model={}),
+        tmp_path / "y",
+        progress=False,
+        strategy_cfg=IDDPConfig(),
+    )
     with pytest.raises(StreamseError, match="config differs"):
         init_weights(other.model, other.family, tmp_path / "slim.pt")
 
@@ -190,14 +196,17 @@ def test_cyclegan_l1_domains(tmp_path, data_dirs):
     noisy, clean = tr.batch(0)
     x, y = tr.model.analyse(noisy), tr.model.analyse(clean)
     wave = float(tr._dist(x, y))
-    torch.testing.assert_close(torch.tensor(wave), (tr.model.synthesise(x)
-                                                    - tr.model.synthesise(y)).abs().mean())
-    spec = _trainer("cyclegan", data_dirs, tmp_path / "s",
-                    scfg=dataclasses.replace(TINY_CYCLEGAN, l1_domain="spectrum"))
+    torch.testing.assert_close(
+        torch.tensor(wave), (tr.model.synthesise(x) - tr.model.synthesise(y)).abs().mean()
+    )
+    spec = _trainer(
+        "cyclegan", data_dirs, tmp_path / "s", scfg=dataclasses.replace(TINY_CYCLEGAN, l1_domain="spectrum")
+    )
     assert float(spec._dist(x, y)) > 5 * wave > 0  # ~9x on the bundled p287 pair
     with pytest.raises(StreamseError, match="l1_domain"):
-        _trainer("cyclegan", data_dirs, tmp_path / "b",
-                 scfg=dataclasses.replace(TINY_CYCLEGAN, l1_domain="time"))
+        _trainer(
+            "cyclegan", data_dirs, tmp_path / "b", scfg=dataclasses.replace(TINY_CYCLEGAN, l1_domain="time")
+        )
 
 
 def test_spectrum_discriminator_learns_clean_from_noisy():
@@ -214,8 +223,7 @@ def test_spectrum_discriminator_learns_clean_from_noisy():
     def crops(wave, lo, hi, rng, k=8):
         starts = rng.integers(lo, hi - n, k)
         gains = 10 ** rng.uniform(-1.5, 0, (k, 1))  # -30..0 dB: level must not be the cue
-        return stft.analyse(torch.from_numpy(np.stack([wave[s:s + n] for s in starts]) * gains)
-                            .float())
+        return stft.analyse(torch.from_numpy(np.stack([wave[s : s + n] for s in starts]) * gains).float())
 
     torch.manual_seed(0)
     d = SpectrumDiscriminator(DiscriminatorConfig())
@@ -235,11 +243,17 @@ def test_spectrum_discriminator_learns_clean_from_noisy():
     assert (s_clean > 0.5).float().mean() > 0.8 and (s_noisy < 0.5).float().mean() > 0.8
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["--strategy", "nope"], "unknown strategy 'nope'; choose one of ['cyclegan', 'iddp', "
-                             "'supervised', 'ts-stage1', 'ts-stage2']"),
-    (["--strategy", "ts-stage1", "--teacher", "nope"], "unknown teacher 'nope'; choose one of"),
-])
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (
+            ["--strategy", "nope"],
+            "unknown strategy 'nope'; choose one of ['cyclegan', 'iddp', "
+            "'supervised', 'ts-stage1', 'ts-stage2']",
+        ),
+        (["--strategy", "ts-stage1", "--teacher", "nope"], "unknown teacher 'nope'; choose one of"),
+    ],
+)
 def test_names_come_from_the_tables(argv, match, tmp_path, capsys):
     """--strategy and --teacher are checked against the strategy and teacher tables (the CLI
     copies no list of names): an unknown one is a one-line error listing the table."""
