@@ -89,12 +89,12 @@ class CNUNet(NestedUNet):
         )
         self.head = nn.Conv2d(c, 2, 1)
 
-    def net_init_state(self, batch: int) -> CNUNetState:
+    def net_init_state(self, batch: int, *, device=None, dtype=None) -> CNUNetState:
         return CNUNetState(
-            tuple(e.init_state(batch) for e in self.enc),
-            self.bottleneck.init_state(batch),
-            tuple(d.init_state(batch) for d in self.dec_re),
-            tuple(d.init_state(batch) for d in self.dec_im),
+            tuple(e.init_state(batch, device=device, dtype=dtype) for e in self.enc),
+            self.bottleneck.init_state(batch, device=device, dtype=dtype),
+            tuple(d.init_state(batch, device=device, dtype=dtype) for d in self.dec_re),
+            tuple(d.init_state(batch, device=device, dtype=dtype) for d in self.dec_im),
         )
 
     def _run(self, xc: torch.Tensor, state: CNUNetState | None):

@@ -64,8 +64,8 @@ class ConvNormAct(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.norm(self.conv(x)))
 
-    def init_state(self, batch: int) -> ConvState | None:
-        return self.conv.init_state(batch)
+    def init_state(self, batch: int, *, device=None, dtype=None) -> ConvState | None:
+        return self.conv.init_state(batch, device=device, dtype=dtype)
 
     def step(self, x: torch.Tensor, state: ConvState | None):
         y, state = self.conv.step(x, state)
@@ -84,8 +84,8 @@ class SubPixelConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.norm(subpixel(self.conv(x))))
 
-    def init_state(self, batch: int) -> ConvState:
-        return self.conv.init_state(batch)
+    def init_state(self, batch: int, *, device=None, dtype=None) -> ConvState:
+        return self.conv.init_state(batch, device=device, dtype=dtype)
 
     def step(self, x: torch.Tensor, state: ConvState):
         y, state = self.conv.step(x, state)
@@ -111,8 +111,8 @@ class ComplexSubPixelConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._post(self.conv(x))
 
-    def init_state(self, batch: int) -> ConvState:
-        return self.conv.init_state(batch)
+    def init_state(self, batch: int, *, device=None, dtype=None) -> ConvState:
+        return self.conv.init_state(batch, device=device, dtype=dtype)
 
     def step(self, x: torch.Tensor, state: ConvState):
         y, state = self.conv.step(x, state)
@@ -143,11 +143,11 @@ class DenseBlock(nn.Module):
         self.pointwise = nn.ModuleList(ConvNormAct(h, h, (1, 1), freq) for _ in range(n_layers))
         self.out, self.act_out = CausalConv2d(h, cout, KERNEL, freq), nn.PReLU()
 
-    def init_state(self, batch: int) -> DenseState:
+    def init_state(self, batch: int, *, device=None, dtype=None) -> DenseState:
         return DenseState(
-            self.inp.init_state(batch),
-            tuple(d.init_state(batch) for d in self.dilated),
-            self.out.init_state(batch),
+            self.inp.init_state(batch, device=device, dtype=dtype),
+            tuple(d.init_state(batch, device=device, dtype=dtype) for d in self.dilated),
+            self.out.init_state(batch, device=device, dtype=dtype),
         )
 
     def _run(self, x: torch.Tensor, state: DenseState | None):
@@ -197,8 +197,8 @@ class CTFA(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._gate(x, self.avg(x))
 
-    def init_state(self, batch: int) -> MeanState | None:
-        return self.avg.init_state(batch)
+    def init_state(self, batch: int, *, device=None, dtype=None) -> MeanState | None:
+        return self.avg.init_state(batch, device=device, dtype=dtype)
 
     def step(self, x: torch.Tensor, state: MeanState | None):
         avg, state = self.avg.step(x, state)

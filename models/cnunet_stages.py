@@ -49,12 +49,12 @@ class _Stage(nn.Module):
     """What both stage kinds share: inner encoder convs `enc`, a dense block `dense`, inner
     decoder convs `dec` and CTFAs `attn` (set by the subclass), and so one state layout."""
 
-    def init_state(self, batch: int) -> StageState:
+    def init_state(self, batch: int, *, device=None, dtype=None) -> StageState:
         return StageState(
-            tuple(c.init_state(batch) for c in self.enc),
-            self.dense.init_state(batch),
-            tuple(c.init_state(batch) for c in self.dec),
-            tuple(a.init_state(batch) for a in self.attn),
+            tuple(c.init_state(batch, device=device, dtype=dtype) for c in self.enc),
+            self.dense.init_state(batch, device=device, dtype=dtype),
+            tuple(c.init_state(batch, device=device, dtype=dtype) for c in self.dec),
+            tuple(a.init_state(batch, device=device, dtype=dtype) for a in self.attn),
         )
 
 

@@ -96,10 +96,10 @@ class DecoderBranch(nn.Module):
         )
         self.head = nn.Conv2d(c, 2, 1)
 
-    def init_state(self, batch: int) -> BranchState:
+    def init_state(self, batch: int, *, device=None, dtype=None) -> BranchState:
         return BranchState(
             *(
-                tuple(m.init_state(batch) for m in mods)
+                tuple(m.init_state(batch, device=device, dtype=dtype) for m in mods)
                 for mods in (self.up_re, self.up_im, self.dec_re, self.dec_im)
             )
         )
@@ -144,12 +144,12 @@ class CNUNetTB(NestedUNet):
         self.mask_branch = DecoderBranch(cfg, bins, gate)
         self.map_branch = DecoderBranch(cfg, bins, gate)
 
-    def net_init_state(self, batch: int) -> CNUNetTBState:
+    def net_init_state(self, batch: int, *, device=None, dtype=None) -> CNUNetTBState:
         return CNUNetTBState(
-            tuple(e.init_state(batch) for e in self.enc),
-            self.bottleneck.init_state(batch),
-            self.mask_branch.init_state(batch),
-            self.map_branch.init_state(batch),
+            tuple(e.init_state(batch, device=device, dtype=dtype) for e in self.enc),
+            self.bottleneck.init_state(batch, device=device, dtype=dtype),
+            self.mask_branch.init_state(batch, device=device, dtype=dtype),
+            self.map_branch.init_state(batch, device=device, dtype=dtype),
         )
 
     def _run(self, xc: torch.Tensor, state: CNUNetTBState | None, emb: torch.Tensor | None):

@@ -59,11 +59,17 @@ class CausalCTFA(nn.Module):
         self.f1, self.f2 = CausalConv2d(channels, 1, (k, 1), freq), CausalConv2d(1, 1, (k, 1), freq)
         self.relu = nn.ReLU()
 
-    def init_state(self, batch: int) -> CTFAState:
+    def init_state(self, batch: int, *, device=None, dtype=None) -> CTFAState:
         return CTFAState(
-            self.avg.init_state(batch),
-            (self.t1.init_state(batch), self.t2.init_state(batch)),
-            (self.f1.init_state(batch), self.f2.init_state(batch)),
+            self.avg.init_state(batch, device=device, dtype=dtype),
+            (
+                self.t1.init_state(batch, device=device, dtype=dtype),
+                self.t2.init_state(batch, device=device, dtype=dtype),
+            ),
+            (
+                self.f1.init_state(batch, device=device, dtype=dtype),
+                self.f2.init_state(batch, device=device, dtype=dtype),
+            ),
         )
 
     def _run(self, x: torch.Tensor, state: CTFAState | None):

@@ -157,9 +157,9 @@ class FusedCausalConv(CausalTimeConv):
             return cls(_fuse([m.conv for m in mods], index, cin), mods[0].context, mods[0].in_freq)
         return cls(_fuse(mods, index, cin), 0, None)
 
-    def init_state(self, batch: int) -> ConvState | None:
+    def init_state(self, batch: int, *, device=None, dtype=None) -> ConvState | None:
         extra = () if self.in_freq is None else (self.in_freq,)
-        return self._zeros((batch, self.conv.in_channels, self.context) + extra, self.conv.weight)
+        return self._zeros((batch, self.conv.in_channels, self.context) + extra, device, dtype)
 
 
 class GroupFrameNorm(nn.Module):
@@ -237,8 +237,8 @@ class FusedConvNormAct(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._post(self.conv(x))
 
-    def init_state(self, batch: int) -> ConvState | None:
-        return self.conv.init_state(batch)
+    def init_state(self, batch: int, *, device=None, dtype=None) -> ConvState | None:
+        return self.conv.init_state(batch, device=device, dtype=dtype)
 
     def step(self, x: torch.Tensor, state: ConvState | None):
         y, state = self.conv.step(x, state)
@@ -386,9 +386,10 @@ class FusedBranches(nn.Module):
             self.head.bias.copy_(torch.cat([h.bias for h in heads]))
         self.requires_grad_(False)  # a read-only view of trained weights
 
-    def init_state(self, batch: int) -> FusedBranchesState:
+    def init_state(self, batch: int, *, device=None, dtype=None) -> FusedBranchesState:
         return FusedBranchesState(
-            tuple(u.init_state(batch) for u in self.up), tuple(d.init_state(batch) for d in self.dec)
+            tuple(u.init_state(batch, device=device, dtype=dtype) for u in self.up),
+            tuple(d.init_state(batch, device=device, dtype=dtype) for d in self.dec),
         )
 
     def _run(self, latent: torch.Tensor, skips: list, feats: list, state: FusedBranchesState | None):
@@ -427,12 +428,12 @@ class FusedCNUNetTB(SpectralEnhancer):
     def net_forward(self, xc: torch.Tensor) -> torch.Tensor:
         return self.base.net_forward(xc)
 
-    def net_init_state(self, batch: int) -> FusedCNUNetTBState:
+    def net_init_state(self, batch: int, *, device=None, dtype=None) -> FusedCNUNetTBState:
         base = self.base
         return FusedCNUNetTBState(
-            tuple(e.init_state(batch) for e in base.enc),
-            base.bottleneck.init_state(batch),
-            self.branches.init_state(batch),
+            tuple(e.init_state(batch, device=device, dtype=dtype) for e in base.enc),
+            base.bottleneck.init_state(batch, device=device, dtype=dtype),
+            self.branches.init_state(batch, device=device, dtype=dtype),
         )
 
     def net_step(self, xc: torch.Tensor, state: FusedCNUNetTBState):

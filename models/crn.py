@@ -164,10 +164,10 @@ class MaskCRN(SpectralEnhancer):
             x = layer(x)  # (B, C, T, F')
         return self._apply_mask(xc, self.rnn(self._flatten(x)), xn)
 
-    def net_init_state(self, batch: int) -> CRNNetState:
-        enc = tuple(layer.conv.init_state(batch) for layer in self.encoder)
-        level = None if self.level is None else self.level.init_state(batch)
-        return CRNNetState(enc, self.rnn.init_state(batch), level)
+    def net_init_state(self, batch: int, *, device=None, dtype=None) -> CRNNetState:
+        enc = tuple(layer.conv.init_state(batch, device=device, dtype=dtype) for layer in self.encoder)
+        level = None if self.level is None else self.level.init_state(batch, device=device, dtype=dtype)
+        return CRNNetState(enc, self.rnn.init_state(batch, device=device, dtype=dtype), level)
 
     def net_step(self, xc: torch.Tensor, state: CRNNetState) -> tuple[torch.Tensor, CRNNetState]:
         x, enc, level = xc, [], None

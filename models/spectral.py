@@ -4,7 +4,8 @@ A model subclasses `SpectralEnhancer` and fills three hooks over the power-compr
 spectrum Xc = |X|^p * e^{j angle X} laid out as (B, 2, T, F) [channel 0 real, 1 imaginary]:
 
 - `net_forward(xc) -> yc`: the whole utterance (offline, training);
-- `net_init_state(batch)`: the network's state tree (typed dataclasses, see `streaming.state`);
+- `net_init_state(batch, *, device, dtype)`: the network's state tree (typed dataclasses, see
+  `streaming.state`);
 - `net_step(xc, state) -> (yc, state)`: k new frames, the same weights.
 
 The skeleton gives `forward(wav)`, `estimate(wav)` (for spectral losses), `init_state`, `step`,
@@ -33,9 +34,7 @@ from .streaming import (
     ISTFTState,
     STFTState,
     batch_axes,
-    flatten_state,
     select_state,
-    unflatten_state,
 )
 
 _EPS = 1e-12
@@ -120,7 +119,7 @@ class SpectralEnhancer(nn.Module):
     def net_forward(self, xc: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def net_init_state(self, batch: int) -> Any:
+    def net_init_state(self, batch: int, *, device=None, dtype=None) -> Any:
         raise NotImplementedError
 
     def net_step(self, xc: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
@@ -159,14 +158,15 @@ class SpectralEnhancer(nn.Module):
         """The whole state tree for `batch` streams, every tensor on `device` with `dtype`
         (default: those of the model's parameters, so a model moved to a GPU or cast to
         float64 streams with matching states)."""
-        started = torch.zeros(batch) if self.cfg.lead_gate else None
-        tree = EnhancerState(
-            self.stft.init_state(batch), self.net_init_state(batch), self.istft.init_state(batch), started
-        )
         ref = next(self.parameters(), None)
-        device = device or (ref.device if ref is not None else None)
-        dtype = dtype or (ref.dtype if ref is not None else None)
-        return unflatten_state(tree, [t.to(device=device, dtype=dtype) for _, t in flatten_state(tree)])
+        if ref is not None:
+            device, dtype = device or ref.device, dtype or ref.dtype
+        at = {"device": device, "dtype": dtype}
+        started = torch.zeros(batch, **at) if self.cfg.lead_gate else None
+        net = self.net_init_state(batch, **at)
+        return EnhancerState(
+            self.stft.init_state(batch, **at), net, self.istft.init_state(batch, **at), started
+        )
 
     def step(self, chunk: torch.Tensor, state: EnhancerState) -> tuple[torch.Tensor, EnhancerState]:
         """chunk (B, k * hop) -> enhanced (B, k * hop), next state. Only new frames are computed."""

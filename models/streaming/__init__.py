@@ -1,7 +1,8 @@
 """Streaming layers: each has an offline `forward` and a `step` over the same weights.
 
-Every stateful layer owns a small frozen dataclass of tensors, created by `init_state(batch)`
-and passed in and returned by `step`. `state.flatten_state` / `state.unflatten_state` turn a
+Every stateful layer owns a small frozen dataclass of tensors, created by
+`init_state(batch, *, device, dtype)` (defaults: the layer's own parameters') and passed in and
+returned by `step`. `state.flatten_state` / `state.unflatten_state` turn a
 model's tree of such states into named tensors for ONNX.
 """
 
@@ -12,7 +13,7 @@ from .level_norm import LevelNorm, LevelState
 from .norm import FrameNorm
 from .running_mean import MeanState, RunningMean
 from .rnn import GRUState, LSTMState, StreamGRU, StreamLSTM
-from .state import batch_axes, flatten_state, select_state, unflatten_state
+from .state import batch_axes, flatten_state, select_state, state_zeros, unflatten_state
 from .stft import ISTFT, STFT, ISTFTState, STFTState
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "LevelState",
     "batch_axes",
     "select_state",
+    "state_zeros",
 ]

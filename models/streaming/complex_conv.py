@@ -67,6 +67,5 @@ class ComplexCausalConv2d(CausalTimeConv):
         self.conv = _ComplexKernel(cin, cout, kernel, dilation, stride_f, pad_f)
         self.out_freq = (in_freq + 2 * pad_f - df * (kf - 1) - 1) // stride_f + 1
 
-    def init_state(self, batch: int) -> ConvState | None:
-        w = self.conv.real.weight
-        return self._zeros((batch, 2 * self.cin, self.context, self.in_freq), w)
+    def init_state(self, batch: int, *, device=None, dtype=None) -> ConvState | None:
+        return self._zeros((batch, 2 * self.cin, self.context, self.in_freq), device, dtype)

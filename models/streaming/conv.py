@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .state import state_zeros
+
 
 @dataclass(frozen=True)
 class ConvState:
@@ -44,10 +46,10 @@ class CausalTimeConv(nn.Module):
         past = x if x.shape[2] == self.context else full[:, :, -self.context :]
         return self.conv(full), ConvState(past)
 
-    def _zeros(self, shape: tuple[int, ...], like: torch.Tensor) -> ConvState | None:
+    def _zeros(self, shape: tuple[int, ...], device=None, dtype=None) -> ConvState | None:
         if self.context == 0:
             return None
-        return ConvState(torch.zeros(shape, dtype=like.dtype, device=like.device))
+        return ConvState(state_zeros(shape, self, device, dtype))
 
 
 class CausalConv1d(CausalTimeConv):
@@ -60,9 +62,8 @@ class CausalConv1d(CausalTimeConv):
         self.context = (kernel - 1) * dilation
         self.conv = nn.Conv1d(cin, cout, kernel, dilation=dilation, groups=groups, bias=bias)
 
-    def init_state(self, batch: int) -> ConvState | None:
-        w = self.conv.weight
-        return self._zeros((batch, self.conv.in_channels, self.context), w)
+    def init_state(self, batch: int, *, device=None, dtype=None) -> ConvState | None:
+        return self._zeros((batch, self.conv.in_channels, self.context), device, dtype)
 
 
 class CausalConv2d(CausalTimeConv):
@@ -101,6 +102,5 @@ class CausalConv2d(CausalTimeConv):
         )
         self.out_freq = (in_freq + 2 * pad_f - df * (kf - 1) - 1) // stride_f + 1
 
-    def init_state(self, batch: int) -> ConvState | None:
-        w = self.conv.weight
-        return self._zeros((batch, self.conv.in_channels, self.context, self.in_freq), w)
+    def init_state(self, batch: int, *, device=None, dtype=None) -> ConvState | None:
+        return self._zeros((batch, self.conv.in_channels, self.context, self.in_freq), device, dtype)

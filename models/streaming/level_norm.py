@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .state import state_zeros
+
 
 @dataclass(frozen=True)
 class LevelState:
@@ -39,12 +41,12 @@ class LevelNorm(nn.Module):
         self.alpha = math.exp(-frame_seconds / tau_seconds)
         self.floor, self.eps = floor, eps
 
-    def init_state(self, batch: int) -> LevelState:
-        z = torch.zeros(batch, 1, 1, 1)
+    def init_state(self, batch: int, *, device=None, dtype=None) -> LevelState:
+        z = state_zeros((batch, 1, 1, 1), self, device, dtype)
         return LevelState(z, z.clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.step(x, self.init_state(x.shape[0]))[0]
+        return self.step(x, self.init_state(x.shape[0], device=x.device, dtype=x.dtype))[0]
 
     def step(self, x: torch.Tensor, state: LevelState) -> tuple[torch.Tensor, LevelState]:
         """x (B, C, Tc, F) new frames -> (normalised (B, C, Tc, F), next state)."""

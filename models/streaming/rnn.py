@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .state import state_zeros
+
 
 @dataclass(frozen=True)
 class GRUState:
@@ -33,10 +35,9 @@ class StreamGRU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.rnn(x)[0]
 
-    def init_state(self, batch: int) -> GRUState:
+    def init_state(self, batch: int, *, device=None, dtype=None) -> GRUState:
         r = self.rnn
-        w = r.weight_ih_l0
-        return GRUState(torch.zeros(r.num_layers, batch, r.hidden_size, dtype=w.dtype, device=w.device))
+        return GRUState(state_zeros((r.num_layers, batch, r.hidden_size), self, device, dtype))
 
     def step(self, x: torch.Tensor, state: GRUState) -> tuple[torch.Tensor, GRUState]:
         """x: (B, Tc, D) -> (B, Tc, H), next state."""
@@ -54,10 +55,9 @@ class StreamLSTM(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.rnn(x)[0]
 
-    def init_state(self, batch: int) -> LSTMState:
+    def init_state(self, batch: int, *, device=None, dtype=None) -> LSTMState:
         r = self.rnn
-        w = r.weight_ih_l0
-        z = torch.zeros(r.num_layers, batch, r.hidden_size, dtype=w.dtype, device=w.device)
+        z = state_zeros((r.num_layers, batch, r.hidden_size), self, device, dtype)
         return LSTMState(z, z.clone())
 
     def step(self, x: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:

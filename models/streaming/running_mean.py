@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .state import state_zeros
+
 
 @dataclass(frozen=True)
 class MeanState:
@@ -43,10 +45,10 @@ class RunningMean(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._pool(F.pad(x, (0, 0, self.frames - 1, 0)))
 
-    def init_state(self, batch: int) -> MeanState | None:
+    def init_state(self, batch: int, *, device=None, dtype=None) -> MeanState | None:
         if self.frames == 1:
             return None
-        return MeanState(torch.zeros(batch, self.channels, self.frames - 1, self.freq))
+        return MeanState(state_zeros((batch, self.channels, self.frames - 1, self.freq), self, device, dtype))
 
     def step(self, x: torch.Tensor, state: MeanState | None) -> tuple[torch.Tensor, MeanState | None]:
         """x (B, C, Tc, F) new frames -> (B, C, Tc, F), next state."""

@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any, Iterator
 
 import torch
+from torch import nn
 
 
 def flatten_state(state: Any, prefix: str = "") -> list[tuple[str, torch.Tensor]]:
@@ -72,3 +73,13 @@ def select_state(keep_new: torch.Tensor, new: Any, old: Any, axes: list[int]) ->
         shape[axis] = -1
         picked.append(torch.where(keep_new.reshape(shape) > 0, a, b))
     return unflatten_state(new, picked)
+
+
+def state_zeros(shape: tuple[int, ...], module: nn.Module, device=None, dtype=None) -> torch.Tensor:
+    """A zero state tensor of `shape` on `device` with `dtype`; each defaults to that of the
+    module's first parameter or buffer (CPU float32 when it has neither). Every layer's
+    `init_state(batch, *, device=None, dtype=None)` makes its tensors with this."""
+    ref = next(iter([*module.parameters(), *module.buffers()]), None)
+    if ref is not None:
+        device, dtype = device or ref.device, dtype or ref.dtype
+    return torch.zeros(shape, device=device, dtype=dtype)

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .state import state_zeros
+
 
 def make_window(kind: str, length: int) -> torch.Tensor:
     """Periodic window of `length` samples: 'hann', 'sqrt_hann' or 'hamming'."""
@@ -81,8 +83,8 @@ class STFT(nn.Module):
         n = (wav.shape[-1] // self.hop) * self.hop
         return self._frames(F.pad(wav[..., :n], (self.win - self.hop, 0)))
 
-    def init_state(self, batch: int) -> STFTState:
-        return STFTState(torch.zeros(batch, self.win - self.hop, device=self.basis.device))
+    def init_state(self, batch: int, *, device=None, dtype=None) -> STFTState:
+        return STFTState(state_zeros((batch, self.win - self.hop), self, device, dtype))
 
     def step(self, chunk: torch.Tensor, state: STFTState) -> tuple[torch.Tensor, STFTState]:
         """chunk (B, k*H) -> spec (B, 2, k, F), next state."""
@@ -108,8 +110,8 @@ class ISTFT(nn.Module):
         t = spec.shape[2]
         return self._overlap_add(spec)[:, : t * self.hop]
 
-    def init_state(self, batch: int) -> ISTFTState:
-        return ISTFTState(torch.zeros(batch, self.win - self.hop, device=self.basis.device))
+    def init_state(self, batch: int, *, device=None, dtype=None) -> ISTFTState:
+        return ISTFTState(state_zeros((batch, self.win - self.hop), self, device, dtype))
 
     def step(self, spec: torch.Tensor, state: ISTFTState) -> tuple[torch.Tensor, ISTFTState]:
         """spec (B, 2, k, F) -> wav (B, k*H), next state."""
