@@ -35,6 +35,7 @@ from .streaming import (
     STFTState,
     batch_axes,
     select_state,
+    state_placement,
 )
 
 _EPS = 1e-12
@@ -158,10 +159,7 @@ class SpectralEnhancer(nn.Module):
         """The whole state tree for `batch` streams, every tensor on `device` with `dtype`
         (default: those of the model's parameters, so a model moved to a GPU or cast to
         float64 streams with matching states)."""
-        ref = next(self.parameters(), None)
-        if ref is not None:
-            device, dtype = device or ref.device, dtype or ref.dtype
-        at = {"device": device, "dtype": dtype}
+        at = state_placement(self, device, dtype)
         started = torch.zeros(batch, **at) if self.cfg.lead_gate else None
         net = self.net_init_state(batch, **at)
         return EnhancerState(

@@ -13,7 +13,14 @@ from .level_norm import LevelNorm, LevelState
 from .norm import FrameNorm
 from .running_mean import MeanState, RunningMean
 from .rnn import GRUState, LSTMState, StreamGRU, StreamLSTM
-from .state import batch_axes, flatten_state, select_state, state_zeros, unflatten_state
+from .state import (
+    batch_axes,
+    flatten_state,
+    select_state,
+    state_placement,
+    state_zeros,
+    unflatten_state,
+)
 from .stft import ISTFT, STFT, ISTFTState, STFTState
 
 __all__ = [
@@ -39,5 +46,6 @@ __all__ = [
     "LevelState",
     "batch_axes",
     "select_state",
+    "state_placement",
     "state_zeros",
 ]

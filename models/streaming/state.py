@@ -7,6 +7,7 @@ dataclass field order, so it is stable and matches between export and runtime.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any, Iterator
 
 import torch
@@ -75,11 +76,17 @@ def select_state(keep_new: torch.Tensor, new: Any, old: Any, axes: list[int]) ->
     return unflatten_state(new, picked)
 
 
-def state_zeros(shape: tuple[int, ...], module: nn.Module, device=None, dtype=None) -> torch.Tensor:
-    """A zero state tensor of `shape` on `device` with `dtype`; each defaults to that of the
-    module's first parameter or buffer (CPU float32 when it has neither). Every layer's
-    `init_state(batch, *, device=None, dtype=None)` makes its tensors with this."""
-    ref = next(iter([*module.parameters(), *module.buffers()]), None)
+def state_placement(module: nn.Module, device=None, dtype=None) -> dict:
+    """{"device": ..., "dtype": ...} for a module's state tensors: the arguments, each
+    defaulting to that of the module's first parameter or buffer (None, i.e. CPU float32, when
+    it has neither)."""
+    ref = next(itertools.chain(module.parameters(), module.buffers()), None)
     if ref is not None:
         device, dtype = device or ref.device, dtype or ref.dtype
-    return torch.zeros(shape, device=device, dtype=dtype)
+    return {"device": device, "dtype": dtype}
+
+
+def state_zeros(shape: tuple[int, ...], module: nn.Module, device=None, dtype=None) -> torch.Tensor:
+    """A zero state tensor of `shape` placed by `state_placement`. Every layer's
+    `init_state(batch, *, device=None, dtype=None)` makes its tensors with this."""
+    return torch.zeros(shape, **state_placement(module, device, dtype))
