@@ -85,13 +85,9 @@ class Trainer:
         progress: bool = True,
         strategy_cfg=None,
     ):
-        self.scfg = (
-            strategy_cfg
-            if strategy_cfg is not None
-            else self.strategy_config()
-            if self.strategy_config
-            else None
-        )
+        if strategy_cfg is None and self.strategy_config is not None:
+            strategy_cfg = self.strategy_config()
+        self.scfg = strategy_cfg
         cfg = self.prepare(cfg)
         self.name, self.cfg, self.out_dir, self.progress = name, cfg, Path(out_dir), progress
         self.rank, self.world = _dist()
