@@ -45,12 +45,12 @@ def run_eval(
 
     report = evaluate_pairs(pairs, enhance, sr=sr, with_dnsmos=dnsmos)
     if spectrograms is not None:
-        from .evaluate import read_f64
+        from .evaluate import read_pair
 
         spectrograms.mkdir(parents=True, exist_ok=True)
         for (noisy, clean), y in zip(pairs, outputs):
-            x, s = read_f64(noisy, sr), read_f64(clean, sr)
-            n = min(x.size, s.size, y.size)
+            _, x, s = read_pair(noisy, clean, sr)
+            n = min(x.size, y.size)
             save_spectrograms(x[:n], y[:n], s[:n], sr, str(spectrograms / (Path(noisy).stem + ".png")))
     return report
 

@@ -11,7 +11,6 @@ from typing import Callable
 
 import numpy as np
 
-from streamse.audio_io import read_audio as _read
 
 from streamse.quality.evaluate import EvalReport, evaluate
 from streamse.quality.evaluate import read_pair as _read_pair
@@ -30,11 +29,6 @@ METRIC_LABELS = {
     "dnsmos_ovrl": "DNSMOS OVRL",
     "dnsmos_p808": "DNSMOS P.808",
 }
-
-
-def read_f64(path: str, sr: int) -> np.ndarray:
-    """float64 mono (samples,) at `sr` Hz: `streamse.audio_io.read_audio` (downmix, resample)."""
-    return _read(path, sr)[0].astype(np.float64)
 
 
 def evaluate_pairs(
