@@ -72,9 +72,8 @@ def _violations(folder: str, rel: str, source: str) -> list[str]:
 
 
 def test_imports_follow_the_layers():
-    from pathlib import Path
+    from bundled import ROOT as root
 
-    root = Path(__file__).resolve().parents[1]
     bad = []
     for folder in LAYER_RULES:
         for path in sorted((root / folder).rglob("*.py")):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-TESTS = ROOT / "tests"
+from bundled import ROOT, TESTS
+
 TOP = ("streamse", "models", "export", "bench")
 PROJECT_WIDE = {"test_layering.py", "test_layout.py", "test_lint.py", "test_packaging.py"}
 NOT_PACKAGES = {"assets", "data", "__pycache__"}

@@ -6,24 +6,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bundled import ROOT
+
+
+def _ruff(*args: str) -> subprocess.CompletedProcess:
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    cmd = [ruff, *args, "--no-cache", str(ROOT)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
 def test_ruff_passes():
-    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    r = subprocess.run(
-        [ruff, "check", "--no-cache", str(ROOT)], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
+    r = _ruff("check")
     assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_ruff_format_leaves_the_tree_unchanged():
-    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    r = subprocess.run(
-        [ruff, "format", "--check", "--no-cache", str(ROOT)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+    r = _ruff("format", "--check")
     assert r.returncode == 0, r.stdout + r.stderr

@@ -5,9 +5,8 @@ test install still passes. This test compares the list with the tree."""
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bundled import ROOT
 
 
 def test_every_package_folder_is_listed_in_pyproject():

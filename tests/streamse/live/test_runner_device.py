@@ -11,10 +11,9 @@ import pytest
 import soundfile as sf
 
 from fakes import FirStreamer
-from bundled import ROOT
+from bundled import DATA, ROOT
 import live_process
 
-DATA = ROOT / "tests" / "data"
 CRN = ROOT / "streamse" / "assets" / "crn" / "crn.onnx"
 
 
