@@ -15,7 +15,7 @@ of the seed's complex decoder stage; each head is a real 1x1 conv over [real | i
 
 Signal path per hop: Xc (B, 2, T, 257) -> drop DC -> 1x1 conv -> 6 x (TBEncoderStage, F/2)
 -> [stage 1: BottleneckFusion with the teacher embedding] -> DenseBlock = latent (B, out, T, 4)
--> mask branch, map branch -> average -> zero DC -> (B, 2, T, 257).
+-> mask branch, map branch -> mean or sum (`combine`) -> zero DC -> (B, 2, T, 257).
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ from .nested_unet import NestedUNet, NestedUNetConfig
 from .cnunet_blocks import DenseState, SubPixelConv, forward_or_step, states
 from .cnunet_tb_blocks import BottleneckFusion, GateConfig, TBDecoderStage, TBEncoderStage, polar_mask
 from .spectral import SpectralEnhancer, compress, decompress
+
+
+COMBINE = {"mean": 0.5, "sum": 1.0}  # weight of each branch's linear-domain spectrum
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,13 @@ class CNUNetTBConfig(NestedUNetConfig):
     dense_layers: int = 6
     gate_kernel: int = 17
     embed_dim: int = 0
+    combine: str = "mean"
+    mask_power: float = 1.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.combine not in COMBINE:
+            raise ValueError(f"combine must be one of {sorted(COMBINE)}, not {self.combine!r}")
 
 
 @dataclass(frozen=True)
@@ -168,12 +178,13 @@ class CNUNetTB(NestedUNet):
     def combine(self, xc: torch.Tensor, m: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """Noisy xc (B, 2, T, 257), mask-branch m and map-branch s (B, 2, T, 256) -> the
         compressed estimate (B, 2, T, 257), DC bin zero. A hook of the streaming form too."""
-        return F.pad(self._average(polar_mask(xc[..., 1:], m), s), (1, 0))
+        return F.pad(self._average(polar_mask(xc[..., 1:], m, self.cfg.mask_power), s), (1, 0))
 
     def _average(self, masked: torch.Tensor, mapped: torch.Tensor) -> torch.Tensor:
-        """Mean of the two branches in the linear (decompressed) domain, re-compressed."""
-        p = self.cfg.compress
-        return compress(0.5 * (decompress(masked, p) + decompress(mapped, p)), p)
+        """The two branches weighted (`CNUNetTBConfig.combine`) and added in the linear
+        (decompressed) domain, re-compressed."""
+        p, w = self.cfg.compress, COMBINE[self.cfg.combine]
+        return compress(w * (decompress(masked, p) + decompress(mapped, p)), p)
 
     def estimate_with_latent(self, wav: torch.Tensor, emb: torch.Tensor | None = None):
         """Training: wav (B, N), emb (B, T, D) -> (compressed estimate (B, 2, T, 257),

@@ -113,10 +113,12 @@ def complex_mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cat([ar * br - ai * bi, ar * bi + ai * br], dim=1)
 
 
-def polar_mask(xc: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """Bounded polar mask: tanh(|M|) |Xc| e^{j(angle Xc + angle M)}; both (B, 2, T, F)."""
+def polar_mask(xc: torch.Tensor, m: torch.Tensor, power: float = 1.0) -> torch.Tensor:
+    """Bounded polar mask: tanh(|M|)^power |Xc| e^{j(angle Xc + angle M)}; both (B, 2, T, F).
+    power < 1 softens every attenuation (a calibration, like the crn's `mask_power`)."""
     mag = torch.sqrt(m.pow(2).sum(dim=1, keepdim=True) + _EPS)  # (B, 1, T, F)
-    return complex_mul(xc, m * (torch.tanh(mag) / mag))
+    gain = torch.tanh(mag) if power == 1.0 else torch.tanh(mag).pow(power)
+    return complex_mul(xc, m * (gain / mag))
 
 
 class BottleneckFusion(nn.Module):

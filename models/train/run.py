@@ -59,6 +59,6 @@ def train(
         scfg = dataclasses.replace(scfg, **overrides)
     trainer = trainer_cls(model, cfg, Path(out), Path(resume) if resume else None, strategy_cfg=scfg)
     if init and not resume:
-        init_weights(trainer.model, trainer.family, init)
+        init_weights(trainer.model, trainer.family, init, cfg.model)
     scores = trainer.fit()
     return {"model": model, "strategy": strategy, "step": trainer.step, "out": out, **scores}

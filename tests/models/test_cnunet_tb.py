@@ -11,6 +11,7 @@ import torch
 from streamse.export.onnx_export import check_onnx, export_onnx
 from streamse.models.cnunet_tb import CNUNetTBConfig
 from streamse.models.cnunet_tb_blocks import CausalCTFA, GateConfig, polar_mask
+from streamse.models.spectral import decompress
 from streamse.models.macs import macs_per_second
 from streamse.models.registry import build_by_name
 from streamse.runtime import OnnxStreamer
@@ -48,8 +49,52 @@ def test_polar_mask_is_bounded():
     assert ratio.max() <= 1.0 + 1e-6
 
 
-def test_onnx_hop_graph_matches_pytorch(tmp_path, noisy_clean):
-    model = tiny_tb(seed=5)
+def test_a_softer_mask_power_attenuates_less_and_stays_bounded():
+    xc, m = torch.randn(2, 2, 5, 7), 3 * torch.randn(2, 2, 5, 7)
+    hard, soft = (polar_mask(xc, m, p).norm(dim=1) / xc.norm(dim=1) for p in (1.0, 0.5))
+    torch.testing.assert_close(polar_mask(xc, m, 1.0), polar_mask(xc, m))
+    assert (soft >= hard - 1e-6).all() and (soft > hard + 1e-3).any() and soft.max() <= 1.0 + 1e-6
+    torch.testing.assert_close(soft, hard.sqrt())  # the gain tanh|M| to the power 0.5
+
+
+def _branches(model, xc):
+    """The compressed estimate and the two branch outputs of an offline pass."""
+    with torch.no_grad():
+        h, skips, feats, _ = model.encode(xc, None)
+        latent = model.bottleneck(h)
+        m = model.mask_branch.decode(latent, skips, feats, None)[0]
+        s = model.map_branch.decode(latent, skips, feats, None)[0]
+        return model.net_forward(xc), m, s
+
+
+def test_combine_mean_halves_a_dead_mapping_branch_and_sum_does_not(noisy_clean):
+    """With the mapping branch silenced (its head zero: what training left in the shipped
+    weights, -26..-65 dB), 'mean' is the masked spectrum at -6 dB and 'sum' the masked spectrum
+    itself; with a live branch, 'sum' is twice 'mean' in the linear domain."""
+    x = torch.from_numpy(noisy_clean[0][:8000])[None]
+    mean, total = tiny_tb(seed=4), tiny_tb(seed=4, combine="sum")
+    xc = mean.analyse(x)
+    p = mean.cfg.compress
+    lin = lambda z: decompress(z, p)[..., 1:]  # noqa: E731
+    torch.testing.assert_close(
+        lin(total.net_forward(xc)), 2 * lin(mean.net_forward(xc)), rtol=1e-4, atol=1e-6
+    )
+    for model in (mean, total):
+        with torch.no_grad():
+            model.map_branch.head.weight.zero_()
+            model.map_branch.head.bias.zero_()
+    y_mean, m, s = _branches(mean, xc)
+    assert float(s.abs().max()) == 0.0
+    masked = decompress(polar_mask(xc[..., 1:], m), p)
+    torch.testing.assert_close(lin(y_mean), 0.5 * masked, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(lin(total.net_forward(xc)), masked, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="combine must be one of"):
+        CNUNetTBConfig(combine="max")
+
+
+@pytest.mark.parametrize("overrides", [{}, {"combine": "sum", "mask_power": 0.6}], ids=["seed", "sum-power"])
+def test_onnx_hop_graph_matches_pytorch(tmp_path, noisy_clean, overrides):
+    model = tiny_tb(seed=5, **overrides)
     path = tmp_path / "tiny_tb.onnx"
     meta = export_onnx(model, "tiny-tb", "cnunet-tb", path)
     assert meta.params == sum(p.numel() for p in model.parameters())

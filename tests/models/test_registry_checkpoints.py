@@ -3,11 +3,20 @@ error naming what was being read (load, --init, resume)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from streamse.errors import StreamseError
-from streamse.models.registry import build_by_name, checkpoint_dict, load_checkpoint, read_checkpoint
+from streamse.models.registry import (
+    build,
+    build_by_name,
+    checkpoint_dict,
+    config_from_dict,
+    load_checkpoint,
+    read_checkpoint,
+)
 from streamse.models.train.strategies.base import init_weights
 
 
@@ -26,6 +35,19 @@ def test_a_good_checkpoint_round_trips(saved):
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
     assert init_weights(build_by_name("crn-s"), "crn", path) == 7
+
+
+def test_init_accepts_the_runs_own_model_table_and_nothing_else(saved):
+    """A fine-tune may change what its [model] table names (here an inference-time field);
+    the checkpoint's config with those changes must be the run's config."""
+    model, path = saved
+    softer = build("crn", config_from_dict("crn", {**dataclasses.asdict(model.cfg), "mask_power": 0.8}))
+    assert init_weights(softer, "crn", path, {"mask_power": 0.8}) == 7
+    torch.testing.assert_close(softer.state_dict(), model.state_dict())
+    with pytest.raises(StreamseError, match="model config differs"):
+        init_weights(softer, "crn", path)
+    with pytest.raises(StreamseError, match="model config differs"):
+        init_weights(softer, "crn", path, {"mask_power": 0.7})
 
 
 def test_every_bad_checkpoint_is_a_clear_error(saved, tmp_path):

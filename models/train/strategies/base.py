@@ -36,14 +36,16 @@ def split_config(tables: dict, table: str, cls: type | None) -> tuple[TrainConfi
         raise StreamseError(f"[{table}]: {exc}") from None
 
 
-def init_weights(model: nn.Module, family: str, path: str | Path) -> int:
+def init_weights(model: nn.Module, family: str, path: str | Path, overrides: dict | None = None) -> int:
     """Load the model weights of checkpoint `path` into `model` (adaptation start point).
 
-    Accepts slim checkpoints (no optimizer). The family and config must match this run's
-    model. Returns the checkpoint's step (0 when it does not say)."""
+    Accepts slim checkpoints (no optimizer). The family must match, and the checkpoint's
+    config with `overrides` (the run's [model] table: a deliberate change such as a CNUNet-TB
+    `combine`) applied must equal this run's model config. Returns the checkpoint's step (0
+    when it does not say)."""
     ckpt = read_checkpoint(path, family, "--init checkpoint")
     ours = config_from_dict(family, dataclasses.asdict(model.cfg))  # TOML lists -> tuples
-    if config_from_dict(family, ckpt["config"]) != ours:
+    if config_from_dict(family, {**ckpt["config"], **(overrides or {})}) != ours:
         raise StreamseError(f"{path}: model config differs from this run's (--model / [model])")
     model.load_state_dict(ckpt["state_dict"])
     return int(ckpt.get("step", 0))
