@@ -54,7 +54,12 @@ def make_session(
     batch: fix the graph's symbolic "batch" axis (a single stream: 1). With every shape known,
     onnxruntime folds the graph's shape arithmetic away at load: about half of the nested
     U-Nets' hop-graph nodes, the dispatch of which dominates their step time on a CPU.
-    profile_prefix: write onnxruntime's per-node profile there (benchmarks only)."""
+    profile_prefix: write onnxruntime's per-node profile there (benchmarks only).
+
+    A single stream (batch 1) runs at optimisation level EXTENDED, everything else at ALL:
+    ALL adds the NCHWc layout rewrites, whose reorders cost more than they save on one frame
+    (one core here, interleaved, I/O-bound hops: cnunet-tb-ts p50 6.5 -> 5.5 ms, cnunet 6.6 ->
+    5.9 ms, crn unchanged at 0.23 ms) but pay off at batch 16 (cnunet-tb-ts 36.5 -> 33.7 ms)."""
     import onnxruntime as ort
 
     if provider not in PROVIDERS:
@@ -71,6 +76,8 @@ def make_session(
     opts.log_severity_level = 3
     if batch is not None:
         opts.add_free_dimension_override_by_name("batch", batch)
+    if batch == 1:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     if profile_prefix is not None:
         opts.enable_profiling, opts.profile_file_prefix = True, profile_prefix
     try:
