@@ -47,6 +47,15 @@ class CNUNetTBConfig(NestedUNetConfig):
     (receptive field 64 frames). gate_kernel / attn_frames: the attention's causal time taps
     and moving-average length, in frames. embed_dim: width of a stage-1 teacher embedding fused
     at the bottleneck; 0 (stage 2, inference, export) builds no fusion layer.
+
+    combine: how the two branch spectra make the output, in the linear domain: 'mean' (the
+    seed's mean of the two waveforms) or 'sum' (the mapping branch adds to the masked
+    spectrum). The mapping branch predicts a compressed spectrum, so its gradient through the
+    decompression is 5|s|^4 (compression 0.2): once its output is small it recovers slowly
+    (trained weights: -65 dB, then -26 dB after 3,000 more steps), and a near-silent mapping
+    branch under 'mean' halves the output (-6 dB); docs/cnunet-tb-ts.md has the measurement.
+    mask_power: the masking branch's gain tanh(|M|) is raised to this power (1 = as trained);
+    below 1 it softens every attenuation, as the crn's `mask_power` does.
     """
 
     win: int = 512
