@@ -71,7 +71,10 @@ def config_from_dict(family: str, data: dict) -> Any:
     unknown = set(data) - names
     if unknown:
         raise StreamseError(f"config has unknown fields for {family}: {sorted(unknown)}")
-    return cls(**tuplify_table(data))
+    try:
+        return cls(**tuplify_table(data))
+    except (TypeError, ValueError) as exc:  # a field's own check (e.g. --set combine=max)
+        raise StreamseError(f"invalid {family} config: {exc}") from None
 
 
 def build(family: str, cfg: Any) -> nn.Module:

@@ -50,6 +50,12 @@ def test_init_accepts_the_runs_own_model_table_and_nothing_else(saved):
         init_weights(softer, "crn", path, {"mask_power": 0.7})
 
 
+def test_a_config_value_its_field_refuses_is_a_one_line_error():
+    tb = dataclasses.asdict(build_by_name("cnunet-tb-ts").cfg)
+    with pytest.raises(StreamseError, match="invalid cnunet-tb config: combine must be one of"):
+        config_from_dict("cnunet-tb", {**tb, "combine": "max"})
+
+
 def test_every_bad_checkpoint_is_a_clear_error(saved, tmp_path):
     _, path = saved
     with pytest.raises(StreamseError, match="--init checkpoint not found"):
