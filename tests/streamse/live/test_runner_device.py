@@ -154,3 +154,16 @@ def test_cli_live_stops_cleanly_on_ctrl_c(need_jack, sig):
     m = re.search(r"ran ([\d.]+) s: (\d+) callbacks", err)
     assert m and float(m.group(1)) < 30 and int(m.group(2)) > 50, err
     assert "samples at 16000 Hz" in err, err
+
+
+def test_the_start_up_probe_reads_the_speed_of_the_run(need_jack):
+    """`streamse live --model cnunet-tb-ts` at the defaults (48 kHz, 480-frame blocks) on the
+    virtual card: the RTF probed at start-up (which sets the compute margin) is within a third
+    of the RTF the run then has (it used to read 0.30-0.42 against 0.56-0.61), and the delay
+    measured in the capture is the one reported."""
+    from streamse.bench.e2e import e2e_run
+    from streamse.runtime import load_streamer
+
+    r = e2e_run(load_streamer("cnunet-tb-ts"), 48000, 480, 10.0)
+    assert 0.75 < r["probe_rtf"] / r["rtf"] < 1.33, (r["probe_rtf"], r["rtf"])
+    assert r["measured_delay_samples"] == round(r["latency_samples"])
