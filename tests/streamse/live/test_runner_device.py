@@ -160,10 +160,13 @@ def test_the_start_up_probe_reads_the_speed_of_the_run(need_jack):
     """`streamse live --model cnunet-tb-ts` at the defaults (48 kHz, 480-frame blocks) on the
     virtual card: the RTF probed at start-up (which sets the compute margin) is within a third
     of the RTF the run then has (it used to read 0.30-0.42 against 0.56-0.61), and the delay
-    measured in the capture is the one reported."""
+    measured in the capture is the one reported (or, after a late hop raised it, an earlier
+    reported one)."""
     from streamse.bench.e2e import e2e_run
     from streamse.runtime import load_streamer
 
     r = e2e_run(load_streamer("cnunet-tb-ts"), 48000, 480, 10.0)
     assert 0.75 < r["probe_rtf"] / r["rtf"] < 1.33, (r["probe_rtf"], r["rtf"])
-    assert r["measured_delay_samples"] == round(r["latency_samples"])
+    hop = 256 * 48000 // 16000  # a worker late under load raises the delay a hop at a time
+    final = round(r["latency_samples"])
+    assert r["measured_delay_samples"] in {final - hop * k for k in range(r["delay_growths"] + 1)}
