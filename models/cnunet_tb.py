@@ -187,9 +187,9 @@ class CNUNetTB(NestedUNet):
     def combine(self, xc: torch.Tensor, m: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """Noisy xc (B, 2, T, 257), mask-branch m and map-branch s (B, 2, T, 256) -> the
         compressed estimate (B, 2, T, 257), DC bin zero. A hook of the streaming form too."""
-        return F.pad(self._average(polar_mask(xc[..., 1:], m, self.cfg.mask_power), s), (1, 0))
+        return F.pad(self._join(polar_mask(xc[..., 1:], m, self.cfg.mask_power), s), (1, 0))
 
-    def _average(self, masked: torch.Tensor, mapped: torch.Tensor) -> torch.Tensor:
+    def _join(self, masked: torch.Tensor, mapped: torch.Tensor) -> torch.Tensor:
         """The two branches weighted (`CNUNetTBConfig.combine`) and added in the linear
         (decompressed) domain, re-compressed."""
         p, w = self.cfg.compress, COMBINE[self.cfg.combine]
