@@ -165,8 +165,9 @@ def test_the_start_up_probe_reads_the_speed_of_the_run(need_jack):
     from streamse.bench.e2e import e2e_run
     from streamse.runtime import load_streamer
 
-    r = e2e_run(load_streamer("cnunet-tb-ts"), 48000, 480, 10.0)
+    streamer = load_streamer("cnunet-tb-ts")
+    r = e2e_run(streamer, 48000, 480, 10.0)
     assert 0.75 < r["probe_rtf"] / r["rtf"] < 1.33, (r["probe_rtf"], r["rtf"])
-    hop = 256 * 48000 // 16000  # a worker late under load raises the delay a hop at a time
+    hop = streamer.hop * 48000 // streamer.sample_rate  # a late hop raises the delay by one
     final = round(r["latency_samples"])
     assert r["measured_delay_samples"] in {final - hop * k for k in range(r["delay_growths"] + 1)}
