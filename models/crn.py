@@ -53,6 +53,10 @@ class CRNConfig(SpectralConfig):
     state alone cannot follow harmonics; with head_skip the head's first layer also gets the
     current frame's compressed magnitudes at full resolution (after input_norm), a skip
     connection around the encoder and GRU.
+    decoder: a per-frame frequency decoder (`MaskDecoder`) mirrors the encoder with transposed
+    convolutions and skip connections from every encoder layer and from the normalised input,
+    and adds its output to the head's mask logits. Its last layer starts at zero, so a
+    checkpoint trained without it can be fine-tuned with it from exactly its own output.
     """
 
     channels: tuple[int, ...] = (16, 32, 32)
@@ -69,6 +73,7 @@ class CRNConfig(SpectralConfig):
     enc_norm: str = "frame"
     head_skip: bool = False  # the mask head also sees the frame's own (normalised) magnitudes
     mask_power: float = 1.0  # 'crm': |mask| -> |mask|^mask_power where |mask| < 1
+    decoder: bool = False  # a per-frame U-Net decoder adds a full-resolution mask correction
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,51 @@ class _EncoderLayer(nn.Module):
         return self.act(self.norm(y)), state
 
 
+class MaskDecoder(nn.Module):
+    """Per-frame U-Net decoder over frequency (no state: time kernel 1).
+
+    h (B, T, H) -> linear -> (B, C_L, T, F_L); then for each encoder layer i from the last:
+    concatenate its output (B, C_i, T, F_i), transposed conv stride `stride_f` up to F_{i-1}
+    bins, PReLU; finally concatenate the normalised input (B, 2, T, F_0) and a (1, 3) conv to
+    (B, 2, T, F_0) mask-logit corrections, initialised to zero.
+    freqs = [F_0, F_1, ..., F_L]: bins at the input and after every encoder layer.
+    """
+
+    def __init__(self, hidden: int, channels: tuple[int, ...], freqs: list[int], kf: int, stride_f: int):
+        super().__init__()
+        self.shape = (channels[-1], freqs[-1])
+        self.proj = nn.Linear(hidden, channels[-1] * freqs[-1])
+        pad = (kf - 1) // 2
+        ups, acts = [], []
+        for i in reversed(range(len(channels))):
+            cout = channels[max(i - 1, 0)]
+            extra = freqs[i] - ((freqs[i + 1] - 1) * stride_f - 2 * pad + kf)
+            if not 0 <= extra < stride_f:
+                raise ValueError(f"decoder cannot map {freqs[i + 1]} bins back to {freqs[i]}")
+            ups.append(
+                nn.ConvTranspose2d(
+                    2 * channels[i],
+                    cout,
+                    (1, kf),
+                    stride=(1, stride_f),
+                    padding=(0, pad),
+                    output_padding=(0, extra),
+                )
+            )
+            acts.append(nn.PReLU(cout))
+        self.ups, self.acts = nn.ModuleList(ups), nn.ModuleList(acts)
+        self.out = nn.Conv2d(channels[0] + 2, 2, (1, 3), padding=(0, 1))
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, h: torch.Tensor, skips: list[torch.Tensor], xn: torch.Tensor) -> torch.Tensor:
+        b, t, _ = h.shape
+        y = self.proj(h).reshape(b, t, *self.shape).transpose(1, 2)  # (B, C_L, T, F_L)
+        for up, act, skip in zip(self.ups, self.acts, reversed(skips)):
+            y = act(up(torch.cat([y, skip], dim=1)))
+        return self.out(torch.cat([y, xn], dim=1))  # (B, 2, T, F_0)
+
+
 class MaskCRN(SpectralEnhancer):
     def __init__(self, cfg: CRNConfig):
         super().__init__(cfg)
@@ -118,6 +168,10 @@ class MaskCRN(SpectralEnhancer):
             nn.Linear(cfg.fc_hidden, 2 * self.n_bins),
         )
         self._init_identity_mask()
+        freqs = [self.n_bins] + [layer.out_freq for layer in self.encoder]
+        self.decoder = None
+        if cfg.decoder:
+            self.decoder = MaskDecoder(cfg.rnn_hidden, cfg.channels, freqs, cfg.kernel[1], cfg.stride_f)
 
     def _init_identity_mask(self) -> None:
         """Start as (almost) the identity: real mask ~1, imaginary ~0, so training learns what
@@ -131,14 +185,20 @@ class MaskCRN(SpectralEnhancer):
             if self.cfg.mask == "elementwise":
                 last.bias[self.n_bins :] = torch.logit(torch.tensor(target))
 
-    def _apply_mask(self, xc: torch.Tensor, h: torch.Tensor, xn: torch.Tensor) -> torch.Tensor:
+    def _apply_mask(
+        self, xc: torch.Tensor, h: torch.Tensor, xn: torch.Tensor, skips: list[torch.Tensor]
+    ) -> torch.Tensor:
         """xc (B, 2, T, F) input, h (B, T, H) GRU output, xn (B, 2, T, F) the network's
-        (normalised) input -> masked (B, 2, T, F)."""
+        (normalised) input, skips the encoder layers' outputs (B, C_i, T, F_i) -> masked
+        (B, 2, T, F)."""
         b, _, t, f = xc.shape
+        g = h
         if self.cfg.head_skip:
             mag = torch.sqrt(xn.pow(2).sum(dim=1) + 1e-8)  # (B, T, F)
-            h = torch.cat([h, mag], dim=-1)
-        z = self.head(h).reshape(b, t, 2, f).transpose(1, 2)  # (B, 2, T, F)
+            g = torch.cat([h, mag], dim=-1)
+        z = self.head(g).reshape(b, t, 2, f).transpose(1, 2)  # (B, 2, T, F)
+        if self.decoder is not None:
+            z = z + self.decoder(h, skips, xn)
         if self.cfg.mask == "elementwise":
             return xc * torch.sigmoid(z)
         m = self.cfg.mask_max * (2.0 * torch.sigmoid(z) - 1.0)
@@ -160,9 +220,11 @@ class MaskCRN(SpectralEnhancer):
 
     def net_forward(self, xc: torch.Tensor) -> torch.Tensor:
         x = xn = xc if self.level is None else self.level(xc)
+        skips = []
         for layer in self.encoder:
             x = layer(x)  # (B, C, T, F')
-        return self._apply_mask(xc, self.rnn(self._flatten(x)), xn)
+            skips.append(x)
+        return self._apply_mask(xc, self.rnn(self._flatten(x)), xn, skips)
 
     def net_init_state(self, batch: int, *, device=None, dtype=None) -> CRNNetState:
         enc = tuple(layer.conv.init_state(batch, device=device, dtype=dtype) for layer in self.encoder)
@@ -173,9 +235,10 @@ class MaskCRN(SpectralEnhancer):
         x, enc, level = xc, [], None
         if self.level is not None:
             x, level = self.level.step(xc, state.level)
-        xn = x
+        xn, skips = x, []
         for layer, s in zip(self.encoder, state.enc):
             x, s = layer.step(x, s)
             enc.append(s)
+            skips.append(x)
         h, s_rnn = self.rnn.step(self._flatten(x), state.rnn)
-        return self._apply_mask(xc, h, xn), CRNNetState(tuple(enc), s_rnn, level)
+        return self._apply_mask(xc, h, xn, skips), CRNNetState(tuple(enc), s_rnn, level)

@@ -167,3 +167,54 @@ def _with_stochastic_tail(
     level = np.sqrt(np.mean(ref**2) / np.mean(decay_in_ref**2))
     tail = level * envelope * rng.standard_normal(t.size)
     return np.concatenate([early, tail])
+
+
+TONAL_KINDS = ("harmonic", "tones", "narrowband")
+
+
+def tonal_noise(n: int, sample_rate: int, rng: np.random.Generator, kind: str | None = None) -> np.ndarray:
+    """Unit-power tonal noise (n,) float64, of a random kind (or `kind`):
+
+    - 'harmonic': a buzz or hum, fundamental log-uniform in 40-500 Hz with 1-30 harmonics
+      below 6 kHz at levels falling 0-12 dB per octave (+-6 dB each), random phases;
+    - 'tones': 1-3 sinusoids, each log-uniform in 100-6000 Hz (whistles, beeps, test tones);
+    - 'narrowband': white noise through a resonator at 100-4000 Hz, Q 2-30 (whine, drone).
+
+    Every kind drifts slowly in frequency (up to +-2 %) and, half of the time, is amplitude
+    modulated (depth up to 0.8 at 0.5-8 Hz: alarms, warbles, rotating machines). Stationary
+    tones are what the real dev noises n57-n99 are and what training noise lacked: a model that
+    never saw one keeps a 250 Hz test tone as if it were a voice harmonic."""
+    from scipy.signal import lfilter
+
+    kind = kind or str(rng.choice(TONAL_KINDS))
+    t = np.arange(n) / sample_rate
+    depth = rng.uniform(0.0, 0.02)
+    drift = 1.0 + depth * np.sin(2 * np.pi * rng.uniform(0.05, 0.5) * t + rng.uniform(0, 6.3))
+    nyq = 0.45 * sample_rate
+    if kind == "harmonic":
+        f0 = float(np.exp(rng.uniform(np.log(40.0), np.log(500.0))))
+        phase = 2 * np.pi * f0 * np.cumsum(drift) / sample_rate
+        slope, x = rng.uniform(0.0, 12.0), np.zeros(n)
+        for k in range(1, int(rng.integers(1, 31)) + 1):
+            if k * f0 * 1.02 >= min(nyq, 6000.0):
+                break
+            amp = 10 ** ((-slope * np.log2(k) + rng.uniform(-6.0, 6.0)) / 20)
+            x += amp * np.sin(k * phase + rng.uniform(0, 2 * np.pi))
+    elif kind == "tones":
+        x = np.zeros(n)
+        for _ in range(int(rng.integers(1, 4))):
+            f = float(np.exp(rng.uniform(np.log(100.0), np.log(6000.0))))
+            x += 10 ** (rng.uniform(-10.0, 0.0) / 20) * np.sin(
+                2 * np.pi * f * np.cumsum(drift) / sample_rate + rng.uniform(0, 2 * np.pi)
+            )
+    elif kind == "narrowband":
+        f, q = float(np.exp(rng.uniform(np.log(100.0), np.log(4000.0)))), rng.uniform(2.0, 30.0)
+        r = np.exp(-np.pi * f / q / sample_rate)  # pole radius for bandwidth f / Q
+        a = [1.0, -2 * r * np.cos(2 * np.pi * f / sample_rate), r * r]
+        x = lfilter([1.0 - r], a, rng.standard_normal(n))
+    else:
+        raise ValueError(f"unknown tonal kind {kind!r}; choose one of {TONAL_KINDS}")
+    if rng.random() < 0.5:
+        depth = rng.uniform(0.0, 0.8)
+        x = x * (1.0 + depth * np.sin(2 * np.pi * rng.uniform(0.5, 8.0) * t + rng.uniform(0, 6.3)))
+    return scale_to_power(x, 1.0)

@@ -45,7 +45,7 @@ from .audio_pool import AudioPool
 class DataConfig:
     """Training-mixture recipe. Paths are relative to the working directory.
 
-    Probabilities are per item; babble and coloured noise replace the real noise clip.
+    Probabilities are per item; babble, coloured and tonal noise replace the real noise clip.
     """
 
     clean_dirs: tuple[str, ...] = ()  # training speech folders: the config names them
@@ -57,6 +57,7 @@ class DataConfig:
     p_reverb: float = 0.25
     p_babble: float = 0.15
     p_colored: float = 0.15
+    p_tonal: float = 0.0  # tonal noise (hum/buzz, tones, narrowband: `augment.tonal_noise`)
     p_second_noise: float = 0.2
     seed: int = 0
     epoch_size: int = 2000  # mixtures per epoch
@@ -167,12 +168,14 @@ class MixtureDataset(Dataset):
         return dry
 
     def _noise(self, speech_idx: int, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Unit-power noise (n,) float64: babble, coloured, or real (+ maybe a second one)."""
+        """Unit-power noise (n,) float64: babble, coloured, tonal or real (+ maybe a second one)."""
         cfg, u = self.cfg, rng.random()
         if u < cfg.p_babble:
             noise = self._babble(speech_idx, n, rng)
         elif u < cfg.p_babble + cfg.p_colored:
             noise = aug.colored_noise(n, float(rng.choice([0.0, 1.0, 2.0])), rng)
+        elif u < cfg.p_babble + cfg.p_colored + cfg.p_tonal:
+            noise = aug.tonal_noise(n, cfg.sample_rate, rng)
         else:
             noise = self._real_noise(n, rng)
         if rng.random() < cfg.p_second_noise:

@@ -136,7 +136,7 @@ def test_reverberant_target_is_aligned_and_drier(data_dir, pools):
     assert 1e-4 < aug.power(late) / aug.power(clean) < 1.0
 
 
-@pytest.mark.parametrize("kind", ["p_babble", "p_colored", "p_second_noise"])
+@pytest.mark.parametrize("kind", ["p_babble", "p_colored", "p_tonal", "p_second_noise"])
 def test_noise_variants_at_0db_snr(data_dir, pools, kind):
     cfg = _cfg(data_dir, **{kind: 1.0}, snr_db=(0.0, 0.0), p_reverb=0.0)
     ds = MixtureDataset(cfg, *pools)
@@ -154,6 +154,26 @@ def test_colored_noise_slopes():
         low, high = spec[(f > 400) & (f < 500)].mean(), spec[(f > 3200) & (f < 4000)].mean()
         assert 10 * np.log10(high / low) == pytest.approx(expected_db, abs=2.0)
         assert aug.power(x) == pytest.approx(1.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", aug.TONAL_KINDS)
+def test_tonal_noise_is_unit_power_tonal_and_seeded(kind):
+    """Each kind puts much of its energy in a few narrow peaks (its top 1 % of bins: over half
+    for hum and tones, over 15 % for the broadest resonator; white noise: ~6 %), and the same
+    seed gives the same noise."""
+    n = 2 * SR
+    for seed in range(8):
+        x = aug.tonal_noise(n, SR, np.random.default_rng(seed), kind)
+        assert x.shape == (n,) and np.all(np.isfinite(x))
+        assert aug.power(x) == pytest.approx(1.0, rel=1e-6)
+        spec = np.sort(np.abs(np.fft.rfft(x)) ** 2)[::-1]
+        top = spec[: spec.size // 100].sum() / spec.sum()
+        assert top > (0.15 if kind == "narrowband" else 0.5), (seed, top)
+        np.testing.assert_array_equal(x, aug.tonal_noise(n, SR, np.random.default_rng(seed), kind))
+    white = np.sort(np.abs(np.fft.rfft(aug.colored_noise(n, 0.0, np.random.default_rng(0)))) ** 2)[::-1]
+    assert white[: white.size // 100].sum() / white.sum() < 0.08
+    with pytest.raises(ValueError, match="unknown tonal kind"):
+        aug.tonal_noise(n, SR, np.random.default_rng(0), "siren")
 
 
 def test_crop_loop_and_crop_or_pad():

@@ -1,0 +1,109 @@
+"""The crn's optional per-frame U-Net decoder (`CRNConfig.decoder`): streaming == offline over
+ragged chunks and across a reset, ONNX == PyTorch, and a zero start, so that `--init` from a
+checkpoint without it begins at exactly that checkpoint's output."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from streamse.errors import StreamseError
+from streamse.models.registry import checkpoint_dict
+from streamse.models.torch_streamer import TorchStreamer
+from streamse.models.train.strategies.base import init_weights
+from streamse_testing import tiny_crn
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+NEW = dict(input_norm="level", enc_norm="none", lead_gate=True)
+
+
+def _perturbed(seed=5, **kw):
+    m = tiny_crn(seed=seed, **kw)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=g))
+    return m
+
+
+def _offline(model, x):
+    with torch.no_grad():
+        return model(torch.from_numpy(np.asarray(x, np.float32))[None])[0].numpy()
+
+
+def _rel(a, b):
+    n = min(a.size, b.size)
+    return float(np.abs(a[:n] - b[:n]).max() / np.abs(b[:n]).max())
+
+
+def test_decoder_output_has_full_resolution_and_starts_at_zero():
+    model = tiny_crn(**NEW, decoder=True)
+    b, t, f = 2, 7, model.n_bins
+    skips, x = [], torch.randn(b, 2, t, f)
+    for layer in model.encoder:
+        x = layer(x)
+        skips.append(x)
+    h = torch.randn(b, t, model.cfg.rnn_hidden)
+    out = model.decoder(h, skips, torch.randn(b, 2, t, f))
+    assert out.shape == (b, 2, t, f) and torch.equal(out, torch.zeros_like(out))
+
+
+@pytest.mark.parametrize("pattern", [[160], [5 * 160], [1, 100, 333, 17, 160, 999, 2]])
+def test_streaming_equals_offline_with_the_decoder(noisy_clean, pattern):
+    model = _perturbed(**NEW, decoder=True)
+    x = np.concatenate([np.zeros(800, np.float32), noisy_clean[0][:12000]])
+    streamer, outs, pos, k = TorchStreamer(model), [], 0, 0
+    while pos < x.size:
+        n = pattern[k % len(pattern)]
+        outs.append(streamer.feed(x[pos : pos + n]))
+        pos, k = pos + n, k + 1
+    assert _rel(np.concatenate(outs), _offline(model, x)) < 1e-4
+    streamer.reset()
+    assert _rel(streamer.feed(x), _offline(model, x)) < 1e-4
+
+
+def test_decoder_onnx_graph_equals_pytorch_and_changes_the_output(tmp_path, noisy_clean):
+    from streamse.export.onnx_export import check_onnx, export_onnx
+
+    model = _perturbed(**NEW, decoder=True)
+    x = np.concatenate([np.zeros(1000, np.float32), noisy_clean[0][:8000]])
+    export_onnx(model, "crn", "crn", tmp_path / "m.onnx")
+    assert check_onnx(model, tmp_path / "m.onnx", x) < 1e-4
+    with torch.no_grad():
+        model.decoder.out.weight.zero_()
+        model.decoder.out.bias.zero_()
+    assert _rel(_offline(model, x), _offline(_perturbed(**NEW, decoder=True), x)) > 1e-3
+
+
+def test_init_from_a_checkpoint_without_decoder_starts_at_its_output(tmp_path, noisy_clean):
+    plain = _perturbed(**NEW)
+    path = tmp_path / "plain.pt"
+    torch.save(checkpoint_dict(plain, "crn", "crn", step=3), path)
+    with_dec = tiny_crn(seed=9, **NEW, decoder=True)
+    assert init_weights(with_dec, "crn", path, {**NEW, "decoder": True}) == 3
+    x = noisy_clean[0][:8000]
+    np.testing.assert_allclose(_offline(with_dec, x), _offline(plain, x), atol=1e-6)
+    with pytest.raises(StreamseError, match="model config differs"):
+        init_weights(tiny_crn(**NEW, decoder=True), "crn", path)
+    # the other way round, weights the model has no place for are refused
+    path2 = tmp_path / "dec.pt"
+    torch.save(checkpoint_dict(with_dec, "crn", "crn", step=4), path2)
+    with pytest.raises(StreamseError, match="do not fit"):
+        init_weights(tiny_crn(**NEW), "crn", path2, {**NEW, "decoder": False})
+
+
+def test_decoder_is_a_config_field_recorded_in_the_checkpoint():
+    model = tiny_crn(**NEW, decoder=True)
+    assert dataclasses.asdict(model.cfg)["decoder"] is True
+    assert tiny_crn(**NEW).decoder is None
+
+
+def test_an_override_that_changes_a_tensor_size_is_a_clear_error(tmp_path):
+    path = tmp_path / "plain.pt"
+    torch.save(checkpoint_dict(tiny_crn(**NEW), "crn", "crn", step=1), path)
+    wider = tiny_crn(**NEW, fc_hidden=48)
+    with pytest.raises(StreamseError, match="weights do not fit this model: size mismatch"):
+        init_weights(wider, "crn", path, {**NEW, "fc_hidden": 48})
