@@ -18,6 +18,17 @@ def tiny_crn(seed: int = 0, **overrides) -> MaskCRN:
     return MaskCRN(dataclasses.replace(TINY_CRN, **overrides)).eval()
 
 
+def perturbed_crn(seed: int = 5, **overrides) -> MaskCRN:
+    """A tiny CRN with every weight nudged by 0.1 N(0, 1), so its mask is far from the identity
+    (and any zero-initialised part is live): tests can see what a setting changes."""
+    m = tiny_crn(seed=seed, **overrides)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=g))
+    return m
+
+
 def tiny_cnunet(seed: int = 0, **overrides):
     """A randomly initialised causal CNUNet with the shipped STFT (320/160/512) but two shallow
     encoder levels and narrow channels; it still has every block kind (CTFA included)."""

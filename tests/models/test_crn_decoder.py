@@ -14,29 +14,21 @@ from streamse.errors import StreamseError
 from streamse.models.registry import checkpoint_dict
 from streamse.models.torch_streamer import TorchStreamer
 from streamse.models.train.strategies.base import init_weights
-from streamse_testing import tiny_crn
+from streamse_testing import offline, rel_err, tiny_crn
+from streamse_testing import feed_pattern
+from streamse_testing import perturbed_crn as _perturbed
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 NEW = dict(input_norm="level", enc_norm="none", lead_gate=True)
 
 
-def _perturbed(seed=5, **kw):
-    m = tiny_crn(seed=seed, **kw)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.add_(0.1 * torch.randn(p.shape, generator=g))
-    return m
+def _rel(a, b):
+    n = min(a.size, b.size)
+    return rel_err(a[:n], b[:n])
 
 
 def _offline(model, x):
-    with torch.no_grad():
-        return model(torch.from_numpy(np.asarray(x, np.float32))[None])[0].numpy()
-
-
-def _rel(a, b):
-    n = min(a.size, b.size)
-    return float(np.abs(a[:n] - b[:n]).max() / np.abs(b[:n]).max())
+    return offline(model, np.asarray(x, np.float32))
 
 
 def test_decoder_output_has_full_resolution_and_starts_at_zero():
@@ -55,12 +47,8 @@ def test_decoder_output_has_full_resolution_and_starts_at_zero():
 def test_streaming_equals_offline_with_the_decoder(noisy_clean, pattern):
     model = _perturbed(**NEW, decoder=True)
     x = np.concatenate([np.zeros(800, np.float32), noisy_clean[0][:12000]])
-    streamer, outs, pos, k = TorchStreamer(model), [], 0, 0
-    while pos < x.size:
-        n = pattern[k % len(pattern)]
-        outs.append(streamer.feed(x[pos : pos + n]))
-        pos, k = pos + n, k + 1
-    assert _rel(np.concatenate(outs), _offline(model, x)) < 1e-4
+    streamer = TorchStreamer(model)
+    assert _rel(feed_pattern(streamer, x, pattern), _offline(model, x)) < 1e-4
     streamer.reset()
     assert _rel(streamer.feed(x), _offline(model, x)) < 1e-4
 

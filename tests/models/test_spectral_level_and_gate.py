@@ -10,20 +10,12 @@ import torch
 
 from streamse.models.streaming import LevelNorm
 from streamse.models.torch_streamer import TorchStreamer
+from streamse_testing import feed_pattern
+from streamse_testing import perturbed_crn as _perturbed
 from streamse_testing import tiny_crn
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 NEW = dict(input_norm="level", enc_norm="none", lead_gate=True, head_skip=True)
-
-
-def _perturbed(seed=5, **kw):
-    """A tiny CRN whose mask is far from the identity (so the tests can see differences)."""
-    m = tiny_crn(seed=seed, **kw)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.add_(0.1 * torch.randn(p.shape, generator=g))
-    return m
 
 
 def _offline(model, x):
@@ -65,12 +57,8 @@ def test_level_norm_ignores_digital_silence_and_streams():
 def test_streaming_equals_offline_with_level_norm_and_gate(noisy_clean, pattern):
     model = _perturbed(**NEW)
     x = np.concatenate([np.zeros(1234, np.float32), noisy_clean[0][:12000]])
-    streamer, outs, pos, k = TorchStreamer(model), [], 0, 0
-    while pos < x.size:
-        n = pattern[k % len(pattern)]
-        outs.append(streamer.feed(x[pos : pos + n]))
-        pos, k = pos + n, k + 1
-    assert _rel(np.concatenate(outs), _offline(model, x)) < 1e-4
+    streamer = TorchStreamer(model)
+    assert _rel(feed_pattern(streamer, x, pattern), _offline(model, x)) < 1e-4
     streamer.reset()  # across a reset: the same numbers again
     assert _rel(streamer.feed(x), _offline(model, x)) < 1e-4
 
