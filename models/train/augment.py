@@ -190,10 +190,11 @@ def tonal_noise(n: int, sample_rate: int, rng: np.random.Generator, kind: str | 
     t = np.arange(n) / sample_rate
     depth = rng.uniform(0.0, 0.02)
     drift = 1.0 + depth * np.sin(2 * np.pi * rng.uniform(0.05, 0.5) * t + rng.uniform(0, 6.3))
+    clock = np.cumsum(drift) / sample_rate  # seconds as the drifting oscillators count them
     nyq = 0.45 * sample_rate
     if kind == "harmonic":
         f0 = float(np.exp(rng.uniform(np.log(40.0), np.log(500.0))))
-        phase = 2 * np.pi * f0 * np.cumsum(drift) / sample_rate
+        phase = 2 * np.pi * f0 * clock
         slope, x = rng.uniform(0.0, 12.0), np.zeros(n)
         for k in range(1, int(rng.integers(1, 31)) + 1):
             if k * f0 * 1.02 >= min(nyq, 6000.0):
@@ -204,9 +205,8 @@ def tonal_noise(n: int, sample_rate: int, rng: np.random.Generator, kind: str | 
         x = np.zeros(n)
         for _ in range(int(rng.integers(1, 4))):
             f = float(np.exp(rng.uniform(np.log(100.0), np.log(6000.0))))
-            x += 10 ** (rng.uniform(-10.0, 0.0) / 20) * np.sin(
-                2 * np.pi * f * np.cumsum(drift) / sample_rate + rng.uniform(0, 2 * np.pi)
-            )
+            amp = 10 ** (rng.uniform(-10.0, 0.0) / 20)
+            x += amp * np.sin(2 * np.pi * f * clock + rng.uniform(0, 2 * np.pi))
     elif kind == "narrowband":
         f, q = float(np.exp(rng.uniform(np.log(100.0), np.log(4000.0)))), rng.uniform(2.0, 30.0)
         r = np.exp(-np.pi * f / q / sample_rate)  # pole radius for bandwidth f / Q

@@ -14,8 +14,7 @@ from streamse.errors import StreamseError
 from streamse.models.registry import checkpoint_dict
 from streamse.models.torch_streamer import TorchStreamer
 from streamse.models.train.strategies.base import init_weights
-from streamse_testing import offline, rel_err, tiny_crn
-from streamse_testing import feed_pattern
+from streamse_testing import feed_pattern, offline, rel_err, tiny_crn
 from streamse_testing import perturbed_crn as _perturbed
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -81,6 +80,12 @@ def test_init_from_a_checkpoint_without_decoder_starts_at_its_output(tmp_path, n
     torch.save(checkpoint_dict(with_dec, "crn", "crn", step=4), path2)
     with pytest.raises(StreamseError, match="do not fit"):
         init_weights(tiny_crn(**NEW), "crn", path2, {**NEW, "decoder": False})
+    # a [model] table that changes nothing does not excuse missing tensors
+    ckpt = checkpoint_dict(with_dec, "crn", "crn", step=5)
+    ckpt["state_dict"] = {k: v for k, v in ckpt["state_dict"].items() if "decoder" not in k}
+    torch.save(ckpt, path2)
+    with pytest.raises(StreamseError, match="do not fit"):
+        init_weights(tiny_crn(**NEW, decoder=True), "crn", path2, {**NEW, "decoder": True})
 
 
 def test_decoder_is_a_config_field_recorded_in_the_checkpoint():

@@ -9,6 +9,7 @@ has a default, so a config without the table works.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from streamse.errors import StreamseError
 
 from ...registry import config_from_dict, read_checkpoint
 from ..config import TrainConfig, config_from_tables
+
+log = logging.getLogger(__name__)
 
 
 def split_config(tables: dict, table: str, cls: type | None) -> tuple[TrainConfig, Any]:
@@ -42,25 +45,28 @@ def init_weights(model: nn.Module, family: str, path: str | Path, overrides: dic
     Accepts slim checkpoints (no optimizer). The family must match, and the checkpoint's
     config with `overrides` (the run's [model] table: a deliberate change such as a CNUNet-TB
     `combine`) applied must equal this run's model config. Tensors that such an override adds
-    (a crn `decoder`) keep their fresh initialisation and are listed; without overrides every
-    tensor must be in the checkpoint. Returns the checkpoint's step (0 when it does not say)."""
+    (a crn `decoder`) keep their fresh initialisation and are listed (a logging warning); when
+    the overrides change nothing, every tensor must be in the checkpoint. Returns the
+    checkpoint's step (0 when it does not say)."""
     ckpt = read_checkpoint(path, family, "--init checkpoint")
     ours = config_from_dict(family, dataclasses.asdict(model.cfg))  # TOML lists -> tuples
     if config_from_dict(family, {**ckpt["config"], **(overrides or {})}) != ours:
         raise StreamseError(f"{path}: model config differs from this run's (--model / [model])")
+    changed = config_from_dict(family, ckpt["config"]) != ours  # the overrides change something
     try:
         result = model.load_state_dict(ckpt["state_dict"], strict=False)
     except RuntimeError as exc:  # a [model] override that changes a tensor's size
         detail = str(exc).splitlines()[-1].strip()
         raise StreamseError(f"{path}: weights do not fit this model: {detail}") from None
-    if result.unexpected_keys or (result.missing_keys and not overrides):
+    if result.unexpected_keys or (result.missing_keys and not changed):
         raise StreamseError(
             f"{path}: weights do not fit this model (missing {result.missing_keys[:3]}, "
             f"unexpected {result.unexpected_keys[:3]})"
         )
     if result.missing_keys:  # parts the [model] overrides add (e.g. a crn decoder) start fresh
-        print(
-            f"--init: {len(result.missing_keys)} tensors not in the checkpoint start fresh: "
-            f"{sorted({k.split('.')[0] for k in result.missing_keys})}"
+        log.warning(
+            "--init: %d tensors not in the checkpoint start fresh: %s",
+            len(result.missing_keys),
+            sorted({k.split(".")[0] for k in result.missing_keys}),
         )
     return int(ckpt.get("step", 0))
