@@ -13,64 +13,43 @@ seeded, so the same inputs give the same set on any machine.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from streamse.audio_io import read_audio
-from streamse.dsp.level import active_power
 from streamse.dsp.noise import stationary_noise
+
+from .pair_set import RATE, PairWriter, audio_files, mix_at_snr
 
 KINDS = ("white", "pink", "brown", "hum")
 SNRS_DB = (-5.0, 0.0, 5.0, 10.0, 15.0)
-RATE = 16000
-AUDIO_EXT = (".wav", ".flac", ".ogg")
 
 
 def mix(clean: np.ndarray, kind: str, snr_db: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(noisy, clean), float32, the noise at `snr_db` against the active speech level; both
     scaled down together if the noisy peak would pass 0.99."""
-    noise = stationary_noise(kind, clean.size, RATE, np.random.default_rng(seed))
-    noisy = clean + np.sqrt(active_power(clean, RATE) / 10 ** (snr_db / 10)) * noise
-    g = min(1.0, 0.99 / max(float(np.abs(noisy).max()), 1e-9))
-    return (g * noisy).astype(np.float32), (g * clean).astype(np.float32)
+    return mix_at_snr(clean, stationary_noise(kind, clean.size, RATE, np.random.default_rng(seed)), snr_db)
 
 
 def build(
     clean_dir: str | Path, out_dir: str | Path, per_file: int = 2, seed: int = 0, kinds=KINDS, snrs=SNRS_DB
 ) -> list[dict]:
     """Write the set (see module doc) and return its pairs.json entries."""
-    import soundfile as sf
-
-    from streamse.errors import StreamseError
-
-    if not Path(clean_dir).is_dir():
-        raise StreamseError(f"clean speech folder not found: {clean_dir}")
-    files = sorted(p for p in Path(clean_dir).iterdir() if p.suffix.lower() in AUDIO_EXT)
-    if not files:
-        raise StreamseError(f"no audio files in {clean_dir}")
-    out = Path(out_dir)
-    for sub in ("clean", "noisy"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    entries, k = [], 0
-    for path in files:
+    writer, k = PairWriter(out_dir), 0
+    for path in audio_files(clean_dir):
         speech, _ = read_audio(str(path), RATE)
         for j in range(per_file):
             kind, snr = kinds[k % len(kinds)], snrs[(k // len(kinds)) % len(snrs)]
             noisy, clean = mix(speech, kind, snr, seed * 100003 + k)
-            name = f"{path.stem}_{j}.flac"
-            sf.write(out / "noisy" / name, noisy, RATE, subtype="PCM_24")
-            sf.write(out / "clean" / name, clean, RATE, subtype="PCM_24")
-            entries.append(
-                {
-                    "file": name,
-                    "clean_source": path.stem,
-                    "noise": kind,
-                    "snr_db": snr,
-                    "seed": seed * 100003 + k,
-                }
+            writer.add(
+                f"{path.stem}_{j}.flac",
+                noisy,
+                clean,
+                clean_source=path.stem,
+                noise=kind,
+                snr_db=snr,
+                seed=seed * 100003 + k,
             )
             k += 1
-    (out / "pairs.json").write_text(json.dumps(entries, indent=1) + "\n")
-    return entries
+    return writer.close()

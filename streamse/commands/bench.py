@@ -28,6 +28,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         entries = build(args.stationary_from, args.make_stationary_set)
         print(f"{args.make_stationary_set}: {len(entries)} pairs (noisy/, clean/, pairs.json)")
         return 0
+    if args.make_mixed_set:
+        from streamse.bench.mixed_set import build as build_mixed
+
+        entries = build_mixed(args.mixed_speech, args.mixed_noise, args.make_mixed_set)
+        print(f"{args.make_mixed_set}: {len(entries)} pairs (noisy/, clean/, pairs.json)")
+        return 0
     if args.train:
         from streamse.bench.train_speed import format_train_speed, run_train_speed
 
@@ -105,6 +111,26 @@ def register(sub) -> None:
         metavar="DIR",
         default="../shared/data/dev/clean",
         help="clean speech for --make-stationary-set (default: %(default)s)",
+    )
+    p.add_argument(
+        "--make-mixed-set",
+        metavar="OUT",
+        default=None,
+        help="build a set like dev/mixed (26 speech files x 2 real noises, -5..15 dB) from "
+        "--mixed-speech and --mixed-noise into OUT, then exit; from training folders it "
+        "measures how well a model fits the data it was trained on",
+    )
+    p.add_argument(
+        "--mixed-speech",
+        metavar="DIR",
+        default="../shared/data/dev/clean",
+        help="speech for --make-mixed-set, searched recursively (default: %(default)s)",
+    )
+    p.add_argument(
+        "--mixed-noise",
+        metavar="DIR",
+        default="../shared/data/dev/noise",
+        help="noise for --make-mixed-set, searched recursively (default: %(default)s)",
     )
     p.add_argument("--compile", action="store_true", help="--train with torch.compile")
     p.add_argument("--model", action="append", help="model name(s); repeat for several")
