@@ -50,6 +50,10 @@ class TrainConfig:
     # valid_clean_dir, scores are logged per set, and valid_metric may be "composite"
     valid_dirs: tuple[str, ...] = ()
     valid_transparency_dir: str = ""  # clean speech in, level out; "" = not measured
+    # sets made of the *training* speech and noise (`streamse bench --make-mixed-set` on the
+    # train folders): scored and logged as "fit/<set>/<metric>", never part of the composite.
+    # Next to valid_dirs they tell underfitting (behind on both) from overfitting.
+    valid_fit_dirs: tuple[str, ...] = ()
     valid_transparency_files: int = 6
     keep_checkpoints: bool = False  # also keep step_NNNNNN.pt at every validation
     data: DataConfig = field(default_factory=DataConfig)

@@ -255,17 +255,21 @@ class Trainer:
     def validation_scores(self) -> dict:
         """Scores of the current weights on the configured dev set(s); {} when there is none."""
         cfg = self.cfg
+        scores: dict = {}
         if cfg.valid_dirs:
-            return validate_sets(
+            scores = validate_sets(
                 self.model,
                 cfg.valid_dirs,
                 cfg.valid_max_files,
                 cfg.valid_transparency_dir,
                 cfg.valid_transparency_files,
             )
-        if cfg.valid_noisy_dir and cfg.valid_max_files > 0 and Path(cfg.valid_noisy_dir).is_dir():
-            return validate(self.model, cfg.valid_noisy_dir, cfg.valid_clean_dir, cfg.valid_max_files)
-        return {}
+        elif cfg.valid_noisy_dir and cfg.valid_max_files > 0 and Path(cfg.valid_noisy_dir).is_dir():
+            scores = validate(self.model, cfg.valid_noisy_dir, cfg.valid_clean_dir, cfg.valid_max_files)
+        if cfg.valid_fit_dirs:
+            fit = validate_sets(self.model, cfg.valid_fit_dirs, cfg.valid_max_files)
+            scores.update({f"fit/{k}": v for k, v in fit.items() if k != "composite"})
+        return scores
 
     def save(self, path: Path, scores: dict) -> None:
         ckpt = checkpoint_dict(

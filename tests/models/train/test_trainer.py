@@ -85,6 +85,7 @@ def test_several_dev_sets_keep_the_best_composite_and_log_every_validation(tmp_p
         valid_every=2,
         valid_max_files=0,
         valid_dirs=(str(tmp_path / "setA"), str(tmp_path / "setB"), str(tmp_path / "missing")),
+        valid_fit_dirs=(str(tmp_path / "setB"),),
         valid_transparency_dir=str(speech),
         valid_metric="composite",
         keep_checkpoints=True,
@@ -95,6 +96,15 @@ def test_several_dev_sets_keep_the_best_composite_and_log_every_validation(tmp_p
     for d in lines:
         assert {"setA/pesq_wb", "setB/d_si_sdr", "composite", "transparency_level_db"} <= set(d)
         assert not any(k.startswith("missing/") for k in d)
+        # the fit set is scored apart (same pairs, same weights: same scores) and left out of
+        # the composite, which is the mean over the two dev sets
+        assert d["fit/setB/pesq_wb"] == d["setB/pesq_wb"] and "fit/composite" not in d
+        gains = [
+            d[f"{s}/d_pesq_wb"] + d[f"{s}/d_si_sdr"] / 10 + 10 * min(0.0, d[f"{s}/d_stoi"])
+            for s in ("setA", "setB")
+        ]
+        penalty = 0.5 * max(0.0, abs(d["transparency_level_db"]) - 1.0)
+        assert d["composite"] == pytest.approx(sum(gains) / 2 - penalty)
     best = max(lines, key=lambda d: d["composite"])["step"]
     assert load_checkpoint(tmp_path / "run" / "best.pt")[1]["step"] == best
     assert (tmp_path / "run" / "step_000002.pt").is_file()
