@@ -24,6 +24,8 @@ METRIC_LABELS = {
     "csig": "CSIG",
     "cbak": "CBAK",
     "covl": "COVL",
+    "pause_db": "pause dB",
+    "speech_snr": "speech SNR",
     "dnsmos_sig": "DNSMOS SIG",
     "dnsmos_bak": "DNSMOS BAK",
     "dnsmos_ovrl": "DNSMOS OVRL",

@@ -126,8 +126,11 @@ def dnsmos(x: np.ndarray, sr: int = 16000) -> dict[str, float] | None:
 
 
 def score(ref: np.ndarray, est: np.ndarray, sr: int = 16000, with_dnsmos: bool = False) -> dict[str, float]:
-    """All metrics of one (ref, est) pair: pesq, stoi, si_sdr, csig, cbak, covl (+ dnsmos_* of
-    est when with_dnsmos and speechmos is available). Undefined values are nan."""
+    """All metrics of one (ref, est) pair: pesq, stoi, si_sdr, csig, cbak, covl, pause_db,
+    speech_snr (`streamse.quality.frames`) (+ dnsmos_* of est when with_dnsmos and speechmos is
+    available). Undefined values are nan."""
+    from .frames import pause_and_speech
+
     ref, est = _pair(ref, est)
     pesq_value = pesq_wb(ref, est, sr)
     comp = composite(ref, est, sr, pesq_value=pesq_value)
@@ -138,6 +141,7 @@ def score(ref: np.ndarray, est: np.ndarray, sr: int = 16000, with_dnsmos: bool =
         "csig": comp["csig"],
         "cbak": comp["cbak"],
         "covl": comp["covl"],
+        **pause_and_speech(ref, est, sr),
     }
     if with_dnsmos:
         out.update(dnsmos(est, sr) or {})

@@ -119,7 +119,7 @@ def test_composite_perfect_and_ordered():
 def test_score_keys_and_consistency():
     noisy = add_noise(CLEAN, 5)
     out = metrics.score(CLEAN, noisy, SR)
-    assert set(out) == {"pesq", "stoi", "si_sdr", "csig", "cbak", "covl"}
+    assert set(out) == {"pesq", "stoi", "si_sdr", "csig", "cbak", "covl", "pause_db", "speech_snr"}
     assert out["pesq"] == pytest.approx(metrics.pesq_wb(CLEAN, noisy))
     assert out["si_sdr"] == pytest.approx(5.0, abs=0.5)
 
