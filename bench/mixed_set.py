@@ -18,16 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from streamse.audio_io import read_audio
+from streamse.dsp.level import power
+from streamse.models.train.augment import crop_loop
 
 from .pair_set import RATE, PairWriter, audio_files, mix_at_snr
 from .stationary_set import SNRS_DB
-
-
-def noise_excerpt(noise: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """`n` samples of `noise`, looped as often as needed, from a random offset."""
-    reps = -(-(n + noise.size) // noise.size)
-    start = int(rng.integers(0, noise.size))
-    return np.tile(noise, reps)[start : start + n]
 
 
 def build(
@@ -56,8 +51,8 @@ def build(
         for j in range(per_file):
             for _ in range(100):  # a few noise files may be silent stretches
                 npath = noise_files[int(rng.integers(len(noise_files)))]
-                noise = noise_excerpt(read_audio(str(npath), RATE)[0], speech.size, rng)
-                if float(np.mean(noise.astype(np.float64) ** 2)) > 1e-10:
+                noise = crop_loop(read_audio(str(npath), RATE)[0], speech.size, rng)
+                if power(noise) > 1e-10:
                     break
             else:
                 raise StreamseError(f"no audible noise found in {noise_dir}")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from streamse.dsp.level import active_power, power
+from streamse.dsp.level import active_power
+from streamse.models.train.augment import noise_gain_for_snr
 
 RATE = 16000
 AUDIO_EXT = (".wav", ".flac", ".ogg")
@@ -23,8 +24,7 @@ def mix_at_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> tuple[np.
     """(noisy, clean), float32: `noise` (same length as `clean`) scaled to `snr_db` below the
     active speech level of `clean` and added; both scaled down together if the noisy peak would
     pass 0.99."""
-    gain = np.sqrt(active_power(clean, RATE) / 10 ** (snr_db / 10) / max(power(noise), 1e-20))
-    noisy = clean + gain * noise
+    noisy = clean + noise_gain_for_snr(active_power(clean, RATE), noise, snr_db) * noise
     g = min(1.0, 0.99 / max(float(np.abs(noisy).max()), 1e-9))
     return (g * noisy).astype(np.float32), (g * clean).astype(np.float32)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from streamse.bench.mixed_set import build, noise_excerpt
+from streamse.bench.mixed_set import build
 from streamse.bench.stationary_set import SNRS_DB
 from streamse.dsp.level import active_power, power
 from streamse.errors import StreamseError
@@ -46,14 +46,6 @@ def test_build_is_seeded_recursive_and_mixes_at_the_stated_snr(tmp_path, folders
         snr = 10 * np.log10(active_power(clean, sr) / power(noisy - clean))
         assert snr == pytest.approx(e["snr_db"], abs=0.05)  # 24-bit files
         np.testing.assert_array_equal(noisy, sf.read(tmp_path / "b" / "noisy" / e["file"])[0])
-
-
-def test_noise_excerpt_loops_short_noise_from_any_offset():
-    noise = np.arange(5, dtype=np.float32)
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        x = noise_excerpt(noise, 13, rng)
-        assert x.size == 13 and all(x[i + 1] == (x[i] + 1) % 5 for i in range(12))
 
 
 def test_missing_or_empty_folders_are_one_line_errors(tmp_path, folders):
