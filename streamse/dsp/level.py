@@ -16,6 +16,12 @@ def power(x: np.ndarray) -> float:
     return float(np.mean(np.square(x, dtype=np.float64))) if x.size else 0.0
 
 
+def frame_power(x: np.ndarray, n: int) -> np.ndarray:
+    """(T,) mean power of the T = len(x) // n whole frames of n samples (none if shorter)."""
+    t = x.size // n
+    return np.mean(np.square(x[: t * n].reshape(t, n), dtype=np.float64), axis=1)
+
+
 def active_power(x: np.ndarray, sample_rate: int, floor_db: float = 40.0) -> float:
     """Mean power over the active 20 ms frames: those within `floor_db` of the loudest one.
 
@@ -23,9 +29,7 @@ def active_power(x: np.ndarray, sample_rate: int, floor_db: float = 40.0) -> flo
     Returns 0.0 for an all-zero signal.
     """
     frame = max(1, sample_rate // 50)
-    n_frames = max(1, x.size // frame)
-    frames = x[: n_frames * frame].reshape(n_frames, -1) if x.size >= frame else x[None, :]
-    energy = np.mean(frames.astype(np.float64) ** 2, axis=1)  # (n_frames,)
+    energy = frame_power(x, frame) if x.size >= frame else np.array([power(x)])  # (n_frames,)
     peak = float(energy.max(initial=0.0))
     if peak <= 0.0:
         return 0.0

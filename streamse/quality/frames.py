@@ -20,18 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamse.dsp.level import active_power
+from streamse.dsp.level import active_power, frame_power
 
 FRAME_S = 0.02
 PAUSE_DB = -40.0
 SPEECH_DB = -10.0
 MIN_PAUSE_FRAMES = 10
-
-
-def _frame_power(x: np.ndarray, n: int) -> np.ndarray:
-    """(T,) mean power of the T = len(x) // n whole frames of n samples."""
-    t = x.size // n
-    return np.mean(np.square(x[: t * n].reshape(t, n), dtype=np.float64), axis=1)
 
 
 def pause_and_speech(ref: np.ndarray, est: np.ndarray, sr: int) -> dict[str, float]:
@@ -40,7 +34,7 @@ def pause_and_speech(ref: np.ndarray, est: np.ndarray, sr: int) -> dict[str, flo
     ref, est = np.asarray(ref, np.float64), np.asarray(est, np.float64)
     level = active_power(ref, sr)
     n = max(1, int(round(FRAME_S * sr)))
-    p_ref, p_est, p_err = _frame_power(ref, n), _frame_power(est, n), _frame_power(est - ref, n)
+    p_ref, p_est, p_err = frame_power(ref, n), frame_power(est, n), frame_power(est - ref, n)
     if level <= 0 or p_ref.size == 0:
         return {"pause_db": float("nan"), "speech_snr": float("nan")}
     pause = p_ref <= level * 10 ** (PAUSE_DB / 10)
