@@ -11,6 +11,11 @@ import numpy as np
 EPS = 1e-10
 
 
+def frame_samples(sample_rate: int) -> int:
+    """Samples in one 20 ms level frame (at least 1)."""
+    return max(1, sample_rate // 50)
+
+
 def power(x: np.ndarray) -> float:
     """Mean power over all samples."""
     return float(np.mean(np.square(x, dtype=np.float64))) if x.size else 0.0
@@ -28,7 +33,7 @@ def active_power(x: np.ndarray, sample_rate: int, floor_db: float = 40.0) -> flo
     Used as the speech level for SNRs, so zero padding and pauses do not lower the SNR.
     Returns 0.0 for an all-zero signal.
     """
-    frame = max(1, sample_rate // 50)
+    frame = frame_samples(sample_rate)
     energy = frame_power(x, frame) if x.size >= frame else np.array([power(x)])  # (n_frames,)
     peak = float(energy.max(initial=0.0))
     if peak <= 0.0:

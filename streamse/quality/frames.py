@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamse.dsp.level import active_power, frame_power
+from streamse.dsp.level import active_power, frame_power, frame_samples
 
-FRAME_S = 0.02
 PAUSE_DB = -40.0
 SPEECH_DB = -10.0
 MIN_PAUSE_FRAMES = 10
@@ -33,7 +32,7 @@ def pause_and_speech(ref: np.ndarray, est: np.ndarray, sr: int) -> dict[str, flo
     silent reference."""
     ref, est = np.asarray(ref, np.float64), np.asarray(est, np.float64)
     level = active_power(ref, sr)
-    n = max(1, int(round(FRAME_S * sr)))
+    n = frame_samples(sr)
     p_ref, p_est, p_err = frame_power(ref, n), frame_power(est, n), frame_power(est - ref, n)
     if level <= 0 or p_ref.size == 0:
         return {"pause_db": float("nan"), "speech_snr": float("nan")}
