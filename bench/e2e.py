@@ -99,6 +99,7 @@ def run_e2e_bench(
         "underruns",
         "device_xruns",
         "resyncs",
+        "probe_rtf",
         "rtf",
         "ms_per_hop",
         "callback_max_ms",

@@ -20,6 +20,7 @@ from .spectral import SpectralConfig, SpectralEnhancer
 from .streaming import (
     CausalConv2d,
     ConvState,
+    DeepFilter,
     FrameNorm,
     GRUState,
     LevelNorm,
@@ -57,6 +58,10 @@ class CRNConfig(SpectralConfig):
     convolutions and skip connections from every encoder layer and from the normalised input,
     and adds its output to the head's mask logits. Its last layer starts at zero, so a
     checkpoint trained without it can be fine-tuned with it from exactly its own output.
+    df_order, df_bins: with df_order K > 1 (needs the decoder), a multi-frame complex filter
+    (`DeepFilter`) adds K - 1 past frames of Xc, weighted by complex coefficients from the
+    decoder's last features, to the masked lowest df_bins bins; zero at the start, like the
+    decoder, so it too can be added to a trained checkpoint. 1 = the one-frame mask alone.
     """
 
     channels: tuple[int, ...] = (16, 32, 32)
@@ -74,6 +79,8 @@ class CRNConfig(SpectralConfig):
     head_skip: bool = False  # the mask head also sees the frame's own (normalised) magnitudes
     mask_power: float = 1.0  # 'crm': |mask| -> |mask|^mask_power where |mask| < 1
     decoder: bool = False  # a per-frame U-Net decoder adds a full-resolution mask correction
+    df_order: int = 1  # taps of the low-band multi-frame filter, the current frame's included
+    df_bins: int = 0  # bins it filters, from 0 Hz
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,7 @@ class CRNNetState:
     enc: tuple[ConvState | None, ...]  # per conv layer
     rnn: GRUState | LSTMState
     level: LevelState | None = None  # input_norm 'level' only
+    df: ConvState | None = None  # df_order > 1 only: the last df_order - 1 input frames
 
 
 class _EncoderLayer(nn.Module):
@@ -138,12 +146,16 @@ class MaskDecoder(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, h: torch.Tensor, skips: list[torch.Tensor], xn: torch.Tensor) -> torch.Tensor:
+    def features(self, h: torch.Tensor, skips: list[torch.Tensor], xn: torch.Tensor) -> torch.Tensor:
+        """-> (B, C_0 + 2, T, F_0): what the last layer sees (also the deep filter's input)."""
         b, t, _ = h.shape
         y = self.proj(h).reshape(b, t, *self.shape).transpose(1, 2)  # (B, C_L, T, F_L)
         for up, act, skip in zip(self.ups, self.acts, reversed(skips)):
             y = act(up(torch.cat([y, skip], dim=1)))
-        return self.out(torch.cat([y, xn], dim=1))  # (B, 2, T, F_0)
+        return torch.cat([y, xn], dim=1)
+
+    def forward(self, h: torch.Tensor, skips: list[torch.Tensor], xn: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(h, skips, xn))  # (B, 2, T, F_0)
 
 
 class MaskCRN(SpectralEnhancer):
@@ -172,6 +184,13 @@ class MaskCRN(SpectralEnhancer):
         self.decoder = None
         if cfg.decoder:
             self.decoder = MaskDecoder(cfg.rnn_hidden, cfg.channels, freqs, cfg.kernel[1], cfg.stride_f)
+        self.df = None
+        if cfg.df_order > 1:
+            if self.decoder is None or cfg.mask != "crm" or not 0 < cfg.df_bins <= self.n_bins:
+                raise ValueError(
+                    f"df_order > 1 needs decoder = true, mask 'crm' and 0 < df_bins <= {self.n_bins}"
+                )
+            self.df = DeepFilter(cfg.channels[0] + 2, cfg.df_order, cfg.df_bins)
 
     def _init_identity_mask(self) -> None:
         """Start as (almost) the identity: real mask ~1, imaginary ~0, so training learns what
@@ -186,27 +205,39 @@ class MaskCRN(SpectralEnhancer):
                 last.bias[self.n_bins :] = torch.logit(torch.tensor(target))
 
     def _apply_mask(
-        self, xc: torch.Tensor, h: torch.Tensor, xn: torch.Tensor, skips: list[torch.Tensor]
-    ) -> torch.Tensor:
+        self,
+        xc: torch.Tensor,
+        h: torch.Tensor,
+        xn: torch.Tensor,
+        skips: list[torch.Tensor],
+        s_df: ConvState | None = None,
+    ) -> tuple[torch.Tensor, ConvState | None]:
         """xc (B, 2, T, F) input, h (B, T, H) GRU output, xn (B, 2, T, F) the network's
-        (normalised) input, skips the encoder layers' outputs (B, C_i, T, F_i) -> masked
-        (B, 2, T, F)."""
+        (normalised) input, skips the encoder layers' outputs (B, C_i, T, F_i), s_df the deep
+        filter's state (None: its initial state) -> masked (B, 2, T, F), next deep-filter state."""
         b, _, t, f = xc.shape
         g = h
         if self.cfg.head_skip:
             mag = torch.sqrt(xn.pow(2).sum(dim=1) + 1e-8)  # (B, T, F)
             g = torch.cat([h, mag], dim=-1)
         z = self.head(g).reshape(b, t, 2, f).transpose(1, 2)  # (B, 2, T, F)
+        feats = None
         if self.decoder is not None:
-            z = z + self.decoder(h, skips, xn)
+            feats = self.decoder.features(h, skips, xn)
+            z = z + self.decoder.out(feats)
         if self.cfg.mask == "elementwise":
-            return xc * torch.sigmoid(z)
+            return xc * torch.sigmoid(z), None
         m = self.cfg.mask_max * (2.0 * torch.sigmoid(z) - 1.0)
         if self.cfg.mask_power != 1.0:
             m = m * self._power_gain(m)
         re = m[:, 0] * xc[:, 0] - m[:, 1] * xc[:, 1]
         im = m[:, 0] * xc[:, 1] + m[:, 1] * xc[:, 0]
-        return torch.stack([re, im], dim=1)
+        y = torch.stack([re, im], dim=1)
+        if self.df is None:
+            return y, None
+        if s_df is None:
+            s_df = self.df.init_state(b, device=xc.device, dtype=xc.dtype)
+        return self.df(feats, xc, y, s_df)
 
     def _power_gain(self, m: torch.Tensor) -> torch.Tensor:
         """m (B, 2, T, F) complex mask -> (B, 1, T, F) factor taking |m| to |m|^p below 1."""
@@ -224,12 +255,13 @@ class MaskCRN(SpectralEnhancer):
         for layer in self.encoder:
             x = layer(x)  # (B, C, T, F')
             skips.append(x)
-        return self._apply_mask(xc, self.rnn(self._flatten(x)), xn, skips)
+        return self._apply_mask(xc, self.rnn(self._flatten(x)), xn, skips)[0]
 
     def net_init_state(self, batch: int, *, device=None, dtype=None) -> CRNNetState:
         enc = tuple(layer.conv.init_state(batch, device=device, dtype=dtype) for layer in self.encoder)
         level = None if self.level is None else self.level.init_state(batch, device=device, dtype=dtype)
-        return CRNNetState(enc, self.rnn.init_state(batch, device=device, dtype=dtype), level)
+        df = None if self.df is None else self.df.init_state(batch, device=device, dtype=dtype)
+        return CRNNetState(enc, self.rnn.init_state(batch, device=device, dtype=dtype), level, df)
 
     def net_step(self, xc: torch.Tensor, state: CRNNetState) -> tuple[torch.Tensor, CRNNetState]:
         x, enc, level = xc, [], None
@@ -241,4 +273,5 @@ class MaskCRN(SpectralEnhancer):
             enc.append(s)
             skips.append(x)
         h, s_rnn = self.rnn.step(self._flatten(x), state.rnn)
-        return self._apply_mask(xc, h, xn, skips), CRNNetState(tuple(enc), s_rnn, level)
+        y, s_df = self._apply_mask(xc, h, xn, skips, state.df)
+        return y, CRNNetState(tuple(enc), s_rnn, level, s_df)

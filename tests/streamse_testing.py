@@ -18,6 +18,15 @@ def tiny_crn(seed: int = 0, **overrides) -> MaskCRN:
     return MaskCRN(dataclasses.replace(TINY_CRN, **overrides)).eval()
 
 
+def onnx_error(model, x: np.ndarray, path, family: str = "crn") -> float:
+    """Export `model` to `path` and return `check_onnx`'s error: the exported hop graph streamed
+    over x against the PyTorch model offline, relative to the peak."""
+    from streamse.export.onnx_export import check_onnx, export_onnx
+
+    export_onnx(model, family, family, path)
+    return check_onnx(model, path, x)
+
+
 def perturbed_crn(seed: int = 5, **overrides) -> MaskCRN:
     """A tiny CRN with every weight nudged by 0.1 N(0, 1), so its mask is far from the identity
     (and any zero-initialised part is live): tests can see what a setting changes."""

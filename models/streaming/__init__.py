@@ -8,6 +8,7 @@ model's tree of such states into named tensors for ONNX.
 
 from .complex_conv import ComplexCausalConv2d
 from .conv import CausalConv1d, CausalConv2d, ConvState
+from .deep_filter import DeepFilter
 from .fused_norm import FusedFrameNorm
 from .level_norm import LevelNorm, LevelState
 from .norm import FrameNorm
@@ -27,6 +28,7 @@ __all__ = [
     "CausalConv1d",
     "CausalConv2d",
     "ConvState",
+    "DeepFilter",
     "FrameNorm",
     "GRUState",
     "LSTMState",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_EVENTS = 4096
+MAX_STEPS = 4096  # worker steps whose timing is kept (a ring): ~40 s of 10 ms hops
 
 
 class Stats:
@@ -40,6 +41,9 @@ class Stats:
         # index, fade length in samples; kinds are the engine's TO_DRY, TO_WET, DELAY_UP, ...
         self._ev = np.zeros((MAX_EVENTS, 3), dtype=np.int64)
         self.n_events = 0
+        # worker steps that ran model hops, a ring: compute seconds, audio seconds
+        self._steps = np.zeros((MAX_STEPS, 2), dtype=np.float64)
+        self.n_steps = 0
 
     def log(self, kind: int, index: int, fade: int) -> None:
         """Append an event (dropped silently once MAX_EVENTS are logged; n_events still counts)."""
@@ -48,6 +52,23 @@ class Stats:
             row = self._ev[k]
             row[0], row[1], row[2] = kind, index, fade
         self.n_events = k + 1
+
+    def log_step(self, compute_s: float, audio_s: float) -> None:
+        """Worker: one step's compute time for audio_s seconds of model audio (ring of the
+        last MAX_STEPS)."""
+        row = self._steps[self.n_steps % MAX_STEPS]
+        row[0], row[1] = compute_s, audio_s
+        self.n_steps += 1
+
+    def trimmed_rtf(self, trim: float = 0.02) -> float:
+        """RTF over the logged steps without the slowest `trim` share of them (by compute per
+        audio second): the sustained speed, which one stall (another process, a garbage
+        collection) does not move; 0 before the first step."""
+        steps = self._steps[: min(self.n_steps, MAX_STEPS)]
+        if not steps.size:
+            return 0.0
+        keep = np.argsort(steps[:, 0] / steps[:, 1])[: max(1, int(round(len(steps) * (1.0 - trim))))]
+        return float(steps[keep, 0].sum() / steps[keep, 1].sum())
 
     def events(self, kind: int | None = None) -> np.ndarray:
         """Logged events (k, 3) [kind, output index, fade samples], optionally of one kind."""

@@ -336,10 +336,12 @@ class Engine:
         st = self.stats
         hop = self.chain.streamer.hop
         if new:
+            audio = new * hop / self.chain.model_rate
             st.hops += new
             st.model_time_s += dt
-            st.audio_time_s += new * hop / self.chain.model_rate
+            st.audio_time_s += audio
             st.model_time_max_s = max(st.model_time_max_s, dt / new)
+            st.log_step(dt, audio)
         if x.size:
             st.peak_in = max(st.peak_in, float(np.abs(x).max()))
 
