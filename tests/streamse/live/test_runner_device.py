@@ -158,16 +158,25 @@ def test_cli_live_stops_cleanly_on_ctrl_c(need_jack, sig):
 
 def test_cnunet_tb_ts_runs_a_minute_live_without_underruns_and_the_probe_reads_its_speed(need_jack):
     """`streamse live --model cnunet-tb-ts` at the defaults (48 kHz, 480-frame blocks) on the
-    virtual card for 60 s: no underrun, overrun, xrun (device or test client) or resync; the RTF probed at
+    virtual card for 60 s: no underrun, overrun, device xrun or resync; the RTF probed at
     start-up (which sets the compute margin) is within a third of the RTF the run then has (it
     used to read 0.30-0.42 against 0.56-0.61); the delay measured in the capture is the one
-    reported (or, after a late hop raised it, an earlier reported one)."""
+    reported (or, after a late hop raised it, an earlier reported one).
+
+    The test's own JACK client (which plays and records the card, in this process) missing a
+    cycle means the whole sound graph stalled, and the card then reports xruns to the engine
+    too: 2 runs of 7 here (2 cores). Such a run is measured again, once; the
+    engine falling behind on its own (an underrun with the test client on time) fails at once."""
     from streamse.bench.e2e import e2e_run
     from streamse.runtime import load_streamer
 
     streamer = load_streamer("cnunet-tb-ts")
-    r = e2e_run(streamer, 48000, 480, 60.0)
-    xruns = {k: r[k] for k in ("underruns", "overruns", "device_xruns", "vio_xruns", "resyncs")}
+    keys = ("underruns", "overruns", "device_xruns", "vio_xruns", "resyncs")
+    for _ in range(2):
+        r = e2e_run(streamer, 48000, 480, 60.0)
+        xruns = {k: r[k] for k in keys}
+        if not r["vio_xruns"]:
+            break
     assert not any(xruns.values()), xruns
     assert 0.75 < r["probe_rtf"] / r["rtf"] < 1.33, (r["probe_rtf"], r["rtf"])
     hop = streamer.hop * 48000 // streamer.sample_rate  # a late hop raises the delay by one
