@@ -73,6 +73,13 @@ def rel_err(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
+def prefix_rel_err(a: np.ndarray, b: np.ndarray) -> float:
+    """`rel_err` over the samples both have (a stream's output may stop short of an offline
+    one, or run past it)."""
+    n = min(a.size, b.size)
+    return rel_err(a[:n], b[:n])
+
+
 def feed_pattern(streamer, x: np.ndarray, pattern: list[int]) -> np.ndarray:
     """Feed `x` to a HopStreamer in chunks of pattern[0], pattern[1], ... samples (cycled)."""
     outs, pos, k = [], 0, 0

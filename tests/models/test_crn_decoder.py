@@ -14,16 +14,12 @@ from streamse.errors import StreamseError
 from streamse.models.registry import checkpoint_dict
 from streamse.models.torch_streamer import TorchStreamer
 from streamse.models.train.strategies.base import init_weights
-from streamse_testing import feed_pattern, offline, onnx_error, rel_err, tiny_crn
+from streamse_testing import feed_pattern, offline, onnx_error, tiny_crn
 from streamse_testing import perturbed_crn as _perturbed
+from streamse_testing import prefix_rel_err as _rel
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 NEW = dict(input_norm="level", enc_norm="none", lead_gate=True)
-
-
-def _rel(a, b):
-    n = min(a.size, b.size)
-    return rel_err(a[:n], b[:n])
 
 
 def _offline(model, x):

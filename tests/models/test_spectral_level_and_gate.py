@@ -12,6 +12,7 @@ from streamse.models.streaming import LevelNorm
 from streamse.models.torch_streamer import TorchStreamer
 from streamse_testing import feed_pattern, onnx_error
 from streamse_testing import perturbed_crn as _perturbed
+from streamse_testing import prefix_rel_err as _rel
 from streamse_testing import tiny_crn
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -21,11 +22,6 @@ NEW = dict(input_norm="level", enc_norm="none", lead_gate=True, head_skip=True)
 def _offline(model, x):
     with torch.no_grad():
         return model(torch.from_numpy(np.asarray(x, np.float32))[None])[0].numpy()
-
-
-def _rel(a, b):
-    n = min(a.size, b.size)
-    return float(np.abs(a[:n] - b[:n]).max() / np.abs(b[:n]).max())
 
 
 def test_level_norm_is_scale_free_and_keeps_frame_contrast():
