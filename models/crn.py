@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .intra_frame import IntraFrameGRU
 from .spectral import SpectralConfig, SpectralEnhancer
 from .streaming import (
     CausalConv2d,
@@ -58,6 +59,10 @@ class CRNConfig(SpectralConfig):
     convolutions and skip connections from every encoder layer and from the normalised input,
     and adds its output to the head's mask logits. Its last layer starts at zero, so a
     checkpoint trained without it can be fine-tuned with it from exactly its own output.
+    intra: hidden units per direction of an across-frequency bidirectional GRU
+    (`IntraFrameGRU`, per frame, so causal) after each encoder layer, 0 = none there; () = none
+    at all. It relates a frame's bins to each other (harmonics, a tone under a voice) at that
+    layer's resolution; residual, zero at the start like the decoder.
     df_order, df_bins: with df_order K > 1 (needs the decoder), a multi-frame complex filter
     (`DeepFilter`) adds K - 1 past frames of Xc, weighted by complex coefficients from the
     decoder's last features, to the masked lowest df_bins bins; zero at the start, like the
@@ -81,6 +86,7 @@ class CRNConfig(SpectralConfig):
     decoder: bool = False  # a per-frame U-Net decoder adds a full-resolution mask correction
     df_order: int = 1  # taps of the low-band multi-frame filter, the current frame's included
     df_bins: int = 0  # bins it filters, from 0 Hz
+    intra: tuple[int, ...] = ()  # per encoder layer: across-frequency biGRU units, 0 = none
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,14 @@ class MaskCRN(SpectralEnhancer):
             layers.append(_EncoderLayer(cin, cout, cfg.kernel, freq, cfg.stride_f, cfg.enc_norm))
             cin, freq = cout, layers[-1].out_freq
         self.encoder = nn.ModuleList(layers)
+        if cfg.intra and len(cfg.intra) != len(cfg.channels):
+            raise ValueError(
+                f"intra needs one entry per encoder layer ({len(cfg.channels)}), got {cfg.intra}"
+            )
+        self.intra = nn.ModuleList(
+            IntraFrameGRU(layer.conv.conv.out_channels, layer.out_freq, h) if h > 0 else nn.Identity()
+            for layer, h in zip(layers, cfg.intra)
+        )
         if cfg.input_norm not in ("none", "level"):
             raise ValueError(f"input_norm must be 'none' or 'level', got {cfg.input_norm!r}")
         self.level = (
@@ -244,6 +258,9 @@ class MaskCRN(SpectralEnhancer):
         r = torch.sqrt(m.pow(2).sum(dim=1, keepdim=True) + 1e-12)  # >= 1e-6: finite powers
         return torch.where(r < 1.0, r.pow(self.cfg.mask_power - 1.0), torch.ones_like(r))
 
+    def _intra(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        return self.intra[i](x) if i < len(self.intra) else x
+
     @staticmethod
     def _flatten(x: torch.Tensor) -> torch.Tensor:
         b, c, t, f = x.shape
@@ -252,8 +269,8 @@ class MaskCRN(SpectralEnhancer):
     def net_forward(self, xc: torch.Tensor) -> torch.Tensor:
         x = xn = xc if self.level is None else self.level(xc)
         skips = []
-        for layer in self.encoder:
-            x = layer(x)  # (B, C, T, F')
+        for i, layer in enumerate(self.encoder):
+            x = self._intra(i, layer(x))  # (B, C, T, F')
             skips.append(x)
         return self._apply_mask(xc, self.rnn(self._flatten(x)), xn, skips)[0]
 
@@ -268,8 +285,9 @@ class MaskCRN(SpectralEnhancer):
         if self.level is not None:
             x, level = self.level.step(xc, state.level)
         xn, skips = x, []
-        for layer, s in zip(self.encoder, state.enc):
+        for i, (layer, s) in enumerate(zip(self.encoder, state.enc)):
             x, s = layer.step(x, s)
+            x = self._intra(i, x)
             enc.append(s)
             skips.append(x)
         h, s_rnn = self.rnn.step(self._flatten(x), state.rnn)

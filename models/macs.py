@@ -27,9 +27,10 @@ def _rnn_macs(m: nn.RNNBase, x: torch.Tensor) -> int:
     gates = {"GRU": 3, "LSTM": 4}.get(m.mode, 1)
     steps = x.shape[0] * x.shape[1]  # B * T (batch_first)
     h, total, d_in = m.hidden_size, 0, m.input_size
+    dirs = 2 if m.bidirectional else 1
     for _ in range(m.num_layers):
-        total += steps * gates * (d_in * h + h * h)
-        d_in = h
+        total += dirs * steps * gates * (d_in * h + h * h)
+        d_in = dirs * h
     return total
 
 

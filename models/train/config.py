@@ -56,6 +56,9 @@ class TrainConfig:
     valid_fit_dirs: tuple[str, ...] = ()
     valid_transparency_files: int = 6
     keep_checkpoints: bool = False  # also keep step_NNNNNN.pt at every validation
+    # exponential moving average of the weights, decay per step (0 = off): validation scores
+    # and checkpoints' `state_dict` are the averaged weights; the live ones resume training
+    ema: float = 0.0
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     model: dict = field(default_factory=dict)  # architecture overrides

@@ -29,6 +29,7 @@ from ..registry import architecture, build, checkpoint_dict, config_from_dict, r
 from .audio_pool import AudioPool
 from .config import TrainConfig, to_tables
 from .data import MixtureDataset
+from .ema import WeightAverage
 from .losses import LEVEL_NORM_DBFS, EnhancementLoss
 from .validate import validate, validate_sets
 
@@ -107,6 +108,7 @@ class Trainer:
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda(cfg))
         self.loss = EnhancementLoss(cfg.loss)
+        self.ema = WeightAverage(self.model, cfg.ema) if cfg.ema else None
         self.step, self.best = 0, -math.inf
         self.setup_extra()  # strategy hook: more networks and optimizers, before a resume
         if resume is not None:
@@ -195,6 +197,8 @@ class Trainer:
         grad = nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.opt.step()
         self.sched.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
         self.step += 1
         return {**parts, "loss": loss.item(), "grad_norm": grad.item(), "lr": self.sched.get_last_lr()[0]}
 
@@ -227,6 +231,11 @@ class Trainer:
         return last
 
     # validation and checkpoints -------------------------------------------------------------
+    @property
+    def eval_model(self) -> nn.Module:
+        """The weights validated and saved as `state_dict`: the moving average with `ema`."""
+        return self.model if self.ema is None else self.ema.model
+
     def _validation_due(self) -> bool:
         """At the end of every epoch (valid_every = 0) or every valid_every steps, and at the end."""
         every = self.cfg.valid_every or self.batches_per_epoch
@@ -258,22 +267,23 @@ class Trainer:
         scores: dict = {}
         if cfg.valid_dirs:
             scores = validate_sets(
-                self.model,
+                self.eval_model,
                 cfg.valid_dirs,
                 cfg.valid_max_files,
                 cfg.valid_transparency_dir,
                 cfg.valid_transparency_files,
             )
         elif cfg.valid_noisy_dir and cfg.valid_max_files > 0 and Path(cfg.valid_noisy_dir).is_dir():
-            scores = validate(self.model, cfg.valid_noisy_dir, cfg.valid_clean_dir, cfg.valid_max_files)
+            scores = validate(self.eval_model, cfg.valid_noisy_dir, cfg.valid_clean_dir, cfg.valid_max_files)
         if cfg.valid_fit_dirs:
-            fit = validate_sets(self.model, cfg.valid_fit_dirs, cfg.valid_max_files)
+            fit = validate_sets(self.eval_model, cfg.valid_fit_dirs, cfg.valid_max_files)
             scores.update({f"fit/{k}": v for k, v in fit.items() if k != "composite"})
         return scores
 
     def save(self, path: Path, scores: dict) -> None:
+        ema = {} if self.ema is None else self.ema.extra_state(self.model)
         ckpt = checkpoint_dict(
-            self.model,
+            self.eval_model,
             self.name,
             self.family,
             step=self.step,
@@ -283,6 +293,7 @@ class Trainer:
             train_config=to_tables(self.cfg),
             scores=dict(scores),
             torch_rng=torch.get_rng_state(),
+            **ema,
             **self.extra_state(),
         )
         tmp = path.with_suffix(".tmp")
@@ -293,7 +304,9 @@ class Trainer:
         ckpt = read_checkpoint(path, self.family, "checkpoint to resume from", self.device)
         if config_from_dict(self.family, ckpt["config"]) != self.model.cfg:
             raise StreamseError(f"{path}: model config differs from this run's config")
-        self.model.load_state_dict(ckpt["state_dict"])
+        self.model.load_state_dict(ckpt.get("live_state_dict", ckpt["state_dict"]))
+        if self.ema is not None:
+            self.ema.load(ckpt, self.model)
         self.opt.load_state_dict(ckpt["optimizer"])
         self.sched.load_state_dict(ckpt["scheduler"])
         self.step, self.best = int(ckpt["step"]), float(ckpt["best"])
