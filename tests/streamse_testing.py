@@ -68,6 +68,29 @@ def offline(model, x: np.ndarray) -> np.ndarray:
         return model(torch.from_numpy(x)[None])[0].numpy()
 
 
+def assert_init_starts_at(plain, fresh, overrides: dict, x: np.ndarray, path, step: int = 3) -> None:
+    """Save crn `plain` as a checkpoint at `path`, `--init` `fresh` (a crn with a part `plain`
+    lacks, zero at the start) from it with the [model] table `overrides`: the step comes back
+    and `fresh` gives `plain`'s output on x."""
+    from streamse.models.registry import checkpoint_dict
+    from streamse.models.train.strategies.base import init_weights
+
+    torch.save(checkpoint_dict(plain, "crn", "crn", step=step), path)
+    assert init_weights(fresh, "crn", path, overrides) == step
+    np.testing.assert_allclose(offline(fresh, x), offline(plain, x), atol=1e-6)
+
+
+def stream_errors(model, x: np.ndarray, pattern: list[int]) -> tuple[float, float]:
+    """`prefix_rel_err` of a `TorchStreamer` over x against the offline forward: fed in chunks of
+    `pattern` (cycled), then after a reset in one call."""
+    from streamse.models.torch_streamer import TorchStreamer
+
+    streamer, ref = TorchStreamer(model), offline(model, x)
+    chunked = prefix_rel_err(feed_pattern(streamer, x, pattern), ref)
+    streamer.reset()
+    return chunked, prefix_rel_err(streamer.feed(x), ref)
+
+
 def rel_err(a: np.ndarray, b: np.ndarray) -> float:
     """max |a - b| relative to the peak of b."""
     return float(np.abs(a - b).max() / np.abs(b).max())

@@ -12,9 +12,8 @@ import torch
 
 from streamse.errors import StreamseError
 from streamse.models.registry import checkpoint_dict
-from streamse.models.torch_streamer import TorchStreamer
 from streamse.models.train.strategies.base import init_weights
-from streamse_testing import feed_pattern, offline, onnx_error, tiny_crn
+from streamse_testing import assert_init_starts_at, offline, onnx_error, stream_errors, tiny_crn
 from streamse_testing import perturbed_crn as _perturbed
 from streamse_testing import prefix_rel_err as _rel
 
@@ -42,10 +41,7 @@ def test_decoder_output_has_full_resolution_and_starts_at_zero():
 def test_streaming_equals_offline_with_the_decoder(noisy_clean, pattern):
     model = _perturbed(**NEW, decoder=True)
     x = np.concatenate([np.zeros(800, np.float32), noisy_clean[0][:12000]])
-    streamer = TorchStreamer(model)
-    assert _rel(feed_pattern(streamer, x, pattern), _offline(model, x)) < 1e-4
-    streamer.reset()
-    assert _rel(streamer.feed(x), _offline(model, x)) < 1e-4
+    assert max(stream_errors(model, x, pattern)) < 1e-4
 
 
 def test_decoder_onnx_graph_equals_pytorch_and_changes_the_output(tmp_path, noisy_clean):
@@ -59,13 +55,9 @@ def test_decoder_onnx_graph_equals_pytorch_and_changes_the_output(tmp_path, nois
 
 
 def test_init_from_a_checkpoint_without_decoder_starts_at_its_output(tmp_path, noisy_clean):
-    plain = _perturbed(**NEW)
+    plain, with_dec = _perturbed(**NEW), tiny_crn(seed=9, **NEW, decoder=True)
     path = tmp_path / "plain.pt"
-    torch.save(checkpoint_dict(plain, "crn", "crn", step=3), path)
-    with_dec = tiny_crn(seed=9, **NEW, decoder=True)
-    assert init_weights(with_dec, "crn", path, {**NEW, "decoder": True}) == 3
-    x = noisy_clean[0][:8000]
-    np.testing.assert_allclose(_offline(with_dec, x), _offline(plain, x), atol=1e-6)
+    assert_init_starts_at(plain, with_dec, {**NEW, "decoder": True}, noisy_clean[0][:8000], path)
     with pytest.raises(StreamseError, match="model config differs"):
         init_weights(tiny_crn(**NEW, decoder=True), "crn", path)
     # the other way round, weights the model has no place for are refused
