@@ -4,7 +4,7 @@ DPCRN / GTCRN's dual-path blocks), causal by construction: it reads one frame's 
 x (B, C, T, F) -> every frame's F positions as a sequence of C-dim vectors -> bidirectional
 GRU over frequency (hidden H per direction) -> linear 2H -> C -> LayerNorm over (F, C) of
 that frame -> added to x. No state crosses frames, so streaming is the same code on one frame.
-The output layer starts at zero: the block begins as the identity, so it can be added to a
+The LayerNorm gain starts at zero: the block begins as the identity, so it can be added to a
 trained checkpoint and fine-tuned from exactly its output.
 """
 
