@@ -176,9 +176,9 @@ class MaskCRN(SpectralEnhancer):
             raise ValueError(
                 f"intra needs one entry per encoder layer ({len(cfg.channels)}), got {cfg.intra}"
             )
-        self.intra = nn.ModuleList(
+        self.intra = nn.ModuleList(  # one per encoder layer; Identity where there is none
             IntraFrameGRU(layer.conv.conv.out_channels, layer.out_freq, h) if h > 0 else nn.Identity()
-            for layer, h in zip(layers, cfg.intra)
+            for layer, h in zip(layers, cfg.intra or (0,) * len(layers))
         )
         if cfg.input_norm not in ("none", "level"):
             raise ValueError(f"input_norm must be 'none' or 'level', got {cfg.input_norm!r}")
@@ -258,9 +258,6 @@ class MaskCRN(SpectralEnhancer):
         r = torch.sqrt(m.pow(2).sum(dim=1, keepdim=True) + 1e-12)  # >= 1e-6: finite powers
         return torch.where(r < 1.0, r.pow(self.cfg.mask_power - 1.0), torch.ones_like(r))
 
-    def _intra(self, i: int, x: torch.Tensor) -> torch.Tensor:
-        return self.intra[i](x) if i < len(self.intra) else x
-
     @staticmethod
     def _flatten(x: torch.Tensor) -> torch.Tensor:
         b, c, t, f = x.shape
@@ -269,8 +266,8 @@ class MaskCRN(SpectralEnhancer):
     def net_forward(self, xc: torch.Tensor) -> torch.Tensor:
         x = xn = xc if self.level is None else self.level(xc)
         skips = []
-        for i, layer in enumerate(self.encoder):
-            x = self._intra(i, layer(x))  # (B, C, T, F')
+        for layer, intra in zip(self.encoder, self.intra):
+            x = intra(layer(x))  # (B, C, T, F')
             skips.append(x)
         return self._apply_mask(xc, self.rnn(self._flatten(x)), xn, skips)[0]
 
@@ -285,9 +282,9 @@ class MaskCRN(SpectralEnhancer):
         if self.level is not None:
             x, level = self.level.step(xc, state.level)
         xn, skips = x, []
-        for i, (layer, s) in enumerate(zip(self.encoder, state.enc)):
+        for layer, intra, s in zip(self.encoder, self.intra, state.enc):
             x, s = layer.step(x, s)
-            x = self._intra(i, x)
+            x = intra(x)
             enc.append(s)
             skips.append(x)
         h, s_rnn = self.rnn.step(self._flatten(x), state.rnn)

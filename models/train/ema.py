@@ -31,7 +31,7 @@ class WeightAverage:
         it again from the (live) model at the next update."""
         if "live_state_dict" in ckpt:
             self.model.load_state_dict(ckpt["state_dict"])
-            self.avg.n_averaged.fill_(int(ckpt.get("ema_updates", 1)))
+            self.avg.n_averaged.fill_(int(ckpt["ema_updates"]))
         else:
             self.model.load_state_dict(model.state_dict())
             self.avg.n_averaged.zero_()

@@ -54,7 +54,9 @@ def test_init_from_a_checkpoint_without_it_starts_at_its_output(tmp_path, noisy_
 
 def test_one_entry_per_encoder_layer_or_a_clear_error():
     assert isinstance(tiny_crn(**NEW, intra=(0, 8)).intra[0], torch.nn.Identity)
-    assert len(tiny_crn(**NEW).intra) == 0
+    plain = tiny_crn(**NEW)
+    assert all(isinstance(m, torch.nn.Identity) for m in plain.intra)
+    assert not any("intra" in k for k in plain.state_dict())  # checkpoints without it still load
     with pytest.raises(ValueError, match="one entry per encoder layer"):
         tiny_crn(**NEW, intra=(8,))
 
