@@ -39,7 +39,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     compile: bool = False  # torch.compile the training forward (see `streamse bench --train`)
-    num_workers: int = 0
+    num_workers: int = 0  # processes building batches ahead (models/train/prefetch.py); 0 = inline
     log_every: int = 25
     valid_every: int = 0  # steps; 0 = at the end of every epoch; always at the end
     valid_noisy_dir: str = ""  # a dev set (noisy/clean folders); "" = none (configs name it)

@@ -16,9 +16,9 @@ import json
 import math
 import os
 import time
+from functools import partial
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,6 +30,7 @@ from .audio_pool import AudioPool
 from .config import TrainConfig, to_tables
 from .data import MixtureDataset
 from .ema import WeightAverage
+from .prefetch import prefetched, step_items
 from .losses import LEVEL_NORM_DBFS, EnhancementLoss
 from .validate import validate, validate_sets
 
@@ -157,12 +158,25 @@ class Trainer:
     def batch(self, step: int) -> tuple[torch.Tensor, ...]:
         """The dataset's items for global step `step` on this rank, stacked field by field:
         (noisy, clean) (B_rank, N) for the supervised MixtureDataset."""
-        epoch, b = divmod(step, self.batches_per_epoch)
-        perm = np.random.default_rng((self.cfg.seed, epoch, 0xBA7C)).permutation(len(self.dataset))
-        idx = perm[b * self.cfg.batch_size : (b + 1) * self.cfg.batch_size][self.rank :: self.world]
-        self.dataset.set_epoch(epoch)
-        items = [self.dataset[int(i)] for i in idx]
-        return tuple(torch.stack(field).to(self.device) for field in zip(*items))
+        return tuple(t.to(self.device) for t in self._step_items()(step))
+
+    def _step_items(self) -> partial:
+        """step -> CPU batch (models/train/prefetch.py), holding the dataset and not the model."""
+        c = self.cfg
+        return partial(
+            step_items, self.dataset, c.batch_size, c.seed, c.data.epoch_size, self.rank, self.world
+        )
+
+    def batches(self, start: int):
+        """Batches of steps start..cfg.steps-1: built here, or ahead by cfg.num_workers worker
+        processes (the same batches)."""
+        if not self.cfg.num_workers:
+            return (self.batch(s) for s in range(start, self.cfg.steps))
+        if type(self).batch is not Trainer.batch:
+            raise StreamseError(
+                f"num_workers: the {type(self).__name__} builds its batches itself; set it to 0"
+            )
+        return prefetched(self._step_items(), start, self.cfg.steps, self.cfg.num_workers, self.device)
 
     # training -------------------------------------------------------------------------------
     def train_step(self, noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
@@ -216,8 +230,8 @@ class Trainer:
         )
         last: dict = {}
         t0, start = time.perf_counter(), self.step
-        while self.step < self.cfg.steps:
-            parts = self.train_step(*self.batch(self.step))
+        for batch in self.batches(self.step):
+            parts = self.train_step(*batch)
             bar.update(1)
             if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
                 parts["step_s"] = (time.perf_counter() - t0) / max(1, self.step - start)

@@ -33,7 +33,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -41,6 +40,7 @@ from streamse.errors import StreamseError
 
 from ..cnunet_tb import CNUNetTB
 from .config import TrainConfig
+from .prefetch import step_keys
 from .trainer import Trainer
 
 LATENT_FORMAT = "streamse-tbts-latents-v1"
@@ -87,11 +87,10 @@ class Stage2Config:
 # mixture keys ---------------------------------------------------------------------------------
 def mixture_keys(trainer: Trainer, step: int) -> tuple[int, list[int]]:
     """(epoch, item indices) that `trainer.batch(step)` draws (the rule of `Trainer.batch`)."""
-    cfg = trainer.cfg
-    epoch, b = divmod(step, trainer.batches_per_epoch)
-    perm = np.random.default_rng((cfg.seed, epoch, 0xBA7C)).permutation(len(trainer.dataset))
-    idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size][trainer.rank :: trainer.world]
-    return epoch, [int(i) for i in idx]
+    c = trainer.cfg
+    return step_keys(
+        len(trainer.dataset), c.batch_size, c.seed, c.data.epoch_size, trainer.rank, trainer.world, step
+    )
 
 
 def digest(noisy: torch.Tensor) -> torch.Tensor:

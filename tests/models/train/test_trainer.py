@@ -118,6 +118,24 @@ def test_batches_are_seeded(train_data_dirs, tmp_path):
     assert torch.equal(a[0], b[0]) and not torch.equal(a[0], c[0])
 
 
+def test_worker_processes_build_the_same_batches_and_train_the_same_weights(train_data_dirs, tmp_path):
+    """num_workers > 0: batches built ahead in worker processes are the inline ones, in order
+    (6 steps cross an epoch boundary), so the weights after fit() are identical."""
+    cfg = _cfg(train_data_dirs)
+    inline = Trainer("crn-s", cfg, tmp_path / "a", progress=False)
+    ahead = Trainer("crn-s", dataclasses.replace(cfg, num_workers=2), tmp_path / "b", progress=False)
+    got = list(ahead.batches(1))
+    assert len(got) == cfg.steps - 1
+    for step, batch in enumerate(got, start=1):
+        for a, b in zip(inline.batch(step), batch, strict=True):
+            assert torch.equal(a, b), step
+    inline.fit()
+    ahead.fit()
+    a, b = _weights(inline.model), _weights(ahead.model)
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], atol=0, rtol=0, msg=k)
+
+
 def test_config_tables_reject_unknown_keys(tmp_path):
     from streamse.errors import StreamseError
 
