@@ -100,6 +100,7 @@ def run_e2e_bench(
         "device_xruns",
         "resyncs",
         "probe_rtf",
+        "probe_tail",
         "rtf",
         "ms_per_hop",
         "callback_max_ms",

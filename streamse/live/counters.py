@@ -70,6 +70,12 @@ class Stats:
         keep = np.argsort(steps[:, 0] / steps[:, 1])[: max(1, int(round(len(steps) * (1.0 - trim))))]
         return float(steps[keep, 0].sum() / steps[keep, 1].sum())
 
+    def step_ratio(self, q: float) -> float:
+        """The q-quantile of one logged step's compute time / audio time (q = 0.98: the
+        slowest step that `trimmed_rtf(0.02)` keeps); 0 before the first step."""
+        steps = self._steps[: min(self.n_steps, MAX_STEPS)]
+        return float(np.quantile(steps[:, 0] / steps[:, 1], q)) if steps.size else 0.0
+
     def events(self, kind: int | None = None) -> np.ndarray:
         """Logged events (k, 3) [kind, output index, fade samples], optionally of one kind."""
         ev = self._ev[: min(self.n_events, MAX_EVENTS)].copy()

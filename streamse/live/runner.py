@@ -58,6 +58,26 @@ class LiveOptions:
     strength: float | None = None
 
 
+@dataclass(frozen=True)
+class ProbeSpeed:
+    """The model's speed under the conditions of a run (`probe_running`), as compute time /
+    audio time: `rtf` over the steps without the slowest 2 % (the sustained speed), `tail` of
+    the slowest step among those kept (the jitter the compute margin must absorb)."""
+
+    rtf: float
+    tail: float
+
+    @property
+    def margin_hops(self) -> float:
+        """Compute margin of the output lead, in hops: twice the slow step, and, for a model
+        that keeps the worker busy, 1.5 x the slow step / the idle share (after a slow step
+        the worker catches up by only 1 - rtf of a hop per hop). crn (rtf 0.13, slow step 0.2)
+        gets 0.4 hops; cnunet-tb-ts at 48 kHz on a 2-core Xeon (0.64, 0.73) 3.0: in 60 s runs
+        there single steps took up to 1.5 hops, and margins of 1.3 (2 x rtf), 1.6 and 2.0
+        hops each left one underrun in some runs."""
+        return max(2.0 * self.tail, 1.5 * self.tail / max(0.1, 1.0 - self.rtf), 2.0 * self.rtf)
+
+
 def probe_rtf(streamer: HopStreamer, hops: int = 50) -> float:
     """Time `hops` hops of low noise through the streamer alone (then reset it): compute /
     audio time. Reads low next to a running stream (see `probe_running`)."""
@@ -71,13 +91,13 @@ def probe_rtf(streamer: HopStreamer, hops: int = 50) -> float:
 
 def probe_running(
     streamer: HopStreamer, rate: int, blocksize: int, seconds: float = 2.0, channels: int = 1
-) -> float:
-    """The model's RTF under the conditions of a run: an engine with its worker thread, and a
+) -> ProbeSpeed:
+    """The model's speed under the conditions of a run: an engine with its worker thread, and a
     thread that calls the engine's callback every block period as the audio device does (the
-    callback and the worker share the GIL and the core). Returns the worker's compute time per
-    audio time without its slowest 2 % of steps (`Stats.trimmed_rtf`): a single 0.2 s stall
-    (another process, a garbage collection) read cnunet-tb-ts at 0.64 against the run's 0.44
-    when all steps counted. The streamer is reset afterwards."""
+    callback and the worker share the GIL and the core). Its steps without the slowest 2 %
+    (`Stats.trimmed_rtf`, `Stats.step_ratio(0.98)`): a single 0.2 s stall (another process, a
+    garbage collection) read cnunet-tb-ts at 0.64 against the run's 0.44 when all steps
+    counted. The streamer is reset afterwards."""
     engine = Engine(streamer, EngineConfig(rate, blocksize, safety_hops=2.0))
     period = blocksize / rate
     ind = (1e-3 * np.random.default_rng(0).standard_normal((blocksize, channels))).astype(np.float32)
@@ -95,10 +115,15 @@ def probe_running(
         streamer.reset()
     if engine.error is not None:
         raise StreamseError(f"the model failed: {engine.error}")
-    return engine.stats.trimmed_rtf(0.02) if engine.stats.hops else probe_rtf(streamer)
+    st = engine.stats
+    if not st.hops:
+        rtf = probe_rtf(streamer)
+        return ProbeSpeed(rtf, rtf)
+    return ProbeSpeed(st.trimmed_rtf(0.02), st.step_ratio(0.98))
 
 
-def _check_speed(rtf: float, streamer: HopStreamer) -> float:
+def _check_speed(speed: ProbeSpeed, streamer: HopStreamer) -> ProbeSpeed:
+    rtf = speed.rtf
     if rtf > 0.9:
         hop_ms = 1e3 * streamer.hop / streamer.sample_rate
         raise StreamseError(
@@ -106,7 +131,7 @@ def _check_speed(rtf: float, streamer: HopStreamer) -> float:
             f"(RTF {rtf:.2f}): it cannot keep up live; try more threads (-t), "
             "--provider cuda, or a smaller model"
         )
-    return rtf
+    return speed
 
 
 @dataclass(frozen=True)
@@ -135,16 +160,15 @@ def plan_stream(opts: LiveOptions) -> StreamPlan:
     return StreamPlan((i_dev, o_dev), rate, ch)
 
 
-def make_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float, plan: StreamPlan) -> Engine:
+def make_engine(streamer: HopStreamer, opts: LiveOptions, speed: ProbeSpeed, plan: StreamPlan) -> Engine:
     """The engine for `plan`.
 
-    rtf: the model's compute time per hop / hop time, measured under run conditions
-    (`probe_running`). The output lead gets 2 x rtf hops of compute margin on top of the
-    instant-worker minimum (a model that needs 60 % of the hop gets 1.2 hops: without it, the
-    worker's jitter and the GIL it shares with the callback made such a model underrun), and
-    2 more hops with --latency high; if the model is still late, the engine raises the delay
-    by whole hops (engine.py)."""
-    safety = (2.0 if opts.latency == "high" else 0.0) + 2.0 * rtf
+    speed: the model's speed measured under run conditions (`probe_running`). The output lead
+    gets `speed.margin_hops` of compute margin on top of the instant-worker minimum (without
+    it, the worker's jitter and the GIL it shares with the callback made a model that needs
+    60 % of the hop underrun), and 2 more hops with --latency high; if the model is still
+    late, the engine raises the delay by whole hops (engine.py)."""
+    safety = (2.0 if opts.latency == "high" else 0.0) + speed.margin_hops
     mix = (
         opts.mix
         if opts.strength is None
@@ -160,12 +184,17 @@ def make_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float, plan: Stre
     return Engine(streamer, cfg)
 
 
-def open_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float = 0.0, plan: StreamPlan | None = None):
+def open_engine(
+    streamer: HopStreamer,
+    opts: LiveOptions,
+    speed: ProbeSpeed = ProbeSpeed(0.0, 0.0),
+    plan: StreamPlan | None = None,
+):
     """Build the engine and the (not yet started) PortAudio stream on `plan` (default:
     plan_stream)."""
     sd = devices.load_sounddevice()
     plan = plan or plan_stream(opts)
-    engine = make_engine(streamer, opts, rtf, plan)
+    engine = make_engine(streamer, opts, speed, plan)
     try:
         stream = sd.Stream(
             device=plan.devices,
@@ -188,14 +217,14 @@ def open_engine(streamer: HopStreamer, opts: LiveOptions, rtf: float = 0.0, plan
 
 class PortAudioDevice:
     """Microphone to speaker through PortAudio (sounddevice). A `Device` has plan(opts) ->
-    StreamPlan, open(streamer, opts, rtf, plan) -> (engine, stream) and connect(opts) -> a
+    StreamPlan, open(streamer, opts, speed, plan) -> (engine, stream) and connect(opts) -> a
     line saying where the audio goes (after the stream started)."""
 
     def plan(self, opts: LiveOptions) -> StreamPlan:
         return plan_stream(opts)
 
-    def open(self, streamer: HopStreamer, opts: LiveOptions, rtf: float, plan: StreamPlan):
-        return open_engine(streamer, opts, rtf, plan)
+    def open(self, streamer: HopStreamer, opts: LiveOptions, speed: ProbeSpeed, plan: StreamPlan):
+        return open_engine(streamer, opts, speed, plan)
 
     def connect(self, opts: LiveOptions) -> str:
         return ""
@@ -318,8 +347,8 @@ def run_live(
     # the audio callback needs the GIL every block: hand it over within a quarter block
     sys.setswitchinterval(min(sys.getswitchinterval(), max(2e-4, block / plan.rate / 4)))
     try:
-        rtf = _check_speed(probe_running(streamer, plan.rate, block, channels=plan.channels[0]), streamer)
-        engine, stream = device.open(streamer, opts, rtf, plan)
+        speed = _check_speed(probe_running(streamer, plan.rate, block, channels=plan.channels[0]), streamer)
+        engine, stream = device.open(streamer, opts, speed, plan)
     except BaseException:
         stream = getattr(device, "stream", None)
         if stream is not None:
@@ -339,8 +368,9 @@ def run_live(
             where = device.connect(opts)
             lat = engine.latency(float(sum(stream.latency)))
             print(
-                f"streamse live: {plan.rate} Hz, block {block}, probe RTF {rtf:.2f} "
-                f"(with the engine running), {lat.describe()}" + (f"; {where}" if where else ""),
+                f"streamse live: {plan.rate} Hz, block {block}, probe RTF {speed.rtf:.2f}, slow step "
+                f"{speed.tail:.2f} (with the engine running), {lat.describe()}"
+                + (f"; {where}" if where else ""),
                 file=out,
                 flush=True,
             )
@@ -409,7 +439,8 @@ def run_live(
         "rtf": st.rtf,
         "ms_per_hop": st.ms_per_hop,
         "callback_max_ms": 1e3 * st.cb_time_max_s,
-        "probe_rtf": rtf,
+        "probe_rtf": speed.rtf,
+        "probe_tail": speed.tail,
         "switches": st.switches(),
         "degraded": degraded,
         "delay_growths": st.delay_growths,

@@ -347,10 +347,10 @@ class VirtualMicDevice:
         s = self.stream
         return StreamPlan((-1, -1), s.samplerate, (1, 1), s.blocksize)
 
-    def open(self, streamer, opts, rtf: float, plan):
+    def open(self, streamer, opts, speed, plan):
         from streamse.live.runner import make_engine
 
-        engine = make_engine(streamer, opts, rtf, plan)
+        engine = make_engine(streamer, opts, speed, plan)
         self.stream.callback = engine.callback
         return engine, self.stream
 

@@ -29,3 +29,12 @@ def test_steps_of_several_hops_weigh_by_their_audio_and_the_ring_keeps_the_last(
     for _ in range(MAX_STEPS):
         st.log_step(0.005, 0.010)
     assert st.n_steps == MAX_STEPS + 2 and st.trimmed_rtf(0.0) == pytest.approx(0.5)
+
+
+def test_step_ratio_is_a_quantile_of_single_steps():
+    st = Stats()
+    assert st.step_ratio(0.98) == 0.0
+    for k in range(100):  # steps at 1..100 % of their audio time
+        st.log_step(0.0001 * (k + 1), 0.010)
+    assert st.step_ratio(0.98) == pytest.approx(0.9802)
+    assert st.step_ratio(0.5) == pytest.approx(0.505)

@@ -12,7 +12,14 @@ import pytest
 from fakes import FirStreamer
 from streamse.errors import StreamseError
 from streamse.live import devices
-from streamse.live.runner import LiveOptions, close_stream, input_channels, probe_running
+from streamse.live.runner import (
+    LiveOptions,
+    ProbeSpeed,
+    close_stream,
+    input_channels,
+    make_engine,
+    probe_running,
+)
 
 
 class FakeSD:
@@ -93,13 +100,14 @@ def test_probe_runs_the_model_next_to_a_callback_thread(monkeypatch):
     made = []
     monkeypatch.setattr(runner, "Engine", lambda *a, **k: made.append(Watched(*a, **k)) or made[-1])
     threads_before = threading.active_count()
-    rtf = probe_running(FirStreamer(), 16000, 160, seconds=0.5)
+    speed = probe_running(FirStreamer(), 16000, 160, seconds=0.5)
     assert threading.active_count() == threads_before  # the worker was stopped
     assert 35 <= seen["callbacks"] <= 55  # 0.5 s of 10 ms blocks, paced in real time
     assert seen["worker_alive"] == seen["callbacks"]
     st = made[0].stats
-    assert st.hops > 30 and st.n_steps > 0 and rtf == st.trimmed_rtf(0.02)
-    assert 0 < rtf <= st.rtf
+    assert st.hops > 30 and st.n_steps > 0 and speed.rtf == st.trimmed_rtf(0.02)
+    assert 0 < speed.rtf <= st.rtf
+    assert speed.tail == st.step_ratio(0.98) and speed.tail > 0
 
 
 def test_a_stream_that_never_stops_is_abandoned_in_bounded_time():
@@ -149,3 +157,23 @@ def test_strength_maps_to_an_attenuation_limit_and_moves_with_signals():
             os.kill(os.getpid(), signal.SIGUSR2)
         knob.apply(eng)
     assert knob.value == 0 and float(eng._mix) == 1.0  # strength 0: the input passes through
+
+
+def test_the_compute_margin_grows_with_the_slow_step_and_the_load():
+    """Light model: twice its slow step. Busy worker (rtf 0.64, slow step 0.73): 1.5 x the slow
+    step / the idle share, 3.0 hops (2 x rtf, 1.3 hops, left underruns in 60 s live).
+    --latency high adds 2 hops."""
+    from streamse.live.runner import StreamPlan
+
+    plan = StreamPlan((0, 0), 16000, (1, 1), 160)
+
+    def margin(latency: str, speed: ProbeSpeed) -> float:
+        opts = LiveOptions(blocksize=160, latency=latency)
+        return make_engine(FirStreamer(), opts, speed, plan).config.safety_hops
+
+    assert margin("low", ProbeSpeed(0.0, 0.0)) == 0.0
+    assert margin("low", ProbeSpeed(0.13, 0.2)) == pytest.approx(0.4)
+    assert margin("low", ProbeSpeed(0.64, 0.73)) == pytest.approx(1.5 * 0.73 / 0.36)
+    assert margin("high", ProbeSpeed(0.64, 0.73)) == pytest.approx(2 + 1.5 * 0.73 / 0.36)
+    assert ProbeSpeed(0.5, 0.3).margin_hops == pytest.approx(1.0)  # never under 2 x the mean
+    assert ProbeSpeed(0.95, 0.95).margin_hops == pytest.approx(14.25)  # idle share floored at 0.1
