@@ -1,4 +1,4 @@
-"""`measure_delay` (bench/jack_card.py): the exact lag of a capture that is partly something
+"""`bench/jack_card.py`: `measure_delay`, the exact lag of a capture that is partly something
 else, at 48 kHz where the model's 16 kHz output makes the correlation peak a few samples wide."""
 
 from __future__ import annotations
