@@ -8,17 +8,45 @@ import torch
 
 from streamse.audio_io import read_audio
 from streamse.demo import DEMO_INPUT
+from streamse.errors import StreamseError
 from streamse.models.registry import load_checkpoint
 
 from .onnx_export import check_onnx, export_onnx
 
 
-SHIPPED_KEYS = ("format", "name", "family", "config", "state_dict", "step", "scores", "train_config")
+SHIPPED_KEYS = (
+    "format",
+    "name",
+    "family",
+    "config",
+    "state_dict",
+    "step",
+    "scores",
+    "train_config",
+    "averaged_with",
+)
 
 
 def slim_checkpoint(ckpt: dict) -> dict:
     """The parts of a training checkpoint that ship: no optimizer, scheduler or RNG state."""
     return {k: ckpt[k] for k in SHIPPED_KEYS if k in ckpt}
+
+
+def average_weights(model: torch.nn.Module, ckpt: dict, others: list[Path], overrides: dict | None) -> dict:
+    """Set `model`'s weights to the mean of its own and those of the checkpoints `others` (a
+    weight average of fine-tunes of one network, e.g. a fine-tune and the weights it started
+    from); each must hold the same family and, with `overrides` applied, the same config.
+    Returns `ckpt` with that state_dict and `averaged_with` naming the others (name, step)."""
+    states, names = [model.state_dict()], []
+    for path in others:
+        other, oc = load_checkpoint(path, overrides)
+        if oc["family"] != ckpt["family"] or other.cfg != model.cfg:
+            raise StreamseError(f"{path}: another model or config than the checkpoint's; cannot average")
+        states.append(other.state_dict())
+        names.append({"path": Path(path).name, "step": int(oc.get("step", 0))})
+    mean = {k: sum(s[k].double() for s in states).div(len(states)).to(v.dtype) for k, v in states[0].items()}
+    model.load_state_dict(mean)
+    return {**ckpt, "state_dict": model.state_dict(), "averaged_with": names}
 
 
 def export_checkpoint(
@@ -27,15 +55,19 @@ def export_checkpoint(
     check_audio: str | None = None,
     tol: float = 1e-4,
     overrides: dict | None = None,
+    average_with: list[Path] | None = None,
 ) -> str:
     """Export, then check onnxruntime hop-by-hop against PyTorch offline; raise on mismatch.
 
     Writes OUTPUT.onnx (metadata inside), OUTPUT.json (the same metadata) and OUTPUT.pt (the
     weights and config without optimizer state, for the PyTorch rows of `streamse bench`).
     overrides: model config fields to change first (`load_checkpoint`'s config_overrides); the
-    written config says so.
+    written config says so. average_with: checkpoints whose weights are averaged in
+    (`average_weights`).
     """
     model, ckpt = load_checkpoint(checkpoint, overrides)
+    if average_with:
+        ckpt = average_weights(model, ckpt, list(average_with), overrides)
     if output.suffix != ".onnx":
         output = output.with_suffix(".onnx")
     tmp = output.with_name(output.stem + ".partial.onnx")

@@ -32,7 +32,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     print(
         export_checkpoint(
-            Path(args.checkpoint), Path(args.output), args.check_audio, args.tol, dict(args.set)
+            Path(args.checkpoint),
+            Path(args.output),
+            args.check_audio,
+            args.tol,
+            dict(args.set),
+            [Path(p) for p in args.average_with],
         )
     )
     return 0
@@ -84,6 +89,14 @@ def register(sub) -> None:
         metavar="FIELD=VALUE",
         help="change a model config field first, e.g. --set mask_power=0.8 (an "
         "inference-time setting; repeatable; the exported config records it)",
+    )
+    p.add_argument(
+        "--average-with",
+        action="append",
+        default=[],
+        metavar="CHECKPOINT",
+        help="average the weights with this checkpoint's (same model and config, e.g. the "
+        "weights a fine-tune started from; repeatable: the mean of all)",
     )
     p.set_defaults(func=cmd_export)
 

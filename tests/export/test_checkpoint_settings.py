@@ -49,3 +49,42 @@ def test_bad_settings_are_one_line_errors(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and match in err and len(err.strip().splitlines()) == 1, err
         assert not (tmp_path / "c.onnx").exists()
+
+
+def test_average_with_exports_the_mean_of_the_weights_and_records_it(tmp_path, capsys):
+    """--average-with: the exported weights are the mean of both checkpoints' (a fine-tune and
+    the weights it started from), `averaged_with` names the other; another config is refused."""
+    a = _ckpt(tmp_path)
+    model, ck = load_checkpoint(a)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(3)))
+    b = tmp_path / "b_start.pt"
+    torch.save(checkpoint_dict(model, "crn", "crn", step=7), b)
+    out = tmp_path / "avg.onnx"
+    args = [
+        "export",
+        "--checkpoint",
+        str(a),
+        "--average-with",
+        str(b),
+        "-o",
+        str(out),
+        "--set",
+        "mask_power=0.8",
+    ]
+    assert main(args) == 0
+    capsys.readouterr()
+    got, ckpt = load_checkpoint(tmp_path / "avg.pt")
+    sa, sb = load_checkpoint(a)[0].state_dict(), model.state_dict()
+    for k, v in got.state_dict().items():
+        torch.testing.assert_close(v, (sa[k] + sb[k]) / 2, atol=1e-7, rtol=0, msg=k)
+    assert ckpt["averaged_with"] == [{"path": "b_start.pt", "step": 7}]
+    assert ckpt["config"]["mask_power"] == 0.8 and got.cfg.mask_power == 0.8
+    other = tiny_crn(seed=2, input_norm="level", enc_norm="none", rnn_hidden=24)
+    torch.save(checkpoint_dict(other, "crn", "crn", step=1), tmp_path / "other.pt")
+    code = main(
+        ["export", "--checkpoint", str(a), "--average-with", str(tmp_path / "other.pt"), "-o", str(out)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot average" in err and len(err.strip().splitlines()) == 1, err
