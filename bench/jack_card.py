@@ -140,6 +140,13 @@ class VirtualIO:
         return self.rec
 
 
+def block_errors(rec: np.ndarray, ref_blocks: np.ndarray, lag: int) -> np.ndarray:
+    """Mean squared difference (nb,) between rec at `lag` and ref, block by block; ref_blocks
+    (nb, block) is ref's first nb blocks."""
+    nb, block = ref_blocks.shape
+    return ((rec[lag : lag + nb * block].reshape(nb, block) - ref_blocks) ** 2).mean(axis=1)
+
+
 def measure_delay(rec: np.ndarray, ref: np.ndarray, max_lag: int, block: int = 256) -> int:
     """Lag (samples, 0..max_lag) at which rec[lag:] is ref: the cross-correlation's peak, then,
     among the lags within 4 samples of it, the one at which the best quarter of ref's audible
@@ -153,17 +160,16 @@ def measure_delay(rec: np.ndarray, ref: np.ndarray, max_lag: int, block: int = 2
     peak = int(np.argmax(corr[: max_lag + 1]))
     lags = range(max(0, peak - 4), min(max_lag, peak + 4) + 1)
     nb = min(ref.size, rec.size - lags[-1]) // block
-    r = ref[: max(nb, 0) * block].reshape(-1, block)
+    if nb <= 0:
+        return peak
+    r = ref[: nb * block].reshape(nb, block)
     energy = (r**2).mean(axis=1)
-    audible = energy > 0.01 * energy.mean() if nb > 0 else energy > 0
+    audible = energy > 0.01 * energy.mean()
     if not audible.any():
         return peak
-
-    def error(k: int) -> float:
-        err = ((rec[k : k + nb * block].reshape(nb, block) - r) ** 2).mean(axis=1)
-        return float(np.quantile(err[audible] / energy[audible], 0.25))
-
-    return min(lags, key=error)
+    return min(
+        lags, key=lambda k: float(np.quantile(block_errors(rec, r, k)[audible] / energy[audible], 0.25))
+    )
 
 
 def damaged_regions(
@@ -178,7 +184,7 @@ def damaged_regions(
     if nb <= 0:
         return [(0, ref.size)]
     r = ref[: nb * block].reshape(nb, block)
-    err = np.min([((rec[k : k + nb * block].reshape(nb, block) - r) ** 2).mean(axis=1) for k in lags], axis=0)
+    err = np.min([block_errors(rec, r, k) for k in lags], axis=0)
     energy = float((r**2).mean()) or 1e-20
     bad = err > energy * 10 ** (floor_db / 10)
     regions, start = [], None

@@ -9,7 +9,6 @@ of (dataset, step) alone, workers give exactly the batches the main process woul
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from functools import partial
 
 import numpy as np
 import torch
@@ -17,22 +16,22 @@ from torch.utils.data import DataLoader, Dataset
 
 
 def step_keys(
-    n_items: int, batch_size: int, seed: int, epoch_size: int, rank: int, world: int, step: int
+    n_items: int, batch_size: int, seed: int, per_epoch: int, rank: int, world: int, step: int
 ) -> tuple[int, list[int]]:
     """(epoch, item indices) of global step `step` on this rank: perm(seed, epoch)[b*bs :
     (b+1)*bs][rank::world] of the epoch's `n_items`, where (epoch, b) = divmod(step,
-    max(1, epoch_size // bs))."""
-    epoch, b = divmod(step, max(1, epoch_size // batch_size))
+    per_epoch) (`Trainer.batches_per_epoch`)."""
+    epoch, b = divmod(step, per_epoch)
     perm = np.random.default_rng((seed, epoch, 0xBA7C)).permutation(n_items)
     return epoch, [int(i) for i in perm[b * batch_size : (b + 1) * batch_size][rank::world]]
 
 
 def step_items(
-    dataset: Dataset, batch_size: int, seed: int, epoch_size: int, rank: int, world: int, step: int
+    dataset: Dataset, batch_size: int, seed: int, per_epoch: int, rank: int, world: int, step: int
 ) -> tuple[torch.Tensor, ...]:
     """The CPU batch of global step `step` (`step_keys`' items of `dataset` in their epoch),
     stacked field by field: (B_rank, N) each for the supervised (noisy, clean)."""
-    epoch, idx = step_keys(len(dataset), batch_size, seed, epoch_size, rank, world, step)
+    epoch, idx = step_keys(len(dataset), batch_size, seed, per_epoch, rank, world, step)
     dataset.set_epoch(epoch)
     items = [dataset[i] for i in idx]
     return tuple(torch.stack(field) for field in zip(*items))
@@ -52,7 +51,7 @@ class StepBatches(Dataset):
 
 
 def prefetched(
-    make: partial, start: int, stop: int, workers: int, device: torch.device
+    make: Callable[[int], tuple[torch.Tensor, ...]], start: int, stop: int, workers: int, device: torch.device
 ) -> Iterator[tuple[torch.Tensor, ...]]:
     """Batches of steps start..stop-1, in order, built by `workers` processes (4 ahead each) and
     moved to `device`. `make` must not hold the model: workers get a copy of it."""

@@ -164,7 +164,7 @@ class Trainer:
         """step -> CPU batch (models/train/prefetch.py), holding the dataset and not the model."""
         c = self.cfg
         return partial(
-            step_items, self.dataset, c.batch_size, c.seed, c.data.epoch_size, self.rank, self.world
+            step_items, self.dataset, c.batch_size, c.seed, self.batches_per_epoch, self.rank, self.world
         )
 
     def batches(self, start: int):

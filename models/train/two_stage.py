@@ -89,7 +89,13 @@ def mixture_keys(trainer: Trainer, step: int) -> tuple[int, list[int]]:
     """(epoch, item indices) that `trainer.batch(step)` draws (the rule of `Trainer.batch`)."""
     c = trainer.cfg
     return step_keys(
-        len(trainer.dataset), c.batch_size, c.seed, c.data.epoch_size, trainer.rank, trainer.world, step
+        len(trainer.dataset),
+        c.batch_size,
+        c.seed,
+        trainer.batches_per_epoch,
+        trainer.rank,
+        trainer.world,
+        step,
     )
 
 
