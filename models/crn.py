@@ -264,12 +264,16 @@ class MaskCRN(SpectralEnhancer):
         return x.permute(0, 2, 1, 3).reshape(b, t, c * f)  # (B, T, C*F')
 
     def net_forward(self, xc: torch.Tensor) -> torch.Tensor:
-        x = xn = xc if self.level is None else self.level(xc)
+        x = xn = xc if self.level is None else self.level(xc, self._sounding(xc))
         skips = []
         for layer, intra in zip(self.encoder, self.intra):
             x = intra(layer(x))  # (B, C, T, F')
             skips.append(x)
         return self._apply_mask(xc, self.rnn(self._flatten(x)), xn, skips)[0]
+
+    def _sounding(self, xc: torch.Tensor) -> torch.Tensor | None:
+        """(B, T) frames the level normaliser measures: None (its own floor) without silence_db."""
+        return None if self.cfg.silence_db is None else ~self.silent_frames(xc)
 
     def net_init_state(self, batch: int, *, device=None, dtype=None) -> CRNNetState:
         enc = tuple(layer.conv.init_state(batch, device=device, dtype=dtype) for layer in self.encoder)
@@ -280,7 +284,7 @@ class MaskCRN(SpectralEnhancer):
     def net_step(self, xc: torch.Tensor, state: CRNNetState) -> tuple[torch.Tensor, CRNNetState]:
         x, enc, level = xc, [], None
         if self.level is not None:
-            x, level = self.level.step(xc, state.level)
+            x, level = self.level.step(xc, state.level, self._sounding(xc))
         xn, skips = x, []
         for layer, intra, s in zip(self.encoder, self.intra, state.enc):
             x, s = layer.step(x, s)

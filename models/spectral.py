@@ -11,11 +11,15 @@ spectrum Xc = |X|^p * e^{j angle X} laid out as (B, 2, T, F) [channel 0 real, 1 
 The skeleton gives `forward(wav)`, `estimate(wav)` (for spectral losses), `init_state`, `step`,
 and the frame geometry (hop, window, latency), derived from the STFT settings.
 
-Leading digital silence (config `lead_gate`): frames of exact zeros before the first non-zero
-frame of a stream do not step the network at all (its state stays at its initial value and
-the output is zero), so a stream that starts with silence, as a sound card gives before audio
+Leading digital silence (config `lead_gate`): silent frames before the first sounding frame
+of a stream do not step the network at all (its state stays at its initial value and the
+output is zero), so a stream that starts with silence, as a sound card gives before audio
 arrives, behaves exactly like one started at its first sound. Offline, each item is shifted to
-start at its first non-zero frame, run, and shifted back: the same numbers as streaming.
+start at its first sounding frame, run, and shifted back: the same numbers as streaming.
+A frame is silent when it is all zeros, or, with config `silence_db`, when the mean square of
+its windowed samples is at or below `silence_db` dBFS (`frame_mean_square`): a resampler's
+pre-ringing, dither or a converter's idle noise ahead of the audio is silence too, not a
+quiet start that the level normaliser would then measure the speech against.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from torch import nn
 
 from streamse.streamer import FrameGeometry
 
+from .streaming.stft import make_window
 from .streaming import (
     ISTFT,
     STFT,
@@ -55,11 +60,10 @@ class EnhancerState(Generic[NetState]):
     started: torch.Tensor | None = None  # (B,) 1.0 once a non-zero frame arrived (lead_gate)
 
 
-def first_sound(xc: torch.Tensor) -> torch.Tensor:
-    """(B, 2, T, F) -> (B,) index of the first frame that is not all zeros (T if none)."""
-    silent = xc.detach().pow(2).sum(dim=(1, 3)) == 0  # (B, T)
-    t = torch.arange(xc.shape[2], device=xc.device).expand_as(silent)
-    return torch.where(silent, xc.shape[2], t).min(dim=1).values
+def first_sound(silent: torch.Tensor) -> torch.Tensor:
+    """silent (B, T) bool -> (B,) index of the first frame that is not silent (T if none)."""
+    t = torch.arange(silent.shape[1], device=silent.device).expand_as(silent)
+    return torch.where(silent, silent.shape[1], t).min(dim=1).values
 
 
 def shift_frames(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -69,6 +73,16 @@ def shift_frames(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     valid = (src >= 0) & (src < t)
     idx = src.clamp(0, t - 1)[:, None, :, None].expand(-1, x.shape[1], -1, x.shape[3])
     return torch.gather(x, 2, idx) * valid[:, None, :, None].to(x.dtype)
+
+
+def mean_square_weights(cfg: "SpectralConfig") -> torch.Tensor:
+    """(F,) Parseval weights: sum_k w_k |X_k|^2 = sum_n (window_n x_n)^2 / sum_n window_n^2."""
+    window = make_window(cfg.window, cfg.win).double()
+    w = torch.full((cfg.n_fft // 2 + 1,), 2.0 / cfg.n_fft, dtype=torch.float64)
+    w[0] = 1.0 / cfg.n_fft
+    if cfg.n_fft % 2 == 0:
+        w[-1] = 1.0 / cfg.n_fft
+    return (w / window.pow(2).sum()).float()
 
 
 def compress(spec: torch.Tensor, power: float) -> torch.Tensor:
@@ -95,7 +109,8 @@ class SpectralConfig:
     n_fft: int = 320
     window: str = "sqrt_hann"
     compress: float = 0.3
-    lead_gate: bool = False  # leading all-zero frames do not step the network
+    lead_gate: bool = False  # leading silent frames do not step the network
+    silence_db: float | None = None  # frames at or below this dBFS are silent; None: all-zero only
 
 
 class SpectralEnhancer(nn.Module):
@@ -107,6 +122,7 @@ class SpectralEnhancer(nn.Module):
         self.cfg = cfg
         self.stft = STFT(cfg.win, cfg.hop, cfg.n_fft, cfg.window)
         self.istft = ISTFT(cfg.win, cfg.hop, cfg.n_fft, cfg.window)
+        self.register_buffer("_ms_weights", mean_square_weights(cfg), persistent=False)
 
     @property
     def n_bins(self) -> int:
@@ -126,6 +142,18 @@ class SpectralEnhancer(nn.Module):
     def net_step(self, xc: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
         raise NotImplementedError
 
+    def frame_mean_square(self, xc: torch.Tensor) -> torch.Tensor:
+        """compressed spectrum (B, 2, T, F) -> (B, T) mean square of each frame's windowed
+        samples re the window's power (Parseval): a frame of white noise of RMS s gives s^2."""
+        mag2 = xc.detach().pow(2).sum(dim=1)  # (B, T, F) = |X|^(2 p)
+        return (mag2.pow(1.0 / self.cfg.compress) * self._ms_weights).sum(dim=-1)
+
+    def silent_frames(self, xc: torch.Tensor) -> torch.Tensor:
+        """compressed spectrum (B, 2, T, F) -> (B, T) True where a frame is silent (module doc)."""
+        if self.cfg.silence_db is None:
+            return xc.detach().pow(2).sum(dim=(1, 3)) == 0
+        return self.frame_mean_square(xc) <= 10.0 ** (self.cfg.silence_db / 10.0)
+
     # offline --------------------------------------------------------------------------------
     def analyse(self, wav: torch.Tensor) -> torch.Tensor:
         """wav (B, N) -> compressed spectrum (B, 2, T, F), T = N // hop."""
@@ -139,7 +167,7 @@ class SpectralEnhancer(nn.Module):
         """net(xc) with the lead gate (module doc): leading all-zero frames are skipped."""
         if not self.cfg.lead_gate:
             return net(xc)
-        t0 = first_sound(xc)
+        t0 = first_sound(self.silent_frames(xc))
         if not bool((t0 > 0).any()):
             return net(xc)
         return shift_frames(net(shift_frames(xc, t0)), -t0)
@@ -185,7 +213,7 @@ class SpectralEnhancer(nn.Module):
         outs, t, tracing = [], 0, torch.jit.is_tracing()  # an exported graph always gates
         while t < xc.shape[2] and (tracing or not bool(started.all())):
             frame = xc[:, :, t : t + 1]
-            now = torch.maximum(started, (frame.pow(2).sum(dim=(1, 2, 3)) > 0).to(xc.dtype))
+            now = torch.maximum(started, (~self.silent_frames(frame)[:, 0]).to(xc.dtype))
             y, s_new = self.net_step(frame, s_net)
             s_net = select_state(now, s_new, s_net, self._state_axes)
             outs.append(y * now[:, None, None, None])

@@ -10,7 +10,9 @@ root of an exponential moving average of its frame power (mean over channels and
 so the output does not change when the input is scaled (the average starts at the first
 frame's own power), while loud and quiet frames keep their contrast over ~tau seconds.
 Frames whose power is at or below `floor` (digital silence) leave the average untouched; the
-average starts at the first frame above the floor. No parameters; no gradient flows into the
+average starts at the first frame above the floor. A caller that knows better which frames are
+silent (a threshold on the uncompressed frame level, `SpectralEnhancer.silent_frames`) passes
+that as `active` instead. No parameters; no gradient flows into the
 statistics (they are functions of the input only).
 """
 
@@ -45,20 +47,25 @@ class LevelNorm(nn.Module):
         z = state_zeros((batch, 1, 1, 1), self, device, dtype)
         return LevelState(z, z.clone())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.step(x, self.init_state(x.shape[0], device=x.device, dtype=x.dtype))[0]
+    def forward(self, x: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
+        return self.step(x, self.init_state(x.shape[0], device=x.device, dtype=x.dtype), active)[0]
 
-    def step(self, x: torch.Tensor, state: LevelState) -> tuple[torch.Tensor, LevelState]:
-        """x (B, C, Tc, F) new frames -> (normalised (B, C, Tc, F), next state)."""
+    def step(
+        self, x: torch.Tensor, state: LevelState, active: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, LevelState]:
+        """x (B, C, Tc, F) new frames, active (B, Tc) bool or None (power above `floor`) ->
+        (normalised (B, C, Tc, F), next state)."""
         mean, started = state.mean.to(x), state.started.to(x)
         power = x.detach().pow(2).mean(dim=(1, 3), keepdim=True)  # (B, 1, Tc, 1)
+        flags = (power > self.floor) if active is None else active[:, None, :, None]
+        flags = flags.to(x)
         means = []
         for t in range(x.shape[2]):
             p = power[:, :, t : t + 1]
-            active = (p > self.floor).to(x)
+            active_t = flags[:, :, t : t + 1]
             updated = started * (self.alpha * mean + (1 - self.alpha) * p) + (1 - started) * p
-            mean = active * updated + (1 - active) * mean
-            started = torch.maximum(started, active)
+            mean = active_t * updated + (1 - active_t) * mean
+            started = torch.maximum(started, active_t)
             means.append(mean)
         scale = torch.rsqrt(torch.cat(means, dim=2) + self.eps)  # (B, 1, Tc, 1)
         return x * scale, LevelState(mean, started)

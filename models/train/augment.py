@@ -79,6 +79,26 @@ def level_and_clip_guard(
     return noisy * gain, clean * gain
 
 
+def quiet_lead(
+    noisy: np.ndarray,
+    clean: np.ndarray,
+    n_lead: int,
+    gain_db: float | None,
+    floor_db: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A quiet start, as a live stream has before the talker and the noise reach the mic:
+    the first `n_lead` samples of both are scaled by `gain_db` (None: muted), and white noise
+    at `floor_db` dBFS RMS (the converter's floor) is added to the noisy one there. The target
+    keeps the same gain (the floor is noise to remove); the rest is unchanged."""
+    g = 0.0 if gain_db is None else 10 ** (gain_db / 20)
+    n_lead = min(n_lead, noisy.size)
+    noisy, clean = noisy.copy(), clean.copy()
+    noisy[:n_lead] = noisy[:n_lead] * g + rng.standard_normal(n_lead) * 10 ** (floor_db / 20)
+    clean[:n_lead] = clean[:n_lead] * g
+    return noisy, clean
+
+
 def convolve_same(x: np.ndarray, rirs: list[np.ndarray]) -> list[np.ndarray]:
     """Causal FFT convolution of x (samples,) with each RIR, each output cut to len(x).
 

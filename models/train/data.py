@@ -22,9 +22,10 @@ Optional augmentations (all off by default; probabilities per item, drawn from a
 generator seeded with (seed, epoch, index, 1), so turning them on leaves every other draw as
 it was): `p_speed` plays the speech 0.9-1.1x faster (tempo and pitch, before the crop is
 taken), `p_eq_speech` / `p_eq_noise` colour speech (input and target alike) or noise with a
-random 2nd-order filter, `p_lowpass` band-limits the speech, and `p_clean` adds no noise at
-all: the model must learn to leave clean speech alone (without such items it never sees a
-noise-free input and attenuates clean speech).
+random 2nd-order filter, `p_lowpass` band-limits the speech, `p_lead` gives the item a quiet
+start (`augment.quiet_lead`: scaled down or muted, over a converter-like noise floor), and
+`p_clean` adds no noise at all: the model must learn to leave clean speech alone (without
+such items it never sees a noise-free input and attenuates clean speech).
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ class DataConfig:
     eq_coef: float = 0.375  # filter coefficients uniform in [-eq_coef, eq_coef]
     p_lowpass: float = 0.0  # band-limited speech (input and target)
     lowpass_hz: tuple[float, float] = (3500.0, 7500.0)
+    p_lead: float = 0.0  # a quiet start (`augment.quiet_lead`): scaled down, plus a noise floor
+    lead_seconds: tuple[float, float] = (0.1, 1.0)
+    lead_gain_db: tuple[float, float] = (-60.0, -10.0)  # re the rest; half the leads are muted
+    lead_floor_db: tuple[float, float] = (-100.0, -60.0)  # dBFS RMS of the floor noise
 
     @property
     def segment_samples(self) -> int:
@@ -141,6 +146,10 @@ class MixtureDataset(Dataset):
         else:  # speech-free crop: noise only, still a valid (noisy, silent target) pair
             rng.uniform(*cfg.snr_db)  # keep the draw sequence independent of this branch
         noisy, clean = aug.level_and_clip_guard(reverberant + noise, target, rng.uniform(*cfg.level_db))
+        if aux.random() < cfg.p_lead:
+            n_lead = int(aux.uniform(*cfg.lead_seconds) * cfg.sample_rate)
+            gain = None if aux.random() < 0.5 else aux.uniform(*cfg.lead_gain_db)
+            noisy, clean = aug.quiet_lead(noisy, clean, n_lead, gain, aux.uniform(*cfg.lead_floor_db), aux)
         return noisy.astype(np.float32), clean.astype(np.float32)
 
     def _speech(self, idx: int, n: int, rng: np.random.Generator, aux: np.random.Generator):

@@ -274,3 +274,26 @@ def test_random_biquad_is_stable_and_keeps_power():
     spec = np.abs(np.fft.rfft(low)) ** 2
     f = np.fft.rfftfreq(x.size, 1 / SR)
     assert spec[f > 5000].sum() < 1e-3 * spec[f < 3000].sum()
+
+
+def test_quiet_lead_gives_a_quiet_start_and_keeps_the_rest(data_dir, pools):
+    base = _cfg(data_dir, p_reverb=0.0, snr_db=(5.0, 5.0))
+    lead_cfg = dataclasses.replace(base, p_lead=1.0, lead_seconds=(0.25, 0.5))
+    plain, quiet = MixtureDataset(base, *pools), MixtureDataset(lead_cfg, *pools)
+    muted = scaled = 0
+    for i in range(8):
+        (n0, c0), (n1, c1) = ((t.double().numpy() for t in pair) for pair in (plain[i], quiet[i]))
+        k = int(np.flatnonzero(np.abs(n1 - n0) > 1e-7).max()) + 1  # the lead's end
+        assert SR // 4 - 1 <= k <= SR // 2
+        np.testing.assert_array_equal(n1[k:], n0[k:])  # the rest is the plain item's
+        np.testing.assert_array_equal(c1[k:], c0[k:])
+        floor_db = 10 * np.log10(aug.power(n1[:k]) + 1e-30)
+        if not np.any(c1[:k]):
+            muted += 1
+            assert -101 < floor_db < -59  # the floor alone
+        else:
+            scaled += 1
+            g = np.dot(c1[:k], c0[:k]) / np.dot(c0[:k], c0[:k])
+            assert 10 ** (-60 / 20) * 0.99 < g < 10 ** (-10 / 20) * 1.01
+            np.testing.assert_allclose(c1[:k], g * c0[:k], atol=1e-9)
+    assert muted and scaled
