@@ -8,7 +8,13 @@ on bundled audio only (tests/data: a VoiceBank+DEMAND pair; the demo sample):
 - leading silence: 0.01-4 s of exact zeros ahead of the input change the rest of the output by
   at most 1 dB (SI-SDR >= 25 dB against a fresh start), on clean, noisy and the demo sample;
 - stationary noise: clean speech + white and pink noise at 5 dB SNR: SI-SDR improves by
-  >= 6 dB and PESQ-WB by >= 0.3.
+  >= 6 dB and PESQ-WB by >= 0.3;
+- quiet start under the silence threshold: 1 s of white noise at -100 or -90 dBFS (a
+  converter's floor, a resampler's pre-ringing) ahead of a noisy input is silence: the speech
+  after it scores as after a fresh start (SI-SDR against the clean speech within 0.05 dB), on
+  the noisy pair and on clean speech + white noise at 5 dB. Quieter rooms above the threshold
+  (-70 dBFS) still cost the crn 1.4 dB on the noisy pair: `bh.LIMITS` holds the 0.5 dB target
+  that reports check, not yet met (docs/quality.md, ninth round).
 
 The limits live in `streamse.quality.behaviour.LIMITS`. The weights shipped before these tests
 (crn trained with the old recipe) failed all four (docs/quality.md has their numbers).
@@ -72,6 +78,18 @@ def test_stationary_noise_is_clearly_removed(enhance, noisy_clean):
         assert d_pesq >= LIMITS["noise_pesq_gain"], f"{kind}: PESQ +{d_pesq:.2f}"
 
 
+@pytest.mark.parametrize("which", ["noisy", "white"])
+def test_a_floor_under_the_silence_threshold_is_a_fresh_start(enhance, noisy_clean, which):
+    """A live stream starts with the converter's floor, not exact zeros. The weights shipped
+    before `silence_db` lost 1.2 dB on the noisy pair after 1 s at -90 dBFS: the level
+    normaliser started on the floor and measured the speech against it."""
+    noisy, clean = noisy_clean
+    if which == "white":
+        noisy = bh.noisy_at_snr(clean, "white", 5.0)
+    for floor, loss in bh.quiet_start(enhance, noisy, clean, (-100.0, -90.0)).items():
+        assert abs(loss) <= 0.05, f"1 s at {floor} dBFS first: SI-SDR {-loss:+.2f} dB"
+
+
 def test_the_checks_can_fail():
     """A denoiser that halves its input and one that passes noise through fail the checks."""
     clean = sf.read(DATA / "clean.wav", dtype="float32")[0]
@@ -81,6 +99,14 @@ def test_the_checks_can_fail():
     assert d_sisdr < LIMITS["noise_sisdr_gain_db"] and d_pesq < LIMITS["noise_pesq_gain"]
     level, sisdr = bh.leading_silence(lambda x: x * (1 + (x.size > clean.size)), clean, (1.0,))[1.0]
     assert abs(level) > LIMITS["lead_level_db"]
+    noisy = bh.noisy_at_snr(clean, "white", 5.0)
+
+    def forgets_less_after_a_quiet_start(x):  # 20 % of the noise fresh, all of it after a lead
+        keep = 1.0 if x.size > clean.size else 0.2
+        return np.concatenate([x[: x.size - clean.size], clean + keep * (x[-clean.size :] - clean)])
+
+    losses = bh.quiet_start(forgets_less_after_a_quiet_start, noisy, clean)
+    assert min(losses.values()) > LIMITS["quiet_start_loss_db"]
 
 
 def test_shipped_cnunet_tb_ts_does_not_halve_its_output(noisy_clean):
