@@ -15,7 +15,7 @@ HOLDS = {
     "h": "GRU hidden state, one row per layer",
     "c": "LSTM cell state, one row per layer",
     "mean": "LevelNorm's causal running mean of the frame power",
-    "started": "1.0 once a non-zero frame arrived (lead gate / LevelNorm start), else 0.0",
+    "started": "1.0 once a sounding frame arrived (not silent: lead gate / LevelNorm start), else 0.0",
 }
 
 

@@ -57,7 +57,7 @@ class EnhancerState(Generic[NetState]):
     stft: STFTState
     net: NetState
     istft: ISTFTState
-    started: torch.Tensor | None = None  # (B,) 1.0 once a non-zero frame arrived (lead_gate)
+    started: torch.Tensor | None = None  # (B,) 1.0 once a sounding frame arrived (lead_gate)
 
 
 def first_sound(silent: torch.Tensor) -> torch.Tensor:
@@ -164,7 +164,7 @@ class SpectralEnhancer(nn.Module):
         return self.gated(self.net_forward, self.analyse(wav))
 
     def gated(self, net, xc: torch.Tensor) -> torch.Tensor:
-        """net(xc) with the lead gate (module doc): leading all-zero frames are skipped."""
+        """net(xc) with the lead gate (module doc): leading silent frames are skipped."""
         if not self.cfg.lead_gate:
             return net(xc)
         t0 = first_sound(self.silent_frames(xc))
