@@ -12,8 +12,8 @@ frame's own power), while loud and quiet frames keep their contrast over ~tau se
 Frames whose power is at or below `floor` (digital silence) leave the average untouched; the
 average starts at the first frame above the floor. A caller that knows better which frames are
 silent (a threshold on the uncompressed frame level, `SpectralEnhancer.silent_frames`) passes
-that as `active` instead. No parameters; no gradient flows into the
-statistics (they are functions of the input only).
+that as `active` instead. No parameters; no gradient flows into the statistics (they are
+functions of the input only).
 """
 
 from __future__ import annotations
@@ -57,8 +57,7 @@ class LevelNorm(nn.Module):
         (normalised (B, C, Tc, F), next state)."""
         mean, started = state.mean.to(x), state.started.to(x)
         power = x.detach().pow(2).mean(dim=(1, 3), keepdim=True)  # (B, 1, Tc, 1)
-        flags = (power > self.floor) if active is None else active[:, None, :, None]
-        flags = flags.to(x)
+        flags = ((power > self.floor) if active is None else active[:, None, :, None]).to(x)
         means = []
         for t in range(x.shape[2]):
             p = power[:, :, t : t + 1]

@@ -68,20 +68,23 @@ class Behaviour:
         out = []
         for key, limit in LIMITS.items():
             v = getattr(self, key)
-            if key.endswith("level_db"):
-                bad = abs(v) > limit
-            else:
-                bad = not (v <= limit if key.endswith("loss_db") else v >= limit)
-            if bad:
-                out.append(f"{key} = {v:.2f} (limit {_bound(key)}{limit})")
+            text, within = _bound(key)
+            if not within(v, limit):
+                out.append(f"{key} = {v:.2f} (limit {text}{limit})")
         return out
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _bound(key: str) -> str:
-    return "|x| <= " if key.endswith("level_db") else "<= " if key.endswith("loss_db") else ">= "
+def _bound(key: str) -> tuple[str, Callable[[float, float], bool]]:
+    """How a LIMITS key bounds its value: level changes in magnitude, losses from above, the
+    rest (SI-SDR, gains) from below."""
+    if key.endswith("level_db"):
+        return "|x| <= ", lambda v, limit: not abs(v) > limit
+    if key.endswith("loss_db"):
+        return "<= ", lambda v, limit: v <= limit
+    return ">= ", lambda v, limit: v >= limit
 
 
 def level_and_sisdr(ref: np.ndarray, est: np.ndarray) -> tuple[float, float]:

@@ -22,16 +22,13 @@ def test_engine_through_virtual_card_has_reported_delay(need_jack, fs, block):
     from streamse.bench.e2e import e2e_run
 
     r = e2e_run(FirStreamer(), fs, block, 3.0)
-    # a worker late under CPU load raises the delay by a model hop each time (reported)
-    hop = round(160 * fs / 16000)
-    final = round(r["latency_samples"])
-    assert r["measured_delay_samples"] in {final - hop * k for k in range(r["delay_growths"] + 1)}
+    assert r["measured_delay_samples"] in _delays_before_and_after_raises(r, round(160 * fs / 16000))
     assert r["device_latency_ms"] > 0  # PortAudio's figure is part of the total
     # Under CPU load a JACK cycle can run late (an xrun): the engine then plays its fallback,
     # or JACK drops a cycle of the recording. Exactly what is checked: every stretch where the
     # capture is not the model's output is accounted for by an xrun someone reported, and
     # with none reported the capture is the model's output to 50 dB.
-    reported = r["underruns"] + r["device_xruns"] + r["vio_xruns"] + r["resyncs"]
+    reported = _xruns_reported(r)
     assert len(r["damaged"]) <= reported, (r["damaged"], reported)
     if reported == 0:
         assert r["match_snr_db"] > 50, r["match_snr_db"]
@@ -49,11 +46,22 @@ def test_crn_at_48k_through_virtual_card_is_its_offline_output(need_jack):
     from streamse.runtime import load_streamer
 
     r = e2e_run(load_streamer("crn"), 48000, 480, 3.0)
-    final = round(r["latency_samples"])  # a late worker raises it by a hop, reported
-    assert r["measured_delay_samples"] in {final - 480 * k for k in range(r["delay_growths"] + 1)}
-    if r["underruns"] + r["device_xruns"] + r["vio_xruns"] + r["resyncs"] == 0:
+    assert r["measured_delay_samples"] in _delays_before_and_after_raises(r, 480)
+    if _xruns_reported(r) == 0:
         assert r["measured_delay_samples"] == round(r["latency_samples"])
         assert r["match_snr_db"] > 30, r["match_snr_db"]
+
+
+def _delays_before_and_after_raises(r: dict, hop: int) -> set[int]:
+    """The final reported delay and each one before it: a worker late under CPU load raises
+    the delay by a model hop (at the device rate) each time, and reports it."""
+    final = round(r["latency_samples"])
+    return {final - hop * k for k in range(r["delay_growths"] + 1)}
+
+
+def _xruns_reported(r: dict) -> int:
+    """Every stretch the capture may not be the model's output for, as someone reported it."""
+    return r["underruns"] + r["device_xruns"] + r["vio_xruns"] + r["resyncs"]
 
 
 def si_sdr(est, ref):
@@ -198,6 +206,5 @@ def test_cnunet_tb_ts_runs_a_minute_live_without_underruns_and_the_probe_reads_i
             break
     assert not any(xruns.values()), xruns
     assert 0.75 < r["probe_rtf"] / r["rtf"] < 1.33, (r["probe_rtf"], r["rtf"])
-    hop = streamer.hop * 48000 // streamer.sample_rate  # a late hop raises the delay by one
-    final = round(r["latency_samples"])
-    assert r["measured_delay_samples"] in {final - hop * k for k in range(r["delay_growths"] + 1)}
+    hop = streamer.hop * 48000 // streamer.sample_rate
+    assert r["measured_delay_samples"] in _delays_before_and_after_raises(r, hop)

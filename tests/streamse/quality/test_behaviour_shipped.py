@@ -91,7 +91,8 @@ def test_a_floor_under_the_silence_threshold_is_a_fresh_start(enhance, noisy_cle
 
 
 def test_the_checks_can_fail():
-    """A denoiser that halves its input and one that passes noise through fail the checks."""
+    """A denoiser that halves its input, one that passes noise through, one that changes with
+    what came before and one that removes less after a quiet start fail the checks."""
     clean = sf.read(DATA / "clean.wav", dtype="float32")[0]
     level, _ = bh.transparency(lambda x: 0.5 * x, clean)
     assert abs(level) > LIMITS["transparency_level_db"]
