@@ -42,6 +42,7 @@ from .cnunet_stages import StageState
 from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, SubPixelConv, forward_or_step, states
 from .cnunet_stages import DecoderStage
 from .cnunet_tb_blocks import CausalCTFA, CTFAState, TBDecoderStage
+from .nested_unet import NestedUNet
 from .spectral import SpectralEnhancer
 from .streaming import RunningMean
 from .streaming.conv import CausalTimeConv, ConvState
@@ -74,13 +75,13 @@ def _paths(model: CNUNetTB) -> list[tuple[DecoderBranch, int]]:
     return [(model.mask_branch, 0), (model.mask_branch, 1), (model.map_branch, 0), (model.map_branch, 1)]
 
 
-def _index(segs: Segments, g: int) -> tuple[list[int], int]:
-    """Fused input channels of path g's input channels, in its own order; total channels."""
+def _index(segs: Segments, g: int, groups: int = G) -> tuple[list[int], int]:
+    """Fused input channels of path g (of `groups`) in its own order; total channels."""
     idx, off = [], 0
     for kind, w in segs:
         if kind == "g":
             idx += range(off + g * w, off + (g + 1) * w)
-            off += G * w
+            off += groups * w
         else:
             p = g % 2
             idx += range(off + p * w, off + (p + 1) * w)
@@ -114,14 +115,14 @@ def _like(ref: nn.Conv1d | nn.Conv2d, cin: int, cout: int, groups: int) -> nn.Mo
 
 @torch.no_grad()
 def _fuse(convs: Sequence[nn.Conv1d | nn.Conv2d], index: list[list[int]] | None = None, cin: int = 0):
-    """G convs -> one: grouped over a group-major input (index None), else dense block-sparse
+    """n convs -> one: grouped over a group-major input (index None), else dense block-sparse
     over `cin` input channels, path g's kernel on the input channels index[g]."""
-    ref = convs[0]
+    ref, n = convs[0], len(convs)
     if index is None:
-        conv = _like(ref, G * ref.in_channels, G * ref.out_channels, G * ref.groups)
+        conv = _like(ref, n * ref.in_channels, n * ref.out_channels, n * ref.groups)
         conv.weight.copy_(torch.cat([c.weight for c in convs]))
     else:
-        conv = _like(ref, cin, G * ref.out_channels, 1)
+        conv = _like(ref, cin, n * ref.out_channels, 1)
         conv.weight.zero_()
         co = ref.out_channels
         for g, (c, idx) in enumerate(zip(convs, index)):
@@ -149,10 +150,11 @@ class FusedCausalConv(CausalTimeConv):
         index: list[list[int]] | None = None,
         cin: int = 0,
     ) -> "FusedCausalConv":
-        """From G `CausalConv2d`s (or plain 1x1 `nn.Conv2d`s, context 0); the input is
+        """From n `CausalConv2d`s (or plain 1x1 `nn.Conv2d`s, context 0); the input is
         group-major, or the concatenation `segs`, or `cin` channels read as `index`."""
         if segs is not None:
-            index, cin = [_index(segs, g)[0] for g in range(G)], _index(segs, 0)[1]
+            n = len(mods)
+            index, cin = [_index(segs, g, n)[0] for g in range(n)], _index(segs, 0, n)[1]
         if isinstance(mods[0], CausalTimeConv):
             return cls(_fuse([m.conv for m in mods], index, cin), mods[0].context, mods[0].in_freq)
         return cls(_fuse(mods, index, cin), 0, None)
@@ -163,11 +165,12 @@ class FusedCausalConv(CausalTimeConv):
 
 
 class GroupFrameNorm(nn.Module):
-    """`FrameNorm` of each of G groups of C channels: layer norm over the group's (C, F) of
-    each frame, then the per-channel affine. x (B, G*C, T, F) -> same shape."""
+    """`FrameNorm` of each of G = len(norms) groups of C channels: layer norm over the group's
+    (C, F) of each frame, then the per-channel affine. x (B, G*C, T, F) -> same shape."""
 
     def __init__(self, norms: Sequence[nn.Module]):
         super().__init__()
+        self.groups = len(norms)
         eps = {n.eps for n in norms}
         if len(eps) != 1:
             raise ValueError(f"the paths' norms differ in eps: {eps}")
@@ -185,23 +188,23 @@ class GroupFrameNorm(nn.Module):
 
     def flat(self, z: torch.Tensor) -> torch.Tensor:
         """One frame as (B, G, C*F), each group's rows in (C, F) order -> (B, G*C, 1, F)."""
-        c, f = self.channels, self.freq
+        c, f, g = self.channels, self.freq, self.groups
         z = F.layer_norm(z, (c * f,), eps=self.eps)
-        return self._affine(z.reshape(-1, G * c, 1, f))
+        return self._affine(z.reshape(-1, g * c, 1, f))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c, f = self.channels, self.freq
+        c, f, g = self.channels, self.freq, self.groups
         if x.shape[2] == 1:  # one frame: the group's (C, 1, F) are contiguous
-            return self.flat(x.reshape(-1, G, c * f))
+            return self.flat(x.reshape(-1, g, c * f))
         b, _, t, _ = x.shape
-        z = x.reshape(b, G, c, t, f).transpose(2, 3)  # (B, G, T, C, F)
+        z = x.reshape(b, g, c, t, f).transpose(2, 3)  # (B, G, T, C, F)
         z = F.layer_norm(z, (c, f), eps=self.eps).transpose(2, 3)
-        return self._affine(z.reshape(b, G * c, t, f))
+        return self._affine(z.reshape(b, g * c, t, f))
 
 
 def _prelu(acts: Sequence[nn.PReLU], channels: int) -> nn.PReLU:
-    """G one-slope PReLUs -> one per-channel PReLU over G*channels."""
-    act = nn.PReLU(G * channels).to(acts[0].weight)
+    """n one-slope PReLUs -> one per-channel PReLU over n*channels."""
+    act = nn.PReLU(len(acts) * channels).to(acts[0].weight)
     with torch.no_grad():
         act.weight.copy_(torch.cat([a.weight.expand(channels) for a in acts]))
     return act
@@ -214,15 +217,22 @@ def _subpixel(x: torch.Tensor) -> torch.Tensor:
 
 
 class FusedConvNormAct(nn.Module):
-    """G `ConvNormAct`s (or `SubPixelConv`s, `subpixel=True`): conv -> [sub-pixel] ->
-    per-group FrameNorm -> per-channel PReLU."""
+    """Conv -> [sub-pixel] -> per-group FrameNorm -> per-channel PReLU, the G groups' layers as
+    one each: G `ConvNormAct`s or `SubPixelConv`s (`of`), or the parts given."""
 
-    def __init__(self, mods: Sequence[ConvNormAct | SubPixelConv], segs: Segments | None = None):
+    def __init__(self, conv: FusedCausalConv, norm: GroupFrameNorm, act: nn.PReLU, subpixel: bool):
         super().__init__()
-        self.subpixel = isinstance(mods[0], SubPixelConv)
-        self.conv = FusedCausalConv.build([m.conv for m in mods], segs)
-        self.norm = GroupFrameNorm([m.norm for m in mods])
-        self.act = _prelu([m.act for m in mods], self.norm.channels)
+        self.conv, self.norm, self.act, self.subpixel = conv, norm, act, subpixel
+
+    @classmethod
+    def of(cls, mods: Sequence[ConvNormAct | SubPixelConv], segs: Segments | None = None):
+        norm = GroupFrameNorm([m.norm for m in mods])
+        return cls(
+            FusedCausalConv.build([m.conv for m in mods], segs),
+            norm,
+            _prelu([m.act for m in mods], norm.channels),
+            isinstance(mods[0], SubPixelConv),
+        )
 
     def _post(self, y: torch.Tensor) -> torch.Tensor:
         if not self.subpixel:
@@ -230,9 +240,9 @@ class FusedConvNormAct(nn.Module):
         if y.shape[2] != 1:
             return self.act(self.norm(_subpixel(y)))
         # one frame: the sub-pixel interleave and the norm's group view in one transpose
-        c, f = self.norm.channels, self.norm.freq // 2  # static sizes for the graph
-        z = y.reshape(-1, G * c, 2, f).transpose(2, 3)  # (B, G*C, F, 2): bin 2f + j
-        return self.act(self.norm.flat(z.reshape(-1, G, c * 2 * f)))
+        c, f, g = self.norm.channels, self.norm.freq // 2, self.norm.groups  # static sizes
+        z = y.reshape(-1, g * c, 2, f).transpose(2, 3)  # (B, G*C, F, 2): bin 2f + j
+        return self.act(self.norm.flat(z.reshape(-1, g, c * 2 * f)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._post(self.conv(x))
@@ -245,12 +255,13 @@ class FusedConvNormAct(nn.Module):
         return self._post(y), state
 
 
-def _complex_order(h: int, n: int) -> list[list[int]]:
-    """Per path, where its `complex_cat` of n features of h channels (all real halves, then all
-    imaginary halves) lies in the plain concatenation of the n group-major features."""
+def _complex_order(h: int, n: int, groups: int = G) -> list[list[int]]:
+    """Per path (of `groups`), where its `complex_cat` of n features of h channels (all real
+    halves, then all imaginary halves) lies in the plain concatenation of the n group-major
+    features."""
     return [
-        [j * G * h + g * h + p * (h // 2) + c for p in range(2) for j in range(n) for c in range(h // 2)]
-        for g in range(G)
+        [j * groups * h + g * h + p * (h // 2) + c for p in range(2) for j in range(n) for c in range(h // 2)]
+        for g in range(groups)
     ]
 
 
@@ -272,7 +283,7 @@ class FusedDenseBlock(DenseBlock):
                 )
             )
         self.pointwise = nn.ModuleList(
-            FusedConvNormAct([b.pointwise[i] for b in blocks]) for i in range(len(blocks[0].pointwise))
+            FusedConvNormAct.of([b.pointwise[i] for b in blocks]) for i in range(len(blocks[0].pointwise))
         )
         self.out = FusedCausalConv.build([b.out for b in blocks])
         self.act_out = _prelu([b.act_out for b in blocks], blocks[0].out.conv.out_channels)
@@ -283,8 +294,8 @@ class FusedDenseBlock(DenseBlock):
 
 @torch.no_grad()
 def _gate_conv(convs: Sequence[nn.Module], replicate: int) -> FusedCausalConv:
-    """G `CausalCTFA` gate convs (Conv1d (B, C, T) or Conv2d (k, 1)) -> one Conv2d (k, 1) over
-    (B, G*C_in, T, F'), groups G; `replicate` copies of each output channel (the 1 -> 1 convs
+    """G = len(convs) `CausalCTFA` gate convs (Conv1d (B, C, T) or Conv2d (k, 1)) -> one Conv2d
+    (k, 1) over (B, G*C_in, T, F'), groups G; `replicate` copies of each output channel (the 1 -> 1 convs
     emit the gate once per channel of the gated path)."""
     ref = convs[0].conv
     w = torch.cat(
@@ -295,7 +306,8 @@ def _gate_conv(convs: Sequence[nn.Module], replicate: int) -> FusedCausalConv:
             for c in convs
         ]
     )
-    conv = nn.Conv2d(G * ref.in_channels, w.shape[0], (w.shape[2], 1), groups=G).to(w)
+    n = len(convs)
+    conv = nn.Conv2d(n * ref.in_channels, w.shape[0], (w.shape[2], 1), groups=n).to(w)
     conv.weight.copy_(w)
     conv.bias.copy_(torch.cat([c.conv.bias.repeat_interleave(replicate) for c in convs]))
     freq = convs[0].in_freq if isinstance(ref, nn.Conv2d) else 1
@@ -312,7 +324,7 @@ class FusedCTFA(CausalCTFA):
         self.t1, self.t2 = _gate_conv([a.t1 for a in attns], 1), _gate_conv([a.t2 for a in attns], c)
         self.f1, self.f2 = _gate_conv([a.f1 for a in attns], 1), _gate_conv([a.f2 for a in attns], c)
         avg = attns[0].avg
-        self.avg = RunningMean(avg.frames, G * avg.channels, avg.freq)
+        self.avg = RunningMean(avg.frames, len(attns) * avg.channels, avg.freq)
         self.relu = nn.ReLU()
 
     def _run(self, x: torch.Tensor, state: CTFAState | None):
@@ -336,7 +348,7 @@ class FusedDecoderStage(DecoderStage):
         nn.Module.__init__(self)  # the layers are built from `stages`, not from sizes
         ref = stages[0]
         depth = len(ref.enc)
-        self.inp = FusedConvNormAct([s.inp for s in stages], segs)
+        self.inp = FusedConvNormAct.of([s.inp for s in stages], segs)
         width = [ref.inp.conv.conv.out_channels] + [e.conv.conv.out_channels for e in ref.enc]
         self.mix_enc = nn.ModuleList(
             FusedCausalConv.build(
@@ -345,7 +357,7 @@ class FusedDecoderStage(DecoderStage):
             )
             for k in range(depth)
         )
-        self.enc = nn.ModuleList(FusedConvNormAct([s.enc[k] for s in stages]) for k in range(depth))
+        self.enc = nn.ModuleList(FusedConvNormAct.of([s.enc[k] for s in stages]) for k in range(depth))
         self.dense = FusedDenseBlock([s.dense for s in stages])
         self.mix_dec, self.dec = nn.ModuleList(), nn.ModuleList()
         h = ref.dense.out.conv.out_channels
@@ -353,7 +365,7 @@ class FusedDecoderStage(DecoderStage):
             skip = width[depth - k]
             segs_k = [("g", h), ("g", skip), ("s", ref.mix_dec[k].in_channels - h - skip)]
             self.mix_dec.append(FusedCausalConv.build([s.mix_dec[k] for s in stages], segs_k))
-            self.dec.append(FusedConvNormAct([s.dec[k] for s in stages]))
+            self.dec.append(FusedConvNormAct.of([s.dec[k] for s in stages]))
             h = ref.dec[k].norm.channels
         self.attn = nn.ModuleList([FusedCTFA([s.attn[0] for s in stages])])
 
@@ -373,7 +385,7 @@ class FusedBranches(nn.Module):
         for k in range(len(ups[0])):
             level = [u[k] for u in ups]
             width = level[0].conv.conv.in_channels
-            self.up.append(FusedConvNormAct(level, [("s", width)] if k == 0 else None))
+            self.up.append(FusedConvNormAct.of(level, [("s", width)] if k == 0 else None))
             u = level[0].norm.channels
             stages = [d[k] for d in decs]
             skip = stages[0].inp.conv.conv.in_channels - u
@@ -415,13 +427,20 @@ class FusedBranches(nn.Module):
 
 
 class FusedCNUNetTB(SpectralEnhancer):
-    """A `CNUNetTB` for streaming export: the same encoder and bottleneck modules (shared, not
-    copied), the decoder branches as `FusedBranches` (a copy of their weights at construction:
-    build it again after changing the model). Offline `net_forward` is the model's own."""
+    """A `CNUNetTB` for streaming export: the model's input layer and down-samplers (shared, not
+    copied), its encoder stages and bottleneck with their complex halves fused
+    (`cnunet_tb_fused_encoder`), the decoder branches as `FusedBranches` (copies of the weights
+    at construction: build it again after changing the model). Offline `net_forward` is the
+    model's own."""
 
     def __init__(self, model: CNUNetTB):
+        from .cnunet_tb_fused_encoder import FusedEncoderStage, PlainDenseBlock
+
         super().__init__(model.cfg)
         self.base = model
+        self.inp, self.down = model.inp, model.down
+        self.enc = nn.ModuleList(FusedEncoderStage(s) for s in model.enc)
+        self.bottleneck = PlainDenseBlock(model.bottleneck)
         self.branches = FusedBranches(model)
         self.train(model.training)
 
@@ -429,21 +448,23 @@ class FusedCNUNetTB(SpectralEnhancer):
         return self.base.net_forward(xc)
 
     def net_init_state(self, batch: int, *, device=None, dtype=None) -> FusedCNUNetTBState:
-        base = self.base
         return FusedCNUNetTBState(
-            tuple(e.init_state(batch, device=device, dtype=dtype) for e in base.enc),
-            base.bottleneck.init_state(batch, device=device, dtype=dtype),
+            tuple(e.init_state(batch, device=device, dtype=dtype) for e in self.enc),
+            self.bottleneck.init_state(batch, device=device, dtype=dtype),
             self.branches.init_state(batch, device=device, dtype=dtype),
         )
 
+    def encode(self, xc: torch.Tensor, state: FusedCNUNetTBState):
+        """`NestedUNet.encode` through the fused stages (`inp` and `down` are the model's)."""
+        return NestedUNet.encode(self, xc, state)
+
     def net_step(self, xc: torch.Tensor, state: FusedCNUNetTBState):
-        base = self.base
-        if base.fusion is not None:
+        if self.base.fusion is not None:
             raise ValueError("this CNUNet-TB has a stage-1 fusion layer: pass an embedding")
-        h, skips, feats, s_enc = base.encode(xc, state)
-        latent, s_mid = base.bottleneck.step(h, state.bottleneck)
+        h, skips, feats, s_enc = self.encode(xc, state)
+        latent, s_mid = self.bottleneck.step(h, state.bottleneck)
         m, s, s_br = self.branches.step(latent, skips, feats, state.branches)
-        return base.combine(xc, m, s), FusedCNUNetTBState(s_enc, s_mid, s_br)
+        return self.base.combine(xc, m, s), FusedCNUNetTBState(s_enc, s_mid, s_br)
 
 
 __all__ = ["FusedBranches", "FusedBranchesState", "FusedCNUNetTB", "FusedCNUNetTBState"]

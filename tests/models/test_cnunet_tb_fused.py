@@ -1,4 +1,5 @@
-"""CNUNet-TB's fused streaming form (the four decoder paths as one channel-grouped net): with
+"""CNUNet-TB's fused streaming form (the four decoder paths as one channel-grouped net, each
+encoder stage's complex halves as two groups): with
 every weight perturbed (norm affines and PReLU slopes included, so that a mixed-up path order
 shows), the fused stream == the unfused stream over two streams and across a reset, and in
 multi-frame steps; fused branches offline == the two branches; the exported hop graph (the
@@ -92,6 +93,10 @@ def test_onnx_fused_graph_matches_pytorch_with_fewer_nodes(model, tmp_path, nois
     path = tmp_path / "tiny_tb_fused.onnx"
     meta = export_onnx(model, "tiny-tb", "cnunet-tb", path)
     assert any(s.name.startswith("net.branches.") for s in meta.states)  # the fused form
+    enc_attn = {
+        s.name.split(".")[4] for s in meta.states if s.name.startswith("net.enc.") and ".attn." in s.name
+    }
+    assert enc_attn == {"0"}, enc_attn  # one attention (both halves) per encoder stage
     assert meta.params == sum(p.numel() for p in model.parameters())  # the model's own
     assert check_onnx(model, path, noisy_clean[0][:6400], tol=ONNX_TOL) < ONNX_TOL
     fused = len(onnx.load(str(path)).graph.node)
