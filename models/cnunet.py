@@ -33,6 +33,7 @@ from torch import nn
 from .cnunet_blocks import DenseState, forward_or_step, states
 from .cnunet_stages import Attention, DecoderStage, EncoderStage, StageState
 from .nested_unet import NestedUNet, NestedUNetConfig, nested_unet_bins  # noqa: F401 (re-export)
+from .spectral import SpectralEnhancer
 
 
 @dataclass(frozen=True)
@@ -124,3 +125,12 @@ class CNUNet(NestedUNet):
 
     def net_step(self, xc: torch.Tensor, state: CNUNetState) -> tuple[torch.Tensor, CNUNetState]:
         return self._run(xc, state)
+
+    def streaming_form(self) -> SpectralEnhancer:
+        """What the ONNX exporter traces (`export.graph.HopGraph`): the same network with the two
+        decoder paths as one channel-grouped network and the encoder's complex halves fused
+        (`cnunet_fused.FusedCNUNet`, a copy of the current weights), a fraction of the hop
+        graph's nodes. Same outputs; its own state tree."""
+        from .cnunet_fused import FusedCNUNet
+
+        return FusedCNUNet(self)

@@ -39,9 +39,9 @@ from torch import nn
 
 from .cnunet_stages import StageState
 
-from .cnunet_blocks import ConvNormAct, DenseBlock, DenseState, SubPixelConv, forward_or_step, states
+from .cnunet_blocks import CTFA, ConvNormAct, DenseBlock, DenseState, SubPixelConv, forward_or_step, states
 from .cnunet_stages import DecoderStage
-from .cnunet_tb_blocks import CausalCTFA, CTFAState, TBDecoderStage
+from .cnunet_tb_blocks import CausalCTFA, CTFAState
 from .nested_unet import NestedUNet
 from .spectral import SpectralEnhancer
 from .streaming import RunningMean
@@ -266,20 +266,20 @@ def _complex_order(h: int, n: int, groups: int = G) -> list[list[int]]:
 
 
 class FusedDenseBlock(DenseBlock):
-    """G `DenseBlock`s; each dilated layer is one dense conv over the plain concatenation of the
+    """n `DenseBlock`s; each dilated layer is one dense conv over the plain concatenation of the
     earlier outputs (its weight scatters each path's complex-ordered kernel). State and step
     as `DenseBlock`'s."""
 
     def __init__(self, blocks: Sequence[DenseBlock]):
         nn.Module.__init__(self)  # the layers are built from `blocks`, not from sizes
-        h = blocks[0].inp.conv.out_channels
+        h, n = blocks[0].inp.conv.out_channels, len(blocks)
         self.inp = FusedCausalConv.build([b.inp for b in blocks])
         self.act_in = _prelu([b.act_in for b in blocks], h)
         self.dilated = nn.ModuleList()
         for i in range(len(blocks[0].dilated)):
             self.dilated.append(
                 FusedCausalConv.build(
-                    [b.dilated[i] for b in blocks], index=_complex_order(h, i + 1), cin=G * h * (i + 1)
+                    [b.dilated[i] for b in blocks], index=_complex_order(h, i + 1, n), cin=n * h * (i + 1)
                 )
             )
         self.pointwise = nn.ModuleList(
@@ -339,12 +339,34 @@ class FusedCTFA(CausalCTFA):
         return y, None if state is None else CTFAState(s_avg, (s1, s2), (s3, s4))
 
 
+class FusedPlainCTFA(CTFA):
+    """G `CTFA`s (the CNUNet attention: 1x1 gates) over (B, G*C, T, F), each gate's convs one
+    grouped conv. State as `CTFA`'s."""
+
+    def __init__(self, attns: Sequence[CTFA]):
+        nn.Module.__init__(self)  # the gates are built from `attns`, not from sizes
+        for name in ("time_gate", "freq_gate"):
+            gates = [getattr(a, name) for a in attns]
+            fused = nn.Sequential(
+                _fuse([g[0] for g in gates]), nn.ReLU(), _fuse([g[2] for g in gates]), nn.Sigmoid()
+            )
+            setattr(self, name, fused)
+        avg = attns[0].avg
+        self.avg = RunningMean(avg.frames, len(attns) * avg.channels, avg.freq)
+
+
+def fused_attention(attns: Sequence[nn.Module]) -> nn.Module:
+    """G attentions of one kind (`CausalCTFA` or `CTFA`) -> their grouped form."""
+    return FusedCTFA(attns) if isinstance(attns[0], CausalCTFA) else FusedPlainCTFA(attns)
+
+
 class FusedDecoderStage(DecoderStage):
-    """G `TBDecoderStage`s. x: the fused input (the concatenation `segs`); feats: the encoder
-    level's feats, whole ([real | imag], shared by the paths). State and step as
+    """G `DecoderStage`s (`TBDecoderStage`s or CNUNet's). x: the fused input (the concatenation
+    `segs`); feats: the encoder level's feats, whole ([real | imag], shared by the paths). State
+    and step as
     `DecoderStage`'s (its concatenations are whole tensors; the fused weights pick)."""
 
-    def __init__(self, stages: Sequence[TBDecoderStage], segs: Segments):
+    def __init__(self, stages: Sequence[DecoderStage], segs: Segments):
         nn.Module.__init__(self)  # the layers are built from `stages`, not from sizes
         ref = stages[0]
         depth = len(ref.enc)
@@ -367,7 +389,7 @@ class FusedDecoderStage(DecoderStage):
             self.mix_dec.append(FusedCausalConv.build([s.mix_dec[k] for s in stages], segs_k))
             self.dec.append(FusedConvNormAct.of([s.dec[k] for s in stages]))
             h = ref.dec[k].norm.channels
-        self.attn = nn.ModuleList([FusedCTFA([s.attn[0] for s in stages])])
+        self.attn = nn.ModuleList([fused_attention([s.attn[0] for s in stages])] if len(ref.attn) else [])
 
 
 class FusedBranches(nn.Module):

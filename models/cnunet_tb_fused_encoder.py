@@ -23,11 +23,10 @@ from torch import nn
 
 from .cnunet_blocks import ComplexSubPixelConv, DenseBlock, forward_or_step, states
 from .cnunet_stages import EncoderStage, StageState
-from .cnunet_tb_blocks import TBEncoderStage
 from .cnunet_tb_fused import (
     FusedCausalConv,
     FusedConvNormAct,
-    FusedCTFA,
+    fused_attention,
     GroupFrameNorm,
     _complex_order,
     _prelu,
@@ -83,17 +82,18 @@ class PlainDenseBlock(DenseBlock):
         self.dilated = nn.ModuleList(
             FusedCausalConv.build([d], index=_complex_order(h, i + 1, 1), cin=h * (i + 1))
             for i, d in enumerate(block.dilated)
-        )
+        ).requires_grad_(False)  # read-only copies; the other layers stay the block's
 
     def _gather(self, feats: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat(feats, dim=1)
 
 
 class FusedEncoderStage(EncoderStage):
-    """A `TBEncoderStage` with fused complex halves. x (B, cin, T, F) -> (y, feats) as the
-    stage's; state a `StageState` with one attention state (the two halves' together)."""
+    """An `EncoderStage` (CNUNet's or a `TBEncoderStage`) with fused complex halves. x (B, cin,
+    T, F) -> (y, feats) as the stage's; state a `StageState` with at most one attention state
+    (the two halves' together)."""
 
-    def __init__(self, stage: TBEncoderStage):
+    def __init__(self, stage: EncoderStage):
         nn.Module.__init__(self)  # the layers are built from `stage`, not from sizes
         self.inp, self.enc = stage.inp, stage.enc
         self.dense = PlainDenseBlock(stage.dense)
@@ -103,8 +103,9 @@ class FusedEncoderStage(EncoderStage):
             skip = stage.enc[len(stage.enc) - 1 - k].conv.conv.out_channels
             self.dec.append(_complex_subpixel(conv, [h, skip]))
             h = 2 * conv.norm_r.channels
-        self.attn = nn.ModuleList([FusedCTFA(list(stage.attn))])
-        self.requires_grad_(False)
+        self.attn = nn.ModuleList([fused_attention(list(stage.attn))] if len(stage.attn) else [])
+        for new in (self.dec, self.attn):  # read-only copies; `inp`, `enc` stay the stage's
+            new.requires_grad_(False)
 
     def _run(self, x: torch.Tensor, state: StageState | None):
         x = self.inp(x)
@@ -119,6 +120,9 @@ class FusedEncoderStage(EncoderStage):
             h, s = forward_or_step(conv, torch.cat([h, skip], dim=1), s)
             feats.insert(0, h)
             s_dec.append(s)
-        y, s_attn = forward_or_step(self.attn[0], h, states(state, "attn", 1)[0])
-        nxt = None if state is None else StageState(tuple(s_enc), s_dense, tuple(s_dec), (s_attn,))
+        y, s_attn = h, ()
+        if len(self.attn):
+            y, s_a = forward_or_step(self.attn[0], h, states(state, "attn", 1)[0])
+            s_attn = (s_a,)
+        nxt = None if state is None else StageState(tuple(s_enc), s_dense, tuple(s_dec), s_attn)
         return (y + x, tuple(feats)), nxt

@@ -204,3 +204,18 @@ def tiny_train_config(
         model=dict(model),
         **train,
     )
+
+
+def graph_nodes(graph, path, hop: int) -> int:
+    """Raw node count of the `HopGraph` `graph` exported to `path` as the hop graph is."""
+    import warnings
+
+    import onnx
+
+    from streamse.export.onnx_export import OPSET
+
+    args = (torch.zeros(1, hop),) + tuple(torch.zeros(s.shape) for s in graph.state_specs())
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(graph, args, str(path), opset_version=OPSET, dynamo=False)
+    return len(onnx.load(str(path)).graph.node)

@@ -7,18 +7,16 @@ fused form) == PyTorch offline, with fewer nodes than the unfused one; the model
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import onnx
 import pytest
 import torch
 
 from streamse.export.graph import HopGraph
-from streamse.export.onnx_export import OPSET, check_onnx, export_onnx
+from streamse.export.onnx_export import check_onnx, export_onnx
 from streamse.models.cnunet_tb import CNUNetTBState
 from streamse.models.cnunet_tb_fused import FusedCNUNetTB, FusedCNUNetTBState
-from streamse_testing import offline, rel_err, step_hops, tiny_tb
+from streamse_testing import graph_nodes, offline, rel_err, step_hops, tiny_tb
 from test_cnunet_tb import HOP
 
 TOL = 1e-5  # fused vs unfused PyTorch, max |diff| / peak
@@ -78,15 +76,7 @@ def test_model_is_unchanged_by_its_fused_form(model):
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     assert isinstance(model.net_init_state(1), CNUNetTBState)
     assert not any(p.requires_grad for p in fused.branches.parameters())
-
-
-def _graph_nodes(graph: HopGraph, path) -> int:
-    """Raw node count of `graph` exported as the hop graph is."""
-    args = (torch.zeros(1, HOP),) + tuple(torch.zeros(s.shape) for s in graph.state_specs())
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(graph, args, str(path), opset_version=OPSET, dynamo=False)
-    return len(onnx.load(str(path)).graph.node)
+    assert all(p.requires_grad for p in model.parameters())  # shared layers keep training
 
 
 def test_onnx_fused_graph_matches_pytorch_with_fewer_nodes(model, tmp_path, noisy_clean):
@@ -100,5 +90,5 @@ def test_onnx_fused_graph_matches_pytorch_with_fewer_nodes(model, tmp_path, nois
     assert meta.params == sum(p.numel() for p in model.parameters())  # the model's own
     assert check_onnx(model, path, noisy_clean[0][:6400], tol=ONNX_TOL) < ONNX_TOL
     fused = len(onnx.load(str(path)).graph.node)
-    unfused = _graph_nodes(HopGraph(model, streaming_form=False), tmp_path / "unfused.onnx")
+    unfused = graph_nodes(HopGraph(model, streaming_form=False), tmp_path / "unfused.onnx", HOP)
     assert fused < 0.7 * unfused, (fused, unfused)
