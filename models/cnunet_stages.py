@@ -91,12 +91,16 @@ class EncoderStage(_Stage):
         h, s_dense = forward_or_step(self.dense, h, state and state.dense)
         feats, s_dec = [h], []
         for conv, skip, s in zip(self.dec, reversed(skips), states(state, "dec", len(self.dec))):
-            h, s = forward_or_step(conv, complex_cat([h, skip]), s)
+            h, s = forward_or_step(conv, self._join(h, skip), s)
             feats.insert(0, h)
             s_dec.append(s)
         h, s_attn = self._attend(h, states(state, "attn", len(self.attn)))
         nxt = None if state is None else StageState(tuple(s_enc), s_dense, tuple(s_dec), s_attn)
         return (h + x, tuple(feats)), nxt
+
+    def _join(self, h: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """An inner decoder's input: the complex-ordered concatenation of h and the skip."""
+        return complex_cat([h, skip])
 
     def _attend(self, h: torch.Tensor, attn_states: tuple):
         """Separate CTFAs on the real and the imaginary half (e6 only)."""

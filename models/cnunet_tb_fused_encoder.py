@@ -21,8 +21,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .cnunet_blocks import ComplexSubPixelConv, DenseBlock, forward_or_step, states
-from .cnunet_stages import EncoderStage, StageState
+from .cnunet_blocks import ComplexSubPixelConv, DenseBlock, forward_or_step
+from .cnunet_stages import EncoderStage
 from .cnunet_tb_fused import (
     FusedCausalConv,
     FusedConvNormAct,
@@ -107,22 +107,12 @@ class FusedEncoderStage(EncoderStage):
         for new in (self.dec, self.attn):  # read-only copies; `inp`, `enc` stay the stage's
             new.requires_grad_(False)
 
-    def _run(self, x: torch.Tensor, state: StageState | None):
-        x = self.inp(x)
-        h, skips, s_enc = x, [], []
-        for conv, s in zip(self.enc, states(state, "enc", len(self.enc))):
-            h, s = forward_or_step(conv, h, s)
-            skips.append(h)
-            s_enc.append(s)
-        h, s_dense = forward_or_step(self.dense, h, state and state.dense)
-        feats, s_dec = [h], []
-        for conv, skip, s in zip(self.dec, reversed(skips), states(state, "dec", len(self.dec))):
-            h, s = forward_or_step(conv, torch.cat([h, skip], dim=1), s)
-            feats.insert(0, h)
-            s_dec.append(s)
-        y, s_attn = h, ()
-        if len(self.attn):
-            y, s_a = forward_or_step(self.attn[0], h, states(state, "attn", 1)[0])
-            s_attn = (s_a,)
-        nxt = None if state is None else StageState(tuple(s_enc), s_dense, tuple(s_dec), s_attn)
-        return (y + x, tuple(feats)), nxt
+    def _join(self, h: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return torch.cat([h, skip], dim=1)  # the permuted weights read the complex order
+
+    def _attend(self, h: torch.Tensor, attn_states: tuple):
+        """Both halves' attentions as one (at most one attention state)."""
+        if not len(self.attn):
+            return h, ()
+        y, s = forward_or_step(self.attn[0], h, attn_states[0])
+        return y, (s,)

@@ -219,3 +219,31 @@ def graph_nodes(graph, path, hop: int) -> int:
         warnings.simplefilter("ignore")
         torch.onnx.export(graph, args, str(path), opset_version=OPSET, dynamo=False)
     return len(onnx.load(str(path)).graph.node)
+
+
+def perturb(model, seed: int):
+    """Noise on every parameter of `model` (in place; returned): paths whose norms and PReLUs
+    shared their default values no longer do, so a mixed-up path order shows."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            spread = float(p.std()) if p.numel() > 1 else 0.0
+            p.add_((0.5 * spread if spread > 0 else 0.3) * torch.randn(p.shape, generator=gen))
+    return model
+
+
+def assert_fused_stream(model, fused_state_type, noisy_clean, hop: int, hops: int, tol: float):
+    """The model's fused streaming form == the model, stepped hop by hop over two streams of
+    `hops` hops and again from a fresh state (a reset); returns nothing, asserts the state type
+    and that carrying the old state instead would differ."""
+    fused = model.streaming_form()
+    x = np.stack([noisy_clean[0][: hops * hop], noisy_clean[1][8000 : 8000 + hops * hop]])
+    ref, _ = step_hops(model, x, hop)
+    got, s_got = step_hops(fused, x, hop)
+    assert isinstance(s_got.net, fused_state_type)
+    assert rel_err(got, ref) < tol
+    n = hops // 2
+    x2 = np.stack([noisy_clean[1][: n * hop], noisy_clean[0][20000 : 20000 + n * hop]])
+    got2 = step_hops(fused, x2, hop)[0]  # reset: a fresh state
+    assert rel_err(got2, step_hops(model, x2, hop)[0]) < tol
+    assert rel_err(got2, step_hops(fused, x2, hop, state=s_got)[0]) > 1e-3  # the state matters

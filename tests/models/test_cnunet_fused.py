@@ -7,7 +7,6 @@ unchanged."""
 
 from __future__ import annotations
 
-import numpy as np
 import onnx
 import pytest
 import torch
@@ -16,7 +15,15 @@ from streamse.export.graph import HopGraph
 from streamse.export.onnx_export import check_onnx, export_onnx
 from streamse.models.cnunet import CNUNetState
 from streamse.models.cnunet_fused import FusedCNUNet, FusedCNUNetState
-from streamse_testing import graph_nodes, offline, rel_err, step_hops, tiny_cnunet
+from streamse_testing import (
+    assert_fused_stream,
+    graph_nodes,
+    offline,
+    perturb,
+    rel_err,
+    step_hops,
+    tiny_cnunet,
+)
 from test_cnunet import HOP
 
 TOL = 1e-5  # fused vs unfused PyTorch, max |diff| / peak
@@ -27,26 +34,12 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 @pytest.fixture(scope="module")
 def model():
-    model = tiny_cnunet(5)
-    gen = torch.Generator().manual_seed(1005)
-    with torch.no_grad():
-        for p in model.parameters():
-            spread = float(p.std()) if p.numel() > 1 else 0.0
-            p.add_((0.5 * spread if spread > 0 else 0.3) * torch.randn(p.shape, generator=gen))
-    return model
+    return perturb(tiny_cnunet(5), 1005)
 
 
 def test_fused_stream_equals_unfused_across_reset(model, noisy_clean):
-    fused = model.streaming_form()
-    x = np.stack([noisy_clean[0][: 40 * HOP], noisy_clean[1][8000 : 8000 + 40 * HOP]])
-    ref, s_ref = step_hops(model, x, HOP)
-    got, s_got = step_hops(fused, x, HOP)
-    assert isinstance(s_got.net, FusedCNUNetState) and isinstance(s_ref.net, CNUNetState)
-    assert rel_err(got, ref) < TOL
-    x2 = np.stack([noisy_clean[1][: 15 * HOP], noisy_clean[0][20000 : 20000 + 15 * HOP]])
-    got2 = step_hops(fused, x2, HOP)[0]  # reset: a fresh state
-    assert rel_err(got2, step_hops(model, x2, HOP)[0]) < TOL
-    assert rel_err(got2, step_hops(fused, x2, HOP, state=s_got)[0]) > 1e-3  # the state matters
+    assert isinstance(model.init_state(1).net, CNUNetState)
+    assert_fused_stream(model, FusedCNUNetState, noisy_clean, HOP, 40, TOL)
 
 
 def test_fused_multi_frame_steps_equal_offline(model, noisy_clean):

@@ -7,7 +7,6 @@ fused form) == PyTorch offline, with fewer nodes than the unfused one; the model
 
 from __future__ import annotations
 
-import numpy as np
 import onnx
 import pytest
 import torch
@@ -16,7 +15,7 @@ from streamse.export.graph import HopGraph
 from streamse.export.onnx_export import check_onnx, export_onnx
 from streamse.models.cnunet_tb import CNUNetTBState
 from streamse.models.cnunet_tb_fused import FusedCNUNetTB, FusedCNUNetTBState
-from streamse_testing import graph_nodes, offline, rel_err, step_hops, tiny_tb
+from streamse_testing import assert_fused_stream, graph_nodes, offline, perturb, rel_err, step_hops, tiny_tb
 from test_cnunet_tb import HOP
 
 TOL = 1e-5  # fused vs unfused PyTorch, max |diff| / peak
@@ -26,15 +25,8 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def perturbed(seed: int):
-    """The tiny CNUNet-TB with noise on every parameter: the four paths' norms and PReLUs no
-    longer share their default values."""
-    model = tiny_tb(seed)
-    gen = torch.Generator().manual_seed(seed + 1000)
-    with torch.no_grad():
-        for p in model.parameters():
-            spread = float(p.std()) if p.numel() > 1 else 0.0
-            p.add_((0.5 * spread if spread > 0 else 0.3) * torch.randn(p.shape, generator=gen))
-    return model
+    """The tiny CNUNet-TB with noise on every parameter."""
+    return perturb(tiny_tb(seed), seed + 1000)
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +35,8 @@ def model():
 
 
 def test_fused_stream_equals_unfused_across_reset(model, noisy_clean):
-    fused = model.streaming_form()
-    x = np.stack([noisy_clean[0][: 30 * HOP], noisy_clean[1][8000 : 8000 + 30 * HOP]])
-    ref, s_ref = step_hops(model, x, HOP)
-    got, s_got = step_hops(fused, x, HOP)
-    assert isinstance(s_got.net, FusedCNUNetTBState) and isinstance(s_ref.net, CNUNetTBState)
-    assert rel_err(got, ref) < TOL
-    x2 = np.stack([noisy_clean[1][: 12 * HOP], noisy_clean[0][20000 : 20000 + 12 * HOP]])
-    got2 = step_hops(fused, x2, HOP)[0]  # reset: a fresh state
-    assert rel_err(got2, step_hops(model, x2, HOP)[0]) < TOL
-    assert rel_err(got2, step_hops(fused, x2, HOP, state=s_got)[0]) > 1e-3  # the state matters
+    assert isinstance(model.init_state(1).net, CNUNetTBState)
+    assert_fused_stream(model, FusedCNUNetTBState, noisy_clean, HOP, 30, TOL)
 
 
 def test_fused_multi_frame_steps_and_offline(model, noisy_clean):
