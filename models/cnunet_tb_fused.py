@@ -6,6 +6,10 @@ hop time is per-node dispatch, not arithmetic. `FusedBranches` holds the same we
 so that one node runs the layer for all four paths. Nothing is trained in this form: it is
 built from a trained model (`FusedBranches(model)`) and computes the same outputs.
 
+The layer helpers take their group count from the layers they fuse, so the same code fuses
+CNUNet's two decoder paths (`cnunet_fused`) and the encoders' complex halves
+(`cnunet_tb_fused_encoder`) with G = 2.
+
 Layout: (B, G*C, T, F), group-major, G = 4 paths in the order (mask re, mask im, map re,
 map im). Per layer:
 
