@@ -44,9 +44,7 @@ def _complex_from_plain(widths: list[int]) -> list[int]:
 def _plain_input_conv(layer, widths: list[int]) -> FusedCausalConv:
     """A `ComplexCausalConv2d` over `complex_cat(parts)` -> the same conv over `cat(parts)`."""
     kernel = layer.conv
-    wr, wi = kernel.real.weight, kernel.imag.weight  # (cout, cin, kt, kf)
-    w = torch.cat([torch.cat([wr, -wi], 1), torch.cat([wi, wr], 1)], 0)  # complex input order
-    br, bi = kernel.real.bias, kernel.imag.bias
+    w, b = kernel.block()  # input channels in the complex order
     conv = nn.Conv2d(
         w.shape[1],
         w.shape[0],
@@ -57,7 +55,7 @@ def _plain_input_conv(layer, widths: list[int]) -> FusedCausalConv:
     ).to(w)
     conv.weight.zero_()
     conv.weight[:, _complex_from_plain(widths)] = w
-    conv.bias.copy_(torch.cat([br - bi, bi + br]))
+    conv.bias.copy_(b)
     return FusedCausalConv(conv, layer.context, layer.in_freq)
 
 

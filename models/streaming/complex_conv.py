@@ -33,11 +33,15 @@ class _ComplexKernel(nn.Module):
         self.imag = nn.Conv2d(cin, cout, kernel, dilation=dilation)
         self.stride, self.padding, self.dilation = (1, stride_f), (0, pad_f), dilation
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def block(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The real conv this layer is: weight (2cout, 2cin, kt, kf) and bias (2cout,)."""
         wr, wi = self.real.weight, self.imag.weight  # (cout, cin, kt, kf)
-        w = torch.cat([torch.cat([wr, -wi], 1), torch.cat([wi, wr], 1)], 0)  # (2cout, 2cin, kt, kf)
+        w = torch.cat([torch.cat([wr, -wi], 1), torch.cat([wi, wr], 1)], 0)
         br, bi = self.real.bias, self.imag.bias
-        b = torch.cat([br - bi, bi + br])
+        return w, torch.cat([br - bi, bi + br])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w, b = self.block()
         return F.conv2d(x, w, b, self.stride, self.padding, self.dilation)
 
     def count_macs(self, out: torch.Tensor) -> int:
