@@ -25,7 +25,7 @@ from torch import nn
 
 from .cnunet_blocks import DenseState
 from .cnunet_stages import StageState
-from .cnunet_tb_fused import FusedDecoderStage
+from .cnunet_tb_fused import FusedDecoderStage, _fuse
 from .cnunet_tb_fused_encoder import FusedEncoderStage, PlainDenseBlock
 from .nested_unet import NestedUNet
 from .spectral import SpectralEnhancer
@@ -41,24 +41,6 @@ class FusedCNUNetState:
     dec: tuple[StageState, ...]  # per decoder level, both paths as groups
 
 
-@torch.no_grad()
-def _fused_up(ups: list[nn.ConvTranspose2d]) -> nn.ConvTranspose2d:
-    """The paths' grouped transposed convs (input: [real path | imaginary path]) as one."""
-    ref, n = ups[0], len(ups)
-    up = nn.ConvTranspose2d(
-        n * ref.in_channels,
-        n * ref.out_channels,
-        ref.kernel_size,
-        stride=ref.stride,
-        padding=ref.padding,
-        output_padding=ref.output_padding,
-        groups=n * ref.groups,
-    ).to(ref.weight)
-    up.weight.copy_(torch.cat([u.weight for u in ups]))  # (C_in, C_out / groups, kt, kf)
-    up.bias.copy_(torch.cat([u.bias for u in ups]))
-    return up
-
-
 class FusedCNUNet(SpectralEnhancer):
     """A `CNUNet` for streaming export (`CNUNet.streaming_form`): the model's input layer,
     down-samplers and head (shared), everything else fused. Offline `net_forward` is the
@@ -72,7 +54,7 @@ class FusedCNUNet(SpectralEnhancer):
         self.bottleneck = PlainDenseBlock(model.bottleneck)
         self.up, self.dec = nn.ModuleList(), nn.ModuleList()
         for up_re, up_im, dec_re, dec_im in zip(model.up_re, model.up_im, model.dec_re, model.dec_im):
-            self.up.append(_fused_up([up_re, up_im]))
+            self.up.append(_fuse([up_re, up_im]))  # one grouped transposed conv
             width = up_re.out_channels
             segs = [("g", width), ("g", dec_re.inp.conv.conv.in_channels - width)]  # [up | skip]
             self.dec.append(FusedDecoderStage([dec_re, dec_im], segs))
@@ -92,7 +74,7 @@ class FusedCNUNet(SpectralEnhancer):
 
     def net_step(self, xc: torch.Tensor, state: FusedCNUNetState):
         """xc (B, 2, T, 257) -> (yc (B, 2, T, 257), next state)."""
-        h, skips, feats, s_enc = NestedUNet.encode(self, xc, state)
+        h, skips, feats, s_enc = NestedUNet.encode(self, xc, state)  # the fused stages
         h, s_mid = self.bottleneck.step(h, state.bottleneck)  # (B, out, T, F/64): [re | im]
         s_dec = []
         for k, (up, dec, s) in enumerate(zip(self.up, self.dec, state.dec)):

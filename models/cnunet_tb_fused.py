@@ -103,7 +103,9 @@ def _ungroup(conv: nn.Conv1d | nn.Conv2d) -> torch.Tensor:
     return w
 
 
-def _like(ref: nn.Conv1d | nn.Conv2d, cin: int, cout: int, groups: int) -> nn.Module:
+def _like(ref: nn.Conv1d | nn.Conv2d | nn.ConvTranspose2d, cin: int, cout: int, groups: int) -> nn.Module:
+    """A conv of `ref`'s kind and geometry with other channel and group counts."""
+    extra = {"output_padding": ref.output_padding} if isinstance(ref, nn.ConvTranspose2d) else {}
     conv = type(ref)(
         cin,
         cout,
@@ -113,14 +115,16 @@ def _like(ref: nn.Conv1d | nn.Conv2d, cin: int, cout: int, groups: int) -> nn.Mo
         dilation=ref.dilation,
         groups=groups,
         bias=ref.bias is not None,
+        **extra,
     )
     return conv.to(ref.weight)
 
 
 @torch.no_grad()
 def _fuse(convs: Sequence[nn.Conv1d | nn.Conv2d], index: list[list[int]] | None = None, cin: int = 0):
-    """n convs -> one: grouped over a group-major input (index None), else dense block-sparse
-    over `cin` input channels, path g's kernel on the input channels index[g]."""
+    """n convs -> one: grouped over a group-major input (index None; transposed convs too, whose
+    weights are input-major), else dense block-sparse over `cin` input channels, path g's kernel
+    on the input channels index[g]."""
     ref, n = convs[0], len(convs)
     if index is None:
         conv = _like(ref, n * ref.in_channels, n * ref.out_channels, n * ref.groups)
@@ -367,8 +371,7 @@ def fused_attention(attns: Sequence[nn.Module]) -> nn.Module:
 class FusedDecoderStage(DecoderStage):
     """G `DecoderStage`s (`TBDecoderStage`s or CNUNet's). x: the fused input (the concatenation
     `segs`); feats: the encoder level's feats, whole ([real | imag], shared by the paths). State
-    and step as
-    `DecoderStage`'s (its concatenations are whole tensors; the fused weights pick)."""
+    and step as `DecoderStage`'s (its concatenations are whole tensors; the fused weights pick)."""
 
     def __init__(self, stages: Sequence[DecoderStage], segs: Segments):
         nn.Module.__init__(self)  # the layers are built from `stages`, not from sizes
@@ -480,14 +483,10 @@ class FusedCNUNetTB(SpectralEnhancer):
             self.branches.init_state(batch, device=device, dtype=dtype),
         )
 
-    def encode(self, xc: torch.Tensor, state: FusedCNUNetTBState):
-        """`NestedUNet.encode` through the fused stages (`inp` and `down` are the model's)."""
-        return NestedUNet.encode(self, xc, state)
-
     def net_step(self, xc: torch.Tensor, state: FusedCNUNetTBState):
         if self.base.fusion is not None:
             raise ValueError("this CNUNet-TB has a stage-1 fusion layer: pass an embedding")
-        h, skips, feats, s_enc = self.encode(xc, state)
+        h, skips, feats, s_enc = NestedUNet.encode(self, xc, state)  # the fused stages
         latent, s_mid = self.bottleneck.step(h, state.bottleneck)
         m, s, s_br = self.branches.step(latent, skips, feats, state.branches)
         return self.base.combine(xc, m, s), FusedCNUNetTBState(s_enc, s_mid, s_br)

@@ -70,7 +70,8 @@ class NestedUNet(SpectralEnhancer):
 
     def encode(self, xc: torch.Tensor, state):
         """xc (B, 2, T, 257) -> (bottleneck input (B, out, T, F/64), skips, feats, encoder
-        states). Offline when state is None. A hook of CNUNet-TB's streaming form too."""
+        states). Offline when state is None. The fused streaming forms (`cnunet_fused`,
+        `cnunet_tb_fused`) call it on themselves: their own `enc`, the model's `inp` and `down`."""
         h = self.inp(xc[..., 1:])  # (B, out, T, 256): DC dropped
         skips, feats, s_enc = [], [], []
         for enc, down, s in zip(self.enc, self.down, states(state, "enc", len(self.enc))):
