@@ -7,6 +7,7 @@ the PyTorch offline forward to `tol` (max abs error / signal peak), or export fa
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import warnings
 from pathlib import Path
@@ -18,6 +19,7 @@ from torch import nn
 from streamse.errors import StreamseError
 from streamse.metadata import METADATA_KEY, ModelMetadata, StateInfo
 
+from .gate import STARTED, gate_once_started
 from .graph import NEXT_SUFFIX, HopGraph
 
 OPSET = 17
@@ -62,19 +64,30 @@ def export_onnx(model: nn.Module, name: str, family: str, path: str | Path) -> M
         dynamic[s.name] = dynamic[s.out_name] = {s.batch_axis: "batch"}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the TorchScript exporter warns about its own deprecation
-        torch.onnx.export(
-            graph,
-            args,
-            str(path),
-            input_names=inputs,
-            output_names=outputs,
-            dynamic_axes=dynamic,
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    proto = onnx.load(str(path))
+
+    def trace() -> onnx.ModelProto:
+        buffer = io.BytesIO()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the TorchScript exporter warns about its own deprecation
+            torch.onnx.export(
+                graph,
+                args,
+                buffer,
+                input_names=inputs,
+                output_names=outputs,
+                dynamic_axes=dynamic,
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        return onnx.load_from_string(buffer.getvalue())
+
+    proto = trace()
+    if STARTED in inputs:  # the lead gate: paid only until every stream has started (gate.py)
+        graph.model.trace_as_started = True
+        try:
+            proto = gate_once_started(proto, trace())
+        finally:
+            del graph.model.trace_as_started
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, meta.to_json()
     proto.producer_name = "streamse"

@@ -117,6 +117,10 @@ class SpectralEnhancer(nn.Module):
     """Base for streamse's STFT-domain models. Subclasses set the three hooks; their config is
     a `SpectralConfig`."""
 
+    # Set by the exporter only (`export/gate.py`): traced with the lead gate, a graph gates every
+    # frame; this flag traces the branch taken once every stream has started instead (no gate).
+    trace_as_started: bool = False
+
     def __init__(self, cfg: SpectralConfig):
         super().__init__()
         self.cfg = cfg
@@ -200,6 +204,8 @@ class SpectralEnhancer(nn.Module):
         xc = compress(spec, self.cfg.compress)
         if state.started is None:
             yc, s_net, started = *self.net_step(xc, state.net), None
+        elif self.trace_as_started and torch.jit.is_tracing():  # the exporter's started branch
+            yc, s_net, started = *self.net_step(xc, state.net), state.started
         else:
             yc, s_net, started = self._gated_step(xc, state.net, state.started)
         out, s_istft = self.istft.step(decompress(yc, self.cfg.compress), state.istft)
