@@ -9,7 +9,7 @@ import torch
 from streamse.audio_io import read_audio
 from streamse.demo import DEMO_INPUT
 from streamse.errors import StreamseError
-from streamse.models.registry import load_checkpoint
+from streamse.models.registry import architecture, load_checkpoint
 
 from .onnx_export import check_onnx, export_onnx
 
@@ -49,6 +49,15 @@ def average_weights(model: torch.nn.Module, ckpt: dict, others: list[Path], over
     return {**ckpt, "state_dict": model.state_dict(), "averaged_with": names}
 
 
+def rename(ckpt: dict, name: str) -> dict:
+    """`ckpt` under another registered model name of the same family (e.g. a `crn` run with the
+    32 ms window of `crn-32ms` shipped as that); its config stays the checkpoint's own."""
+    family, _ = architecture(name)
+    if family != ckpt["family"]:
+        raise StreamseError(f"{name!r} is a {family} model; the checkpoint holds a {ckpt['family']} model")
+    return {**ckpt, "name": name}
+
+
 def export_checkpoint(
     checkpoint: Path,
     output: Path,
@@ -56,6 +65,7 @@ def export_checkpoint(
     tol: float = 1e-4,
     overrides: dict | None = None,
     average_with: list[Path] | None = None,
+    name: str | None = None,
 ) -> str:
     """Export, then check onnxruntime hop-by-hop against PyTorch offline; raise on mismatch.
 
@@ -63,11 +73,14 @@ def export_checkpoint(
     weights and config without optimizer state, for the PyTorch rows of `streamse bench`).
     overrides: model config fields to change first (`load_checkpoint`'s config_overrides); the
     written config says so. average_with: checkpoints whose weights are averaged in
-    (`average_weights`).
+    (`average_weights`). name: the registered model name to ship under (default: the
+    checkpoint's), of the checkpoint's family (`rename`).
     """
     model, ckpt = load_checkpoint(checkpoint, overrides)
     if average_with:
         ckpt = average_weights(model, ckpt, list(average_with), overrides)
+    if name is not None:
+        ckpt = rename(ckpt, name)
     if output.suffix != ".onnx":
         output = output.with_suffix(".onnx")
     tmp = output.with_name(output.stem + ".partial.onnx")

@@ -8,7 +8,9 @@ twice, gated and as started (`SpectralEnhancer.trace_as_started`: the network st
 without the gate, `started` passed through), and joins the two graphs under one `If` on
 `min(started) > 0.5`: a graph with the same inputs, outputs and numbers that pays for the
 gate only in the hops before the first sound (and while any stream of a batch has not
-started). Standard ONNX (opset 17): any onnxruntime runs it with no streamse code.
+started). Standard ONNX (opset 17): any onnxruntime runs it with no streamse code. The
+exporter uses it for models with many state tensors (`onnx_export.IF_MIN_STATES`); with few,
+the traced gate costs as little.
 
 Each branch keeps its own copy of the weights (onnxruntime optimises a subgraph's
 initializers as constants; read from the outer scope they would not be), so the file holds

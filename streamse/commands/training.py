@@ -38,6 +38,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             args.tol,
             dict(args.set),
             [Path(p) for p in args.average_with],
+            name=args.model,
         )
     )
     return 0
@@ -70,7 +71,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("export", help="checkpoint -> checked ONNX hop graph")
-    p.add_argument("--model", help="(informational) model name; the checkpoint names its model")
+    p.add_argument(
+        "--model",
+        help="ship under this registered name (same family as the checkpoint's model; default: the "
+        "name the checkpoint was trained as), e.g. a crn trained with a 32 ms window as crn-32ms",
+    )
     p.add_argument("--checkpoint", required=True)
     p.add_argument("-o", "--output", required=True, help="output .onnx path")
     p.add_argument(

@@ -22,7 +22,8 @@ them):
 - quiet start: 1 s of white noise at -90 and -70 dBFS (a converter's floor, a quiet room:
   what a live stream holds before the talker) ahead of a noisy input -> SI-SDR against the
   clean speech after it, compared with a fresh start: the loss (dB, <= 0.5). Exact zeros are
-  the leading-silence case; this is the start a microphone gives. The shipped crn meets it
+  the leading-silence case; this is the start a microphone gives. Given `hop`, the fresh start
+  keeps the frame phase, as for leading silence. The shipped crn meets it
   under its silence threshold (-80 dBFS) only; the shipped-weights tests assert that part.
 """
 
@@ -138,17 +139,24 @@ def frame_phase(enhance: Enhance, x: np.ndarray, hop: int, shifts=(0.25, 0.5)) -
 
 
 def quiet_start(
-    enhance: Enhance, noisy: np.ndarray, clean: np.ndarray, floors_db=(-90.0, -70.0), lead_s: float = 1.0
+    enhance: Enhance,
+    noisy: np.ndarray,
+    clean: np.ndarray,
+    floors_db=(-90.0, -70.0),
+    lead_s: float = 1.0,
+    hop: int = 1,
 ) -> dict:
     """{floor dBFS: SI-SDR loss (dB)} against `clean` of the output after `lead_s` of white
-    noise at that RMS ahead of `noisy`, re a fresh start (positive: the quiet start costs)."""
-    fresh = si_sdr(clean, enhance(noisy)[: clean.size])
+    noise at that RMS ahead of `noisy`, re a fresh start (positive: the quiet start costs). The
+    fresh start keeps the frame phase: the lead's last `lead mod hop` samples go ahead of it."""
     n = int(round(lead_s * RATE))
     out = {}
     for k, floor in enumerate(floors_db):
         lead = np.random.default_rng(k).standard_normal(n) * 10 ** (floor / 20)
         y = enhance(np.concatenate([lead, noisy]).astype(np.float32))[n : n + clean.size]
-        out[floor] = fresh - si_sdr(clean, y)
+        tail = lead[n - n % hop :]
+        fresh = enhance(np.concatenate([tail, noisy]).astype(np.float32))[tail.size : tail.size + clean.size]
+        out[floor] = si_sdr(clean, fresh) - si_sdr(clean, y)
     return out
 
 
@@ -187,7 +195,9 @@ def measure(enhance: Enhance, clean: np.ndarray, noisy: np.ndarray | None = None
     phase = [v for x in inputs for v in frame_phase(enhance, x, hop).values()] if hop > 1 else []
     noise = stationary_noise_gain(enhance, clean)
     pairs = [(noisy_at_snr(clean, "white", 5.0), clean)] + ([(noisy, clean)] if noisy is not None else [])
-    quiet = [v for n, c in pairs for v in quiet_start(enhance, np.asarray(n, np.float32), c).values()]
+    quiet = [
+        v for n, c in pairs for v in quiet_start(enhance, np.asarray(n, np.float32), c, hop=hop).values()
+    ]
     return Behaviour(
         t_level,
         t_sisdr,

@@ -11,6 +11,7 @@ import torch
 from onnx import helper
 
 from streamse.export.gate import gate_once_started
+from streamse.export import onnx_export
 from streamse.export.onnx_export import export_onnx
 from streamse.metadata import METADATA_KEY, ModelMetadata
 from streamse_testing import perturbed_crn
@@ -21,9 +22,13 @@ GATED = dict(input_norm="level", enc_norm="none", lead_gate=True, silence_db=-80
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
+    """A tiny gated crn written in the If form (which the exporter keeps for models with many
+    state tensors: `IF_MIN_STATES`)."""
     model = perturbed_crn(**GATED).eval()
     path = tmp_path_factory.mktemp("gate") / "m.onnx"
-    meta = export_onnx(model, "crn", "crn", path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(onnx_export, "IF_MIN_STATES", 0)
+        meta = export_onnx(model, "crn", "crn", path)
     return model, path, meta
 
 
@@ -114,13 +119,17 @@ def test_the_if_takes_the_started_branch_once_all_streams_started(exported, nois
     np.testing.assert_allclose(z[:, 6 * hop :], 2.0 * y[:, 6 * hop :], rtol=1e-6, atol=1e-7)
 
 
-def test_the_metadata_is_kept_and_ungated_models_need_no_if(exported, tmp_path):
+def test_the_metadata_is_kept_and_ungated_or_small_models_need_no_if(exported, tmp_path):
     _, path, meta = exported
     props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert ModelMetadata.from_json(props[METADATA_KEY]) == meta
     plain = perturbed_crn(input_norm="level", enc_norm="none").eval()
     export_onnx(plain, "crn", "crn", tmp_path / "plain.onnx")
     assert "If" not in [n.op_type for n in onnx.load(str(tmp_path / "plain.onnx")).graph.node]
+    small = export_onnx(perturbed_crn(**GATED).eval(), "crn", "crn", tmp_path / "small.onnx")
+    assert len(small.states) < onnx_export.IF_MIN_STATES
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "small.onnx")).graph.node]
+    assert "If" not in ops and "Where" in ops  # the traced gate
 
 
 def test_graphs_that_differ_are_refused(exported, tmp_path):
