@@ -41,19 +41,17 @@ def _as_branch(graph: onnx.GraphProto, prefix: str, outer_inputs: set[str]) -> o
         n.input[:] = [rename(x) for x in node.input]
         n.output[:] = [rename(x) for x in node.output]
         nodes.append(n)
-    inits = []
-    for init in graph.initializer:
-        t = onnx.TensorProto()
-        t.CopyFrom(init)
-        t.name = rename(init.name)
-        inits.append(t)
-    outputs = []
-    for out in graph.output:
-        v = onnx.ValueInfoProto()
-        v.CopyFrom(out)
-        v.name = rename(out.name)
-        outputs.append(v)
+    inits = [_renamed(t, rename(t.name)) for t in graph.initializer]
+    outputs = [_renamed(v, rename(v.name)) for v in graph.output]
     return helper.make_graph(nodes, prefix.rstrip("/"), [], outputs, inits)
+
+
+def _renamed(proto, name: str):
+    """A copy of a named ONNX proto (initializer, value info) under `name`."""
+    copy = type(proto)()
+    copy.CopyFrom(proto)
+    copy.name = name
+    return copy
 
 
 def gate_once_started(gated: onnx.ModelProto, started: onnx.ModelProto) -> onnx.ModelProto:
