@@ -24,9 +24,10 @@ from .graph import NEXT_SUFFIX, HopGraph
 
 OPSET = 17
 # A lead-gated model with at least this many state tensors is written as an ONNX If (gate.py):
-# its traced gate selects every state on every hop (cnunet-tb-ts, 250: +0.7-1.2 ms per hop, the
-# If +0.15-0.3 ms); below it the traced gate costs as little as the If (crn, 9: 0.54 ms per hop
-# either way, measured) and the file stays half the size (the If holds the weights twice).
+# its traced gate selects every state on every hop (cnunet-tb-ts, 250: +0.7-1.2 ms per hop; the
+# If +0.15-0.3 ms alone, +0.8-1.0 ms in the live engine); below it the traced gate costs as
+# little as the If (crn, 9: 0.54 ms per hop either way, measured) and the file stays half the
+# size (the If holds the weights twice).
 IF_MIN_STATES = 32
 
 

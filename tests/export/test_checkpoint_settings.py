@@ -88,3 +88,20 @@ def test_average_with_exports_the_mean_of_the_weights_and_records_it(tmp_path, c
     )
     err = capsys.readouterr().err
     assert code == 2 and "cannot average" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_model_names_the_export_within_its_family(tmp_path, capsys):
+    """`--model crn-32ms` ships a crn checkpoint under that name (as the shipped crn-32ms was);
+    another family's name or an unknown one is a one-line error and writes nothing."""
+    ckpt = _ckpt(tmp_path)
+    assert (
+        main(["export", "--model", "crn-s", "--checkpoint", str(ckpt), "-o", str(tmp_path / "s.onnx")]) == 0
+    )
+    assert load_streamer(str(tmp_path / "s.onnx")).meta.name == "crn-s"
+    assert load_checkpoint(tmp_path / "s.pt")[1]["name"] == "crn-s"
+    for wrong, says in (("cnunet", "cnunet model"), ("nope", "unknown model")):
+        assert (
+            main(["export", "--model", wrong, "--checkpoint", str(ckpt), "-o", str(tmp_path / "w.onnx")]) == 2
+        )
+        assert says in capsys.readouterr().err
+        assert not (tmp_path / "w.onnx").exists()
