@@ -10,6 +10,7 @@ whole path: PortAudio buffering, engine buffering and the model's own delay.
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 
@@ -42,7 +43,6 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
     measured_delay_samples, reported/measured delay in ms, match_snr_db, and `rec`/`ref`."""
     fs_m = streamer.sample_rate
     x = bench_signal(samplerate, seconds, fs_m)
-    ref = resample_stream(streamer.process(resample_stream(x, samplerate, fs_m)), fs_m, samplerate)
     tail = int(0.5 * samplerate)
     got: dict = {}
 
@@ -64,9 +64,16 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
             sd._terminate()  # close PortAudio's JACK client before the server goes
     sd._initialize()  # after the server is gone: PortAudio must not hold a client of it
     rec = got["rec"]
-    lag = jackio.measure_delay(rec, ref, tail)
     reported = int(round(report["latency_samples"]))
+    y = resample_stream(x, samplerate, fs_m)
+    ref = offline_at_phase(streamer, y, 0, samplerate)
+    lag = jackio.measure_delay(rec, ref, tail)
+    phase = best_frame_phase(streamer, rec, y, samplerate, blocksize, lag)
+    if phase:
+        ref = offline_at_phase(streamer, y, phase, samplerate)
+        lag = jackio.measure_delay(rec, ref, tail)
     report.update(
+        frame_phase=phase,
         measured_delay_samples=lag,
         measured_delay_ms=1e3 * lag / samplerate,
         reported_latency_ms=report["latency_ms"],
@@ -78,6 +85,40 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
         x=x,
     )
     return report
+
+
+def offline_at_phase(streamer: HopStreamer, y: np.ndarray, phase: int, samplerate: int) -> np.ndarray:
+    """The streamer's offline output of y (model rate) with its frame grid `phase` samples
+    earlier (that many zeros ahead of y, cut off again), resampled to `samplerate`."""
+    lead = np.zeros(phase, dtype=np.float32)
+    out = streamer.process(np.concatenate([lead, y.astype(np.float32)]))[phase:]
+    return resample_stream(out, streamer.sample_rate, samplerate)
+
+
+def candidate_phases(hop: int, samplerate: int, model_rate: int, blocksize: int) -> range:
+    """Frame phases (model-rate samples, 0..hop-1) a lead of whole device blocks can give."""
+    block_m = blocksize * model_rate / samplerate
+    step = math.gcd(hop, int(block_m)) if block_m == int(block_m) else 1
+    return range(0, hop, step)
+
+
+def best_frame_phase(
+    streamer: HopStreamer,
+    rec: np.ndarray,
+    y: np.ndarray,
+    samplerate: int,
+    blocksize: int,
+    lag: int,
+    probe_s: float = 2.0,
+) -> int:
+    """The candidate phase whose offline output matches the capture best at `lag`, judged on
+    the first `probe_s` seconds of y (model rate)."""
+    phases = candidate_phases(streamer.hop, samplerate, streamer.sample_rate, blocksize)
+    if len(phases) == 1:
+        return 0
+    head = y[: int(probe_s * streamer.sample_rate)]
+    scores = {p: jackio.snr_db(rec, offline_at_phase(streamer, head, p, samplerate), lag) for p in phases}
+    return max(scores, key=scores.get)
 
 
 def run_e2e_bench(
@@ -96,6 +137,7 @@ def run_e2e_bench(
         "measured_delay_ms",
         "device_latency_ms",
         "match_snr_db",
+        "frame_phase",
         "underruns",
         "device_xruns",
         "resyncs",
@@ -109,5 +151,5 @@ def run_e2e_bench(
         "model": model,
         "samplerate": samplerate,
         "blocksize": blocksize,
-        **{k: round(float(r[k]), 3) for k in keys},
+        **{k: r[k] if isinstance(r[k], int) else round(float(r[k]), 3) for k in keys},
     }

@@ -34,19 +34,26 @@ def test_engine_through_virtual_card_has_reported_delay(need_jack, fs, block):
         assert r["match_snr_db"] > 50, r["match_snr_db"]
 
 
-def test_crn_at_48k_through_virtual_card_is_its_offline_output(need_jack):
+@pytest.mark.parametrize("model", ["crn", "crn-32ms"])
+def test_crn_at_48k_through_virtual_card_is_its_offline_output(need_jack, model):
     """The shipped crn behind the engine's 48 kHz resamplers: the capture is the offline chain's
     output at the reported delay. Before the engine plays the file it hears exact zeros, which
     its 48 -> 16 kHz resampler turns into a few frames of pre-ringing far under -80 dBFS; the
     weights shipped before `silence_db` took those as a quiet start and the capture matched the
     offline output to only 11 dB (now ~36 dB: the resamplers' round trip and where the first
     16 kHz frame falls, to which the non-linear mask is sensitive: block by block the first
-    ~0.2 s differ by more than the FIR test's -30 dB, so that check is not made here)."""
-    from streamse.bench.e2e import e2e_run
+    ~0.2 s differ by more than the FIR test's -30 dB, so that check is not made here).
+    crn-32ms's 16 ms hop is 768 samples at 48 kHz, so a lead of whole 480-sample blocks puts
+    its frame grid at one of 8 phases; the reference is taken at the one the capture matches
+    (at phase 0 only, 15.7-16.7 dB)."""
+    from streamse.bench.e2e import candidate_phases, e2e_run
     from streamse.runtime import load_streamer
 
-    r = e2e_run(load_streamer("crn"), 48000, 480, 3.0)
-    assert r["measured_delay_samples"] in _delays_before_and_after_raises(r, 480)
+    streamer = load_streamer(model)
+    r = e2e_run(streamer, 48000, 480, 3.0)
+    assert r["frame_phase"] in candidate_phases(streamer.hop, 48000, streamer.sample_rate, 480)
+    hop = streamer.hop * 48000 // streamer.sample_rate
+    assert r["measured_delay_samples"] in _delays_before_and_after_raises(r, hop)
     if _xruns_reported(r) == 0:
         assert r["measured_delay_samples"] == round(r["latency_samples"])
         assert r["match_snr_db"] > 30, r["match_snr_db"]
@@ -208,3 +215,15 @@ def test_cnunet_tb_ts_runs_a_minute_live_without_underruns_and_the_probe_reads_i
     assert 0.75 < r["probe_rtf"] / r["rtf"] < 1.33, (r["probe_rtf"], r["rtf"])
     hop = streamer.hop * 48000 // streamer.sample_rate
     assert r["measured_delay_samples"] in _delays_before_and_after_raises(r, hop)
+
+
+def test_candidate_phases_are_the_grid_offsets_whole_device_blocks_reach():
+    from streamse.bench.e2e import candidate_phases
+
+    # 480 samples at 48 kHz are 160 at 16 kHz: against a 256-sample hop, k * 160 mod 256
+    # reaches every multiple of gcd(160, 256) = 32
+    assert list(candidate_phases(256, 48000, 16000, 480)) == list(range(0, 256, 32))
+    assert {k * 160 % 256 for k in range(64)} == set(candidate_phases(256, 48000, 16000, 480))
+    assert list(candidate_phases(160, 48000, 16000, 480)) == [0]
+    assert list(candidate_phases(160, 44100, 16000, 441)) == [0]  # 441 samples -> 160.0
+    assert list(candidate_phases(160, 44100, 16000, 512)) == list(range(160))  # -> 185.8
