@@ -48,10 +48,13 @@ def run_train_speed(
     from streamse.errors import require
 
     require("torch", "train")
-    from streamse.models.train.config import load_config
+    from streamse.models.tables import read_toml
+    from streamse.models.train.config import TrainConfig
+    from streamse.models.train.strategies.base import split_config
     from streamse.models.train.trainer import Trainer
 
-    cfg = load_config(config)
+    # the common tables; a strategy's own ([ts-stage1], ...) do not change the model step timed here
+    cfg = TrainConfig() if config is None else split_config(read_toml(config), "", None)[0]
     for d in cfg.data.clean_dirs + cfg.data.noise_dirs:
         if not Path(d).is_dir():
             raise StreamseError(

@@ -35,3 +35,21 @@ def test_train_speed_without_data_is_one_line(tmp_path, monkeypatch):
     cfg.write_text('[data]\nclean_dirs = ["missing"]\nnoise_dirs = ["missing"]\n')
     with pytest.raises(StreamseError, match="training data folder not found"):
         run_train_speed("crn-s", str(cfg), threads=(1,), steps=1)
+
+
+def test_train_speed_reads_a_config_with_strategy_tables(tmp_path, train_data_dirs):
+    """configs/cnunet-tb-ts.toml carries [ts-stage1] / [ts-stage2]: the model step is timed from
+    the common tables; a table no strategy owns is still refused."""
+    speech, noise = train_data_dirs
+    common = (
+        f'[train]\nbatch_size = 1\n[data]\nclean_dirs = ["{speech}"]\n'
+        f'noise_dirs = ["{noise}"]\nsegment_seconds = 0.5\nepoch_size = 4\np_reverb = 0.0\n'
+    )
+    cfg = tmp_path / "two_stage.toml"
+    cfg.write_text(common + '[ts-stage1]\nteacher = "resemblyzer"\n[ts-stage2]\n')
+    r = run_train_speed("crn-s", str(cfg), threads=(1,), steps=1, warmup=0)
+    assert r["rows"][0]["batch"] == 1
+    bad = tmp_path / "bad.toml"
+    bad.write_text(common + "[stage-one]\n")
+    with pytest.raises(StreamseError, match="unknown tables"):
+        run_train_speed("crn-s", str(bad), threads=(1,), steps=1)
