@@ -20,6 +20,7 @@ from streamse.audio_io import read_audio
 from streamse.dsp.resample import resample_stream
 from streamse.demo import DEMO_INPUT
 from streamse.live.runner import LiveOptions, run_live
+from streamse.quality.behaviour import after_lead
 from streamse.streamer import HopStreamer
 
 
@@ -90,8 +91,7 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
 def offline_at_phase(streamer: HopStreamer, y: np.ndarray, phase: int, samplerate: int) -> np.ndarray:
     """The streamer's offline output of y (model rate) with its frame grid `phase` samples
     earlier (that many zeros ahead of y, cut off again), resampled to `samplerate`."""
-    lead = np.zeros(phase, dtype=np.float32)
-    out = streamer.process(np.concatenate([lead, y.astype(np.float32)]))[phase:]
+    out = after_lead(streamer.process, np.zeros(phase, np.float32), y.astype(np.float32))
     return resample_stream(out, streamer.sample_rate, samplerate)
 
 

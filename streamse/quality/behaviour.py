@@ -113,9 +113,14 @@ def gain_invariance(enhance: Enhance, x: np.ndarray, gains_db=(-20.0, 10.0)) -> 
     return out
 
 
+def after_lead(enhance: Enhance, lead: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The output of `lead` then x, from the first sample of x on (the lead in x's dtype)."""
+    return enhance(np.concatenate([lead.astype(x.dtype, copy=False), x]))[lead.size :]
+
+
 def _after_zeros(enhance: Enhance, x: np.ndarray, n: int) -> np.ndarray:
     """The output of `n` exact zeros then x, from the first sample of x on."""
-    return enhance(np.concatenate([np.zeros(n, np.float32), x]))[n:]
+    return after_lead(enhance, np.zeros(n, np.float32), x)
 
 
 def leading_silence(enhance: Enhance, x: np.ndarray, leads_s=(0.01, 0.5, 2.0, 4.0), hop: int = 1) -> dict:
@@ -150,15 +155,15 @@ def quiet_start(
     noise at that RMS ahead of `noisy`, re a fresh start (positive: the quiet start costs). The
     fresh start keeps the frame phase: the lead's last `lead mod hop` samples go ahead of it."""
     n = int(round(lead_s * RATE))
+    x = np.asarray(noisy, np.float32)
     fresh: dict[bytes, float] = {}  # SI-SDR after a fresh start, per lead tail (one when none)
     out = {}
     for k, floor in enumerate(floors_db):
         lead = np.random.default_rng(k).standard_normal(n) * 10 ** (floor / 20)
-        y = enhance(np.concatenate([lead, noisy]).astype(np.float32))[n : n + clean.size]
+        y = after_lead(enhance, lead, x)[: clean.size]
         tail = lead[n - n % hop :]
         if tail.tobytes() not in fresh:
-            y0 = enhance(np.concatenate([tail, noisy]).astype(np.float32))[tail.size : tail.size + clean.size]
-            fresh[tail.tobytes()] = si_sdr(clean, y0)
+            fresh[tail.tobytes()] = si_sdr(clean, after_lead(enhance, tail, x)[: clean.size])
         out[floor] = fresh[tail.tobytes()] - si_sdr(clean, y)
     return out
 
