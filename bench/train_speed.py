@@ -43,8 +43,10 @@ def run_train_speed(
     steps: int = 10,
     warmup: int = 3,
     compile_model: bool = False,
+    autocast: str | None = None,
 ) -> dict:
-    """Training throughput of `model` per thread count (see module doc); JSON-ready dict."""
+    """Training throughput of `model` per thread count (see module doc); JSON-ready dict.
+    autocast: "fp32" or "bf16" overrides the config's `[train] autocast`; None keeps it."""
     from streamse.errors import require
 
     require("torch", "train")
@@ -61,6 +63,8 @@ def run_train_speed(
                 f"training data folder not found: {d} (run from the folder the "
                 "config's paths are relative to, or give --config)"
             )
+    if autocast is not None:
+        cfg = dataclasses.replace(cfg, autocast="" if autocast == "fp32" else autocast)
     rows = []
     for n in threads:
         if n < 1:
@@ -78,6 +82,7 @@ def run_train_speed(
                 "batch": cfg.batch_size,
                 "segment_s": cfg.data.segment_seconds,
                 "compile": compile_model,
+                "autocast": cfg.autocast or "fp32",
                 "data_s_p50": float(np.median(d)),
                 "data_s_p90": float(np.percentile(d, 90)),
                 "model_s_p50": float(np.median(m)),
@@ -94,12 +99,12 @@ def format_train_speed(report: dict) -> str:
     lines = [
         f"streamse bench --train --model {report['model']} ({report['config'] or 'defaults'});"
         f" {describe_machine(m)}",
-        f"{'threads':>7}{'compile':>8}{'batch':>6}{'seg s':>6}{'data p50':>10}"
+        f"{'threads':>7}{'compile':>8}{'autocast':>9}{'batch':>6}{'seg s':>6}{'data p50':>10}"
         f"{'model p50':>10}{'model p90':>10}{'data %':>7}{'audio s/s':>10}",
     ]
     for r in report["rows"]:
         lines.append(
-            f"{r['threads']:>7}{str(r['compile']):>8}{r['batch']:>6}{r['segment_s']:>6.1f}"
+            f"{r['threads']:>7}{str(r['compile']):>8}{r['autocast']:>9}{r['batch']:>6}{r['segment_s']:>6.1f}"
             f"{r['data_s_p50']:>10.3f}{r['model_s_p50']:>10.3f}{r['model_s_p90']:>10.3f}"
             f"{100 * r['data_share']:>7.1f}{r['audio_s_per_s']:>10.1f}"
         )

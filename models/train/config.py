@@ -27,6 +27,9 @@ from .data import DataConfig
 from .losses import LossConfig
 
 
+AUTOCAST = ("", "bf16")  # TrainConfig.autocast values: fp32, bfloat16
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 4000
@@ -39,6 +42,10 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     compile: bool = False  # torch.compile the training forward (see `streamse bench --train`)
+    # lower-precision training forward: "" (fp32) or "bf16" (torch.autocast: convolutions and
+    # linear layers in bfloat16 where the CPU has bf16 instructions; weights, optimiser, loss
+    # and gradients stay fp32). `streamse bench --train --autocast bf16` measures the speed.
+    autocast: str = ""
     num_workers: int = 0  # processes building batches ahead (models/train/prefetch.py); 0 = inline
     log_every: int = 25
     valid_every: int = 0  # steps; 0 = at the end of every epoch; always at the end
@@ -62,6 +69,10 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     model: dict = field(default_factory=dict)  # architecture overrides
+
+    def __post_init__(self):
+        if self.autocast not in AUTOCAST:
+            raise StreamseError(f"[train] autocast must be one of {list(AUTOCAST)}, not {self.autocast!r}")
 
 
 def _build(cls: type, table: dict, where: str) -> Any:

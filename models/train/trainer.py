@@ -59,14 +59,20 @@ def lr_lambda(cfg: TrainConfig):
 
 
 class _Estimator(nn.Module):
-    """forward = model.estimate, so DDP can wrap the training forward."""
+    """forward = model.estimate, so DDP can wrap the training forward. autocast: a
+    `TrainConfig.autocast` value; with "bf16" the forward runs under bfloat16 autocast and its
+    estimate is returned in fp32, so the loss and everything after it are fp32."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, autocast: str = ""):
         super().__init__()
-        self.model = model
+        self.model, self.autocast = model, autocast
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
-        return self.model.estimate(noisy)
+        if not self.autocast:
+            return self.model.estimate(noisy)
+        with torch.autocast(noisy.device.type, dtype=torch.bfloat16):
+            est = self.model.estimate(noisy)
+        return est.float()
 
 
 class Trainer:
@@ -93,6 +99,11 @@ class Trainer:
         cfg = self.prepare(cfg)
         self.name, self.cfg, self.out_dir, self.progress = name, cfg, Path(out_dir), progress
         self.rank, self.world = _dist()
+        if cfg.autocast and type(self).train_step is not Trainer.train_step:
+            raise StreamseError(
+                f"[train] autocast: the {type(self).__name__} runs its own training step, "
+                "which does not autocast; leave autocast unset"
+            )
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -101,7 +112,7 @@ class Trainer:
         self.model = build(self.family, model_cfg)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
-        self.net: nn.Module = _Estimator(self.model)
+        self.net: nn.Module = _Estimator(self.model, cfg.autocast)
         if self.world > 1:  # DDP syncs the gradients of what its forward produced
             self.net = nn.parallel.DistributedDataParallel(self.net)
         if cfg.compile:

@@ -39,7 +39,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         for m in models:
             r = run_train_speed(
-                m, args.config, (args.threads,) if args.threads else (1, 2), compile_model=args.compile
+                m,
+                args.config,
+                (args.threads,) if args.threads else (1, 2),
+                compile_model=args.compile,
+                autocast=args.autocast,
             )
             print(json.dumps(r) if args.json else format_train_speed(r))
         return 0
@@ -133,6 +137,11 @@ def register(sub) -> None:
         help="noise for --make-mixed-set, searched recursively (default: %(default)s)",
     )
     p.add_argument("--compile", action="store_true", help="--train with torch.compile")
+    p.add_argument(
+        "--autocast",
+        choices=("fp32", "bf16"),
+        help="--train with this forward precision (default: the config's [train] autocast)",
+    )
     p.add_argument("--model", action="append", help="model name(s); repeat for several")
     add_threads(p, None, "rows for 1 and 2 threads with --rtf and --train, 1 otherwise")
     p.add_argument(

@@ -53,3 +53,16 @@ def test_train_speed_reads_a_config_with_strategy_tables(tmp_path, train_data_di
     bad.write_text(common + "[stage-one]\n")
     with pytest.raises(StreamseError, match="unknown tables"):
         run_train_speed("crn-s", str(bad), threads=(1,), steps=1)
+
+
+def test_train_speed_times_the_forward_precision_asked_for(tmp_path, train_data_dirs):
+    speech, noise = train_data_dirs
+    cfg = tmp_path / "bf16.toml"
+    cfg.write_text(
+        f'[train]\nbatch_size = 1\nautocast = "bf16"\n[data]\nclean_dirs = ["{speech}"]\n'
+        f'noise_dirs = ["{noise}"]\nsegment_seconds = 0.5\nepoch_size = 4\np_reverb = 0.0\n'
+    )
+    r = run_train_speed("crn-s", str(cfg), threads=(1,), steps=1, warmup=0)
+    assert r["rows"][0]["autocast"] == "bf16" and "bf16" in format_train_speed(r)
+    r = run_train_speed("crn-s", str(cfg), threads=(1,), steps=1, warmup=0, autocast="fp32")
+    assert r["rows"][0]["autocast"] == "fp32"

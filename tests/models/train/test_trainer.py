@@ -183,3 +183,35 @@ def test_cli_and_ddp_two_processes_match_one(tmp_path, train_data_dirs):
     b, _ = load_checkpoint(tmp_path / "ddp" / "last.pt")
     for k, v in a.state_dict().items():
         torch.testing.assert_close(b.state_dict()[k], v, atol=1e-5, rtol=1e-4, msg=k)
+
+
+def test_bf16_autocast_runs_the_forward_in_bfloat16_and_keeps_the_rest_fp32(tmp_path, train_data_dirs):
+    """[train] autocast = "bf16": the estimate comes back fp32 but differs from the fp32
+    forward's by bfloat16 rounding (so the forward did run in bf16), the gradients point the same
+    way, and weights, optimiser state and checkpoint stay fp32. Other values are refused."""
+    cfg = _cfg(train_data_dirs, steps=2)
+    fp32 = Trainer("crn-s", cfg, tmp_path / "a", progress=False)
+    bf16 = Trainer("crn-s", dataclasses.replace(cfg, autocast="bf16"), tmp_path / "b", progress=False)
+    noisy, clean = fp32.batch(0)
+    est_a, est_b = fp32.net(noisy), bf16.net(noisy)
+    assert est_b.dtype == torch.float32 and est_b.shape == est_a.shape
+    rel = (est_b - est_a).norm() / est_a.norm()
+    assert 1e-4 < rel < 0.05, rel  # bf16 keeps ~3 significant digits: not equal, not far
+    grads = []
+    for tr in (fp32, bf16):
+        tr.opt.zero_grad()
+        loss, _ = tr.spectral_loss(tr.net(noisy), clean, noisy)
+        loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in tr.model.parameters()]))
+    assert torch.nn.functional.cosine_similarity(*grads, dim=0) > 0.95
+    bf16.fit()
+    assert all(p.dtype == torch.float32 for p in bf16.model.parameters())
+    assert all(
+        v.dtype == torch.float32 for s in bf16.opt.state.values() for v in s.values() if v.is_floating_point()
+    )
+    model, _ = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert all(v.dtype == torch.float32 for v in model.state_dict().values() if v.is_floating_point())
+    from streamse.errors import StreamseError
+
+    with pytest.raises(StreamseError, match="autocast must be one of"):
+        config_from_tables({"train": {"autocast": "fp16"}})

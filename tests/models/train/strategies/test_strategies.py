@@ -83,6 +83,17 @@ def test_resume_continues_exactly(tmp_path, data_dirs, name):
     assert any(not torch.equal(moved[k], v) for k, v in fresh.model.state_dict().items())
 
 
+@pytest.mark.parametrize("name", ["cyclegan", "iddp"])
+def test_a_strategy_with_its_own_step_refuses_autocast(tmp_path, data_dirs, name):
+    from streamse.errors import StreamseError
+
+    cls, cfg_cls = STRATEGIES[name]
+    scfg = TINY_CYCLEGAN if name == "cyclegan" else cfg_cls()
+    cfg = dataclasses.replace(_cfg(data_dirs), autocast="bf16")
+    with pytest.raises(StreamseError, match="does not autocast"):
+        cls("crn-s", cfg, tmp_path, progress=False, strategy_cfg=scfg)
+
+
 def test_cyclegan_checkpoint_holds_all_networks_and_exports(tmp_path, data_dirs):
     tr = _trainer("cyclegan", data_dirs, tmp_path, steps=2)
     tr.fit()
