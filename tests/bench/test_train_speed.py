@@ -8,14 +8,18 @@ from streamse.bench.train_speed import format_train_speed, run_train_speed
 from streamse.errors import StreamseError
 
 
-def test_train_speed_rows(tmp_path, train_data_dirs):
+def _tiny_toml(train_data_dirs, batch: int, train_extra: str = "") -> str:
+    """A config of 0.5 s items of the test audio, no rooms; `train_extra`: more [train] lines."""
     speech, noise = train_data_dirs
-    cfg = tmp_path / "tiny.toml"
-    cfg.write_text(
-        f'[train]\nbatch_size = 2\n[data]\nclean_dirs = ["{speech}"]\n'
-        f'noise_dirs = ["{noise}"]\nsegment_seconds = 0.5\nepoch_size = 8\n'
-        "p_reverb = 0.0\n"
+    return (
+        f'[train]\nbatch_size = {batch}\n{train_extra}[data]\nclean_dirs = ["{speech}"]\n'
+        f'noise_dirs = ["{noise}"]\nsegment_seconds = 0.5\nepoch_size = {4 * batch}\np_reverb = 0.0\n'
     )
+
+
+def test_train_speed_rows(tmp_path, train_data_dirs):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(_tiny_toml(train_data_dirs, 2))
     r = run_train_speed("crn-s", str(cfg), threads=(1, 2), steps=2, warmup=1)
     assert [row["threads"] for row in r["rows"]] == [1, 2]
     for row in r["rows"]:
@@ -40,11 +44,7 @@ def test_train_speed_without_data_is_one_line(tmp_path, monkeypatch):
 def test_train_speed_reads_a_config_with_strategy_tables(tmp_path, train_data_dirs):
     """configs/cnunet-tb-ts.toml carries [ts-stage1] / [ts-stage2]: the model step is timed from
     the common tables; a table no strategy owns is still refused."""
-    speech, noise = train_data_dirs
-    common = (
-        f'[train]\nbatch_size = 1\n[data]\nclean_dirs = ["{speech}"]\n'
-        f'noise_dirs = ["{noise}"]\nsegment_seconds = 0.5\nepoch_size = 4\np_reverb = 0.0\n'
-    )
+    common = _tiny_toml(train_data_dirs, 1)
     cfg = tmp_path / "two_stage.toml"
     cfg.write_text(common + '[ts-stage1]\nteacher = "resemblyzer"\n[ts-stage2]\n')
     r = run_train_speed("crn-s", str(cfg), threads=(1,), steps=1, warmup=0)
@@ -56,12 +56,8 @@ def test_train_speed_reads_a_config_with_strategy_tables(tmp_path, train_data_di
 
 
 def test_train_speed_times_the_forward_precision_asked_for(tmp_path, train_data_dirs):
-    speech, noise = train_data_dirs
     cfg = tmp_path / "bf16.toml"
-    cfg.write_text(
-        f'[train]\nbatch_size = 1\nautocast = "bf16"\n[data]\nclean_dirs = ["{speech}"]\n'
-        f'noise_dirs = ["{noise}"]\nsegment_seconds = 0.5\nepoch_size = 4\np_reverb = 0.0\n'
-    )
+    cfg.write_text(_tiny_toml(train_data_dirs, 1, 'autocast = "bf16"\n'))
     r = run_train_speed("crn-s", str(cfg), threads=(1,), steps=1, warmup=0)
     assert r["rows"][0]["autocast"] == "bf16" and "bf16" in format_train_speed(r)
     r = run_train_speed("crn-s", str(cfg), threads=(1,), steps=1, warmup=0, autocast="fp32")
