@@ -56,7 +56,9 @@ def test_crn_at_48k_through_virtual_card_is_its_offline_output(need_jack, model)
     assert r["measured_delay_samples"] in _delays_before_and_after_raises(r, hop)
     if _xruns_reported(r) == 0:
         assert r["measured_delay_samples"] == round(r["latency_samples"])
-        assert r["match_snr_db"] > 30, r["match_snr_db"]
+        # the rest is the resamplers' round trip, which the offline reference does not take:
+        # 36.8 dB for the crn, 29.6-31.8 for crn-32ms's weights; the wrong frame phase gives 15.7-16.8
+        assert r["match_snr_db"] > 25, r["match_snr_db"]
 
 
 def _delays_before_and_after_raises(r: dict, hop: int) -> set[int]:
