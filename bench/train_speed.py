@@ -42,11 +42,12 @@ def run_train_speed(
     threads=(1, 2),
     steps: int = 10,
     warmup: int = 3,
-    compile_model: bool = False,
+    compile_model: bool | None = None,
     autocast: str | None = None,
 ) -> dict:
     """Training throughput of `model` per thread count (see module doc); JSON-ready dict.
-    autocast: "fp32" or "bf16" overrides the config's `[train] autocast`; None keeps it."""
+    compile_model overrides the config's `[train] compile`, autocast ("fp32" or "bf16") its
+    `[train] autocast`; None keeps the config's value."""
     from streamse.errors import require
 
     require("torch", "train")
@@ -65,11 +66,13 @@ def run_train_speed(
             )
     if autocast is not None:
         cfg = dataclasses.replace(cfg, autocast="" if autocast == "fp32" else autocast)
+    if compile_model is not None:
+        cfg = dataclasses.replace(cfg, compile=compile_model)
     rows = []
     for n in threads:
         if n < 1:
             raise StreamseError(f"threads must be >= 1, got {n}")
-        run_cfg = dataclasses.replace(cfg, threads=n, valid_max_files=0, valid_dirs=(), compile=compile_model)
+        run_cfg = dataclasses.replace(cfg, threads=n, valid_max_files=0, valid_dirs=())
         with tempfile.TemporaryDirectory() as tmp:
             trainer = Trainer(model, run_cfg, Path(tmp), progress=False)
             data_s, model_s = _time_steps(trainer, steps, warmup)
@@ -81,7 +84,7 @@ def run_train_speed(
                 "steps": steps,
                 "batch": cfg.batch_size,
                 "segment_s": cfg.data.segment_seconds,
-                "compile": compile_model,
+                "compile": cfg.compile,
                 "autocast": cfg.autocast or "fp32",
                 "data_s_p50": float(np.median(d)),
                 "data_s_p90": float(np.percentile(d, 90)),

@@ -136,7 +136,12 @@ def register(sub) -> None:
         default="../shared/data/dev/noise",
         help="noise for --make-mixed-set, searched recursively (default: %(default)s)",
     )
-    p.add_argument("--compile", action="store_true", help="--train with torch.compile")
+    p.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="--train with (or, --no-compile, without) torch.compile (default: the config's [train] compile)",
+    )
     p.add_argument(
         "--autocast",
         choices=("fp32", "bf16"),

@@ -62,3 +62,26 @@ def test_train_speed_times_the_forward_precision_asked_for(tmp_path, train_data_
     assert r["rows"][0]["autocast"] == "bf16" and "bf16" in format_train_speed(r)
     r = run_train_speed("crn-s", str(cfg), threads=(1,), steps=1, warmup=0, autocast="fp32")
     assert r["rows"][0]["autocast"] == "fp32"
+
+
+def test_train_speed_keeps_the_configs_compile_unless_told(tmp_path, train_data_dirs, monkeypatch):
+    """`[train] compile = true` in the config is timed compiled unless compile_model=False
+    (--no-compile) says otherwise; torch.compile is recorded here, not run (minutes on this CPU)."""
+    import torch
+
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda net, **kw: compiled.append(net) or net)
+    cfg = tmp_path / "compiled.toml"
+    cfg.write_text(_tiny_toml(train_data_dirs, 1, "compile = true\n"))
+    r = run_train_speed("crn-s", str(cfg), threads=(1,), steps=1, warmup=0)
+    assert r["rows"][0]["compile"] is True and len(compiled) == 1
+    r = run_train_speed("crn-s", str(cfg), threads=(1,), steps=1, warmup=0, compile_model=False)
+    assert r["rows"][0]["compile"] is False and len(compiled) == 1
+
+
+@pytest.mark.parametrize(("argv", "want"), [([], None), (["--compile"], True), (["--no-compile"], False)])
+def test_bench_compile_flag_is_three_way(argv, want):
+    from streamse.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--train", *argv])
+    assert args.compile is want
