@@ -210,7 +210,8 @@ def test_cnunet_tb_ts_runs_a_minute_live_without_underruns_and_the_probe_reads_i
     Such a run is measured again, up to three runs in all. The first run without a stall must
     be clean: the engine falling behind on its own (an underrun with the test client on time)
     fails at once. If all three stalled, every miss of the engine (underrun, overrun, resync)
-    must be one the stalls explain: no more of them than the test client's own missed cycles."""
+    must be one the stalls explain: no more of them than the test client's own missed cycles;
+    the probe is then not compared (a start-up probe cannot foresee load that comes later)."""
     from streamse.bench.e2e import e2e_run
     from streamse.runtime import load_streamer
 
@@ -225,10 +226,10 @@ def test_cnunet_tb_ts_runs_a_minute_live_without_underruns_and_the_probe_reads_i
     xruns = runs[-1]
     if not xruns["vio_xruns"]:
         assert not any(xruns.values()), runs
+        assert 0.75 < r["probe_rtf"] / r["rtf"] < 1.33, (r["probe_rtf"], r["rtf"])
     else:
         misses = xruns["underruns"] + xruns["overruns"] + xruns["resyncs"]
         assert misses <= xruns["vio_xruns"], runs
-    assert 0.75 < r["probe_rtf"] / r["rtf"] < 1.33, (r["probe_rtf"], r["rtf"])
     hop = streamer.hop * 48000 // streamer.sample_rate
     assert r["measured_delay_samples"] in _delays_before_and_after_raises(r, hop)
 
