@@ -21,6 +21,7 @@ Signal path per hop: Xc (B, 2, T, 257) -> drop DC -> 1x1 conv -> 6 x (TBEncoderS
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -57,6 +58,8 @@ class CNUNetTBConfig(NestedUNetConfig):
     mask_power: the masking branch's gain tanh(|M|) is raised to this power (1 = as trained);
     below 1 it softens every attenuation, as the crn's `mask_power` does.
     """
+
+    INFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("mask_power", "silence_db")
 
     win: int = 512
     hop: int = 256

@@ -12,6 +12,7 @@ Dimensions: B batch, T frames, F = n_fft/2 + 1 bins, C channels, H GRU units.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -68,6 +69,8 @@ class CRNConfig(SpectralConfig):
     decoder's last features, to the masked lowest df_bins bins; zero at the start, like the
     decoder, so it too can be added to a trained checkpoint. 1 = the one-frame mask alone.
     """
+
+    INFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("mask_power", "silence_db")
 
     channels: tuple[int, ...] = (16, 32, 32)
     kernel: tuple[int, int] = (2, 5)

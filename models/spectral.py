@@ -25,7 +25,7 @@ quiet start that the level normaliser would then measure the speech against.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 from torch import nn
@@ -101,7 +101,13 @@ def decompress(spec_c: torch.Tensor, power: float) -> torch.Tensor:
 class SpectralConfig:
     """The fields every spectral model's config starts with (each family's config extends it
     and may change the defaults): STFT window/hop/DFT size in samples at `sample_rate`, the
-    analysis window, the power-law compression of the spectrum, and the lead gate."""
+    analysis window, the power-law compression of the spectrum, and the lead gate.
+
+    INFERENCE_FIELDS names the fields that hold no weights and that training runs with their
+    defaults while an export may set them (`streamse export --set`): `--init` takes them from
+    the run, not from the checkpoint it starts from."""
+
+    INFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("silence_db",)
 
     sample_rate: int = 16000
     win: int = 320

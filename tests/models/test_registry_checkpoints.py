@@ -38,16 +38,39 @@ def test_a_good_checkpoint_round_trips(saved):
 
 
 def test_init_accepts_the_runs_own_model_table_and_nothing_else(saved):
-    """A fine-tune may change what its [model] table names (here an inference-time field);
-    the checkpoint's config with those changes must be the run's config."""
+    """A fine-tune may change what its [model] table names (here the decoder, which adds
+    tensors); the checkpoint's config with those changes must be the run's config."""
     model, path = saved
-    softer = build("crn", config_from_dict("crn", {**dataclasses.asdict(model.cfg), "mask_power": 0.8}))
-    assert init_weights(softer, "crn", path, {"mask_power": 0.8}) == 7
-    torch.testing.assert_close(softer.state_dict(), model.state_dict())
+    cfg = dataclasses.asdict(model.cfg)
+    wider = build("crn", config_from_dict("crn", {**cfg, "decoder": True}))
+    assert init_weights(wider, "crn", path, {"decoder": True}) == 7
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(wider.state_dict()[k], v)
     with pytest.raises(StreamseError, match="model config differs"):
-        init_weights(softer, "crn", path)
+        init_weights(wider, "crn", path)
     with pytest.raises(StreamseError, match="model config differs"):
-        init_weights(softer, "crn", path, {"mask_power": 0.7})
+        init_weights(build("crn", config_from_dict("crn", {**cfg, "rnn_hidden": 64})), "crn", path)
+
+
+def test_init_takes_inference_settings_from_the_run_not_the_checkpoint(saved, tmp_path, caplog):
+    """A shipped checkpoint carries its export settings (mask_power 0.8, silence_db -80): a run
+    that starts from it trains with its own (the defaults) and says so; the weights load."""
+    model, _ = saved
+    shipped = tmp_path / "shipped.pt"
+    ckpt = checkpoint_dict(model, "crn-s", "crn", step=7)
+    ckpt["config"] = {**ckpt["config"], "mask_power": 0.8, "silence_db": -80.0}
+    torch.save(ckpt, shipped)
+    run = build_by_name("crn-s")
+    assert run.cfg.mask_power == 1.0 and run.cfg.silence_db is None
+    with caplog.at_level("INFO"):
+        assert init_weights(run, "crn", shipped) == 7
+    assert "mask_power 0.8 -> 1.0" in caplog.text and "silence_db -80.0 -> None" in caplog.text
+    torch.testing.assert_close(run.state_dict(), model.state_dict())
+    assert run.cfg.mask_power == 1.0  # the run's own, as built
+    with pytest.raises(StreamseError, match="model config differs"):  # the weights' fields still count
+        ckpt["config"] = {**ckpt["config"], "fc_hidden": 7}
+        torch.save(ckpt, shipped)
+        init_weights(run, "crn", shipped)
 
 
 def test_a_config_value_its_field_refuses_is_a_one_line_error():

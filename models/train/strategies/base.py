@@ -44,15 +44,24 @@ def init_weights(model: nn.Module, family: str, path: str | Path, overrides: dic
 
     Accepts slim checkpoints (no optimizer). The family must match, and the checkpoint's
     config with `overrides` (the run's [model] table: a deliberate change such as a CNUNet-TB
-    `combine`) applied must equal this run's model config. Tensors that such an override adds
-    (a crn `decoder`) keep their fresh initialisation and are listed (a logging warning); when
-    the overrides change nothing, every tensor must be in the checkpoint. Returns the
-    checkpoint's step (0 when it does not say)."""
+    `combine`) applied must equal this run's model config, except for the config class's
+    `INFERENCE_FIELDS` (no weights: a shipped checkpoint's export settings such as the crn's
+    mask_power and silence_db), which come from the run, with a log line where they differ.
+    Tensors that such an override adds (a crn `decoder`) keep their fresh initialisation and
+    are listed (a logging warning); when the overrides change nothing, every tensor must be in
+    the checkpoint. Returns the checkpoint's step (0 when it does not say)."""
     ckpt = read_checkpoint(path, family, "--init checkpoint")
     ours = config_from_dict(family, dataclasses.asdict(model.cfg))  # TOML lists -> tuples
-    if config_from_dict(family, {**ckpt["config"], **(overrides or {})}) != ours:
+    runs = {f: getattr(ours, f) for f in getattr(type(ours), "INFERENCE_FIELDS", ())}
+    theirs = {f: ckpt["config"][f] for f in runs if f in ckpt["config"] and ckpt["config"][f] != runs[f]}
+    if config_from_dict(family, {**ckpt["config"], **(overrides or {}), **runs}) != ours:
         raise StreamseError(f"{path}: model config differs from this run's (--model / [model])")
-    changed = config_from_dict(family, ckpt["config"]) != ours  # the overrides change something
+    if theirs:
+        log.warning(
+            "--init: inference settings from the run, not the checkpoint: %s",
+            ", ".join(f"{f} {v!r} -> {runs[f]!r}" for f, v in sorted(theirs.items())),
+        )
+    changed = config_from_dict(family, {**ckpt["config"], **runs}) != ours  # overrides change something
     try:
         result = model.load_state_dict(ckpt["state_dict"], strict=False)
     except RuntimeError as exc:  # a [model] override that changes a tensor's size
