@@ -10,7 +10,9 @@ mag = 1.0
 [model]            # overrides of the named architecture's config fields
 rnn_hidden = 256
 ```
-Every field has a default; paths are relative to the working directory.
+Every field has a default; paths are relative to the working directory. A first line
+`extends = "other.toml"` (relative to this file's folder) starts from that recipe and changes
+only the keys this file names (`streamse.models.tables.read_toml`).
 """
 
 from __future__ import annotations
