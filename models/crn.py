@@ -23,11 +23,13 @@ from .streaming import (
     CausalConv2d,
     ConvState,
     DeepFilter,
+    FloorState,
     FrameNorm,
     GRUState,
     LevelNorm,
     LevelState,
     LSTMState,
+    NoiseFloor,
     StreamGRU,
     StreamLSTM,
 )
@@ -68,6 +70,11 @@ class CRNConfig(SpectralConfig):
     (`DeepFilter`) adds K - 1 past frames of Xc, weighted by complex coefficients from the
     decoder's last features, to the masked lowest df_bins bins; zero at the start, like the
     decoder, so it too can be added to a trained checkpoint. 1 = the one-frame mask alone.
+    noise_floor: the network also gets, per bin, how many dB the frame stands above a causal
+    noise floor (`NoiseFloor`: minimum tracking that rises `floor_rise_db_s` dB per second): a
+    steady tone under a voice sits at its floor, a harmonic above it. It enters the first
+    encoder layer and the mask logits through two convolutions that start at zero, so it too
+    can be added to a trained checkpoint.
     """
 
     INFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("mask_power", "silence_db")
@@ -90,6 +97,8 @@ class CRNConfig(SpectralConfig):
     df_order: int = 1  # taps of the low-band multi-frame filter, the current frame's included
     df_bins: int = 0  # bins it filters, from 0 Hz
     intra: tuple[int, ...] = ()  # per encoder layer: across-frequency biGRU units, 0 = none
+    noise_floor: bool = False  # feed each bin's dB above a causal noise floor (`NoiseFloor`)
+    floor_rise_db_s: float = 5.0  # how fast that floor may rise, dB per second
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,7 @@ class CRNNetState:
     rnn: GRUState | LSTMState
     level: LevelState | None = None  # input_norm 'level' only
     df: ConvState | None = None  # df_order > 1 only: the last df_order - 1 input frames
+    floor: FloorState | None = None  # noise_floor only
 
 
 class _EncoderLayer(nn.Module):
@@ -110,12 +120,15 @@ class _EncoderLayer(nn.Module):
         self.act = nn.PReLU(cout)
         self.out_freq = self.conv.out_freq
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.norm(self.conv(x)))
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, C_in, T, F) -> (B, C_out, T, F_out); extra (B, C_out, T, F_out) or None is
+        added before the norm."""
+        y = self.conv(x)
+        return self.act(self.norm(y if extra is None else y + extra))
 
-    def step(self, x: torch.Tensor, state):
+    def step(self, x: torch.Tensor, state, extra: torch.Tensor | None = None):
         y, state = self.conv.step(x, state)
-        return self.act(self.norm(y)), state
+        return self.act(self.norm(y if extra is None else y + extra)), state
 
 
 class MaskDecoder(nn.Module):
@@ -208,6 +221,17 @@ class MaskCRN(SpectralEnhancer):
                     f"df_order > 1 needs decoder = true, mask 'crm' and 0 < df_bins <= {self.n_bins}"
                 )
             self.df = DeepFilter(cfg.channels[0] + 2, cfg.df_order, cfg.df_bins)
+        self.floor = self.floor_enc = self.floor_out = None
+        if cfg.noise_floor:
+            kf = cfg.kernel[1]
+            self.floor = NoiseFloor(self.n_bins, cfg.hop / cfg.sample_rate, cfg.floor_rise_db_s, cfg.compress)
+            self.floor_enc = nn.Conv2d(
+                1, cfg.channels[0], (1, kf), stride=(1, cfg.stride_f), padding=(0, (kf - 1) // 2)
+            )
+            self.floor_out = nn.Conv2d(1, 2, (1, 3), padding=(0, 1))
+            for conv in (self.floor_enc, self.floor_out):  # start at the network without it
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
 
     def _init_identity_mask(self) -> None:
         """Start as (almost) the identity: real mask ~1, imaginary ~0, so training learns what
@@ -228,10 +252,12 @@ class MaskCRN(SpectralEnhancer):
         xn: torch.Tensor,
         skips: list[torch.Tensor],
         s_df: ConvState | None = None,
+        floor: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ConvState | None]:
         """xc (B, 2, T, F) input, h (B, T, H) GRU output, xn (B, 2, T, F) the network's
         (normalised) input, skips the encoder layers' outputs (B, C_i, T, F_i), s_df the deep
-        filter's state (None: its initial state) -> masked (B, 2, T, F), next deep-filter state."""
+        filter's state (None: its initial state), floor (B, 1, T, F) the noise-floor feature
+        (noise_floor only) -> masked (B, 2, T, F), next deep-filter state."""
         b, _, t, f = xc.shape
         g = h
         if self.cfg.head_skip:
@@ -242,6 +268,8 @@ class MaskCRN(SpectralEnhancer):
         if self.decoder is not None:
             feats = self.decoder.features(h, skips, xn)
             z = z + self.decoder.out(feats)
+        if self.floor_out is not None:
+            z = z + self.floor_out(floor)
         if self.cfg.mask == "elementwise":
             return xc * torch.sigmoid(z), None
         m = self.cfg.mask_max * (2.0 * torch.sigmoid(z) - 1.0)
@@ -267,12 +295,18 @@ class MaskCRN(SpectralEnhancer):
         return x.permute(0, 2, 1, 3).reshape(b, t, c * f)  # (B, T, C*F')
 
     def net_forward(self, xc: torch.Tensor) -> torch.Tensor:
-        x = xn = xc if self.level is None else self.level(xc, self._sounding(xc))
+        sounding = self._sounding(xc)
+        x = xn = xc if self.level is None else self.level(xc, sounding)
+        floor = None if self.floor is None else self.floor(xc, sounding)  # (B, 1, T, F)
         skips = []
-        for layer, intra in zip(self.encoder, self.intra):
-            x = intra(layer(x))  # (B, C, T, F')
+        for i, (layer, intra) in enumerate(zip(self.encoder, self.intra)):
+            x = intra(layer(x, self._floor_in(floor) if i == 0 else None))  # (B, C, T, F')
             skips.append(x)
-        return self._apply_mask(xc, self.rnn(self._flatten(x)), xn, skips)[0]
+        return self._apply_mask(xc, self.rnn(self._flatten(x)), xn, skips, floor=floor)[0]
+
+    def _floor_in(self, floor: torch.Tensor | None) -> torch.Tensor | None:
+        """noise-floor feature (B, 1, T, F) -> first encoder layer's addend (B, C_0, T, F_1)."""
+        return None if floor is None else self.floor_enc(floor)
 
     def _sounding(self, xc: torch.Tensor) -> torch.Tensor | None:
         """(B, T) frames the level normaliser measures: None (its own floor) without silence_db."""
@@ -282,18 +316,22 @@ class MaskCRN(SpectralEnhancer):
         enc = tuple(layer.conv.init_state(batch, device=device, dtype=dtype) for layer in self.encoder)
         level = None if self.level is None else self.level.init_state(batch, device=device, dtype=dtype)
         df = None if self.df is None else self.df.init_state(batch, device=device, dtype=dtype)
-        return CRNNetState(enc, self.rnn.init_state(batch, device=device, dtype=dtype), level, df)
+        fl = None if self.floor is None else self.floor.init_state(batch, device=device, dtype=dtype)
+        return CRNNetState(enc, self.rnn.init_state(batch, device=device, dtype=dtype), level, df, fl)
 
     def net_step(self, xc: torch.Tensor, state: CRNNetState) -> tuple[torch.Tensor, CRNNetState]:
-        x, enc, level = xc, [], None
+        x, enc, level, floor, s_floor = xc, [], None, None, None
+        sounding = self._sounding(xc)
         if self.level is not None:
-            x, level = self.level.step(xc, state.level, self._sounding(xc))
+            x, level = self.level.step(xc, state.level, sounding)
+        if self.floor is not None:
+            floor, s_floor = self.floor.step(xc, state.floor, sounding)
         xn, skips = x, []
-        for layer, intra, s in zip(self.encoder, self.intra, state.enc):
-            x, s = layer.step(x, s)
+        for i, (layer, intra, s) in enumerate(zip(self.encoder, self.intra, state.enc)):
+            x, s = layer.step(x, s, self._floor_in(floor) if i == 0 else None)
             x = intra(x)
             enc.append(s)
             skips.append(x)
         h, s_rnn = self.rnn.step(self._flatten(x), state.rnn)
-        y, s_df = self._apply_mask(xc, h, xn, skips, state.df)
-        return y, CRNNetState(tuple(enc), s_rnn, level, s_df)
+        y, s_df = self._apply_mask(xc, h, xn, skips, state.df, floor)
+        return y, CRNNetState(tuple(enc), s_rnn, level, s_df, s_floor)

@@ -11,6 +11,7 @@ from .conv import CausalConv1d, CausalConv2d, ConvState
 from .deep_filter import DeepFilter
 from .fused_norm import FusedFrameNorm
 from .level_norm import LevelNorm, LevelState
+from .noise_floor import FloorState, NoiseFloor
 from .norm import FrameNorm
 from .running_mean import MeanState, RunningMean
 from .rnn import GRUState, LSTMState, StreamGRU, StreamLSTM
@@ -46,6 +47,8 @@ __all__ = [
     "FusedFrameNorm",
     "LevelNorm",
     "LevelState",
+    "FloorState",
+    "NoiseFloor",
     "batch_axes",
     "select_state",
     "state_placement",
