@@ -130,7 +130,8 @@ def register(sub) -> None:
         default=None,
         metavar="CKPT",
         help="start from this checkpoint's "
-        "model weights (adaptation of a trained model; slim checkpoints are fine)",
+        "model weights (adaptation of a trained model; slim checkpoints and the shipped .pt "
+        "files are fine: their export settings such as mask_power are replaced by the run's)",
     )
     p.add_argument(
         "--noisy-dir",
