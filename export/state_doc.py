@@ -16,6 +16,8 @@ HOLDS = {
     "c": "LSTM cell state, one row per layer",
     "mean": "LevelNorm's causal running mean of the frame power",
     "started": "1.0 once a sounding frame arrived (not silent: lead gate / LevelNorm start), else 0.0",
+    "floor": "NoiseFloor's per-bin floor in dB (the minimum tracker), one value per bin",
+    "smooth": "NoiseFloor's smoothed compressed power per bin, the tracker's input",
 }
 
 
