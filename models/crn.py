@@ -123,12 +123,14 @@ class _EncoderLayer(nn.Module):
     def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, C_in, T, F) -> (B, C_out, T, F_out); extra (B, C_out, T, F_out) or None is
         added before the norm."""
-        y = self.conv(x)
-        return self.act(self.norm(y if extra is None else y + extra))
+        return self._post(self.conv(x), extra)
 
     def step(self, x: torch.Tensor, state, extra: torch.Tensor | None = None):
         y, state = self.conv.step(x, state)
-        return self.act(self.norm(y if extra is None else y + extra)), state
+        return self._post(y, extra), state
+
+    def _post(self, y: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:
+        return self.act(self.norm(y if extra is None else y + extra))
 
 
 class MaskDecoder(nn.Module):
@@ -299,18 +301,23 @@ class MaskCRN(SpectralEnhancer):
         x = xn = xc if self.level is None else self.level(xc, sounding)
         floor = None if self.floor is None else self.floor(xc, sounding)  # (B, 1, T, F)
         skips = []
-        for i, (layer, intra) in enumerate(zip(self.encoder, self.intra)):
-            x = intra(layer(x, self._floor_in(floor) if i == 0 else None))  # (B, C, T, F')
+        for layer, intra, extra in zip(self.encoder, self.intra, self._encoder_extras(floor)):
+            x = intra(layer(x, extra))  # (B, C, T, F')
             skips.append(x)
         return self._apply_mask(xc, self.rnn(self._flatten(x)), xn, skips, floor=floor)[0]
 
-    def _floor_in(self, floor: torch.Tensor | None) -> torch.Tensor | None:
-        """noise-floor feature (B, 1, T, F) -> first encoder layer's addend (B, C_0, T, F_1)."""
-        return None if floor is None else self.floor_enc(floor)
+    def _encoder_extras(self, floor: torch.Tensor | None) -> list[torch.Tensor | None]:
+        """noise-floor feature (B, 1, T, F) or None -> per encoder layer what is added to its
+        conv output: (B, C_0, T, F_1) for the first, None for the others."""
+        first = None if floor is None else self.floor_enc(floor)
+        return [first] + [None] * (len(self.encoder) - 1)
 
     def _sounding(self, xc: torch.Tensor) -> torch.Tensor | None:
-        """(B, T) frames the level normaliser measures: None (its own floor) without silence_db."""
-        return None if self.cfg.silence_db is None else ~self.silent_frames(xc)
+        """(B, T) frames the level normaliser and the noise floor measure: None (their own
+        floor) without silence_db, and not computed for a network that has neither."""
+        if self.cfg.silence_db is None or (self.level is None and self.floor is None):
+            return None
+        return ~self.silent_frames(xc)
 
     def net_init_state(self, batch: int, *, device=None, dtype=None) -> CRNNetState:
         enc = tuple(layer.conv.init_state(batch, device=device, dtype=dtype) for layer in self.encoder)
@@ -327,8 +334,8 @@ class MaskCRN(SpectralEnhancer):
         if self.floor is not None:
             floor, s_floor = self.floor.step(xc, state.floor, sounding)
         xn, skips = x, []
-        for i, (layer, intra, s) in enumerate(zip(self.encoder, self.intra, state.enc)):
-            x, s = layer.step(x, s, self._floor_in(floor) if i == 0 else None)
+        for layer, intra, s, extra in zip(self.encoder, self.intra, state.enc, self._encoder_extras(floor)):
+            x, s = layer.step(x, s, extra)
             x = intra(x)
             enc.append(s)
             skips.append(x)

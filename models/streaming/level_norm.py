@@ -27,6 +27,13 @@ from torch import nn
 from .state import state_zeros
 
 
+def active_flags(power: torch.Tensor, floor: float, active: torch.Tensor | None) -> torch.Tensor:
+    """Which frames a running statistic measures: power (B, 1, Tc, 1), the mean square of each
+    frame's spectrum over channels and bins, above `floor` (digital silence is not), unless the
+    caller knows better (active (B, Tc) bool) -> (B, 1, Tc, 1) bool."""
+    return (power > floor) if active is None else active[:, None, :, None]
+
+
 @dataclass(frozen=True)
 class LevelState:
     mean: torch.Tensor  # (B, 1, 1, 1): running mean frame power (0 before the first active frame)
@@ -57,7 +64,7 @@ class LevelNorm(nn.Module):
         (normalised (B, C, Tc, F), next state)."""
         mean, started = state.mean.to(x), state.started.to(x)
         power = x.detach().pow(2).mean(dim=(1, 3), keepdim=True)  # (B, 1, Tc, 1)
-        flags = ((power > self.floor) if active is None else active[:, None, :, None]).to(x)
+        flags = active_flags(power, self.floor, active).to(x)
         means = []
         for t in range(x.shape[2]):
             p = power[:, :, t : t + 1]

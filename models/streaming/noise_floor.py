@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .level_norm import active_flags
 from .state import state_zeros
 
 
@@ -78,10 +79,7 @@ class NoiseFloor(nn.Module):
         -> (feature (B, 1, Tc, F), next state)."""
         mag2 = xc.detach().pow(2).sum(dim=1, keepdim=True)  # (B, 1, Tc, F) = |X|^(2c)
         level = self.db * torch.log(mag2 + 1e-12)  # dB; a bin of exact zero reads ~ -400 dB
-        frame_on = (
-            (mag2.mean(dim=3, keepdim=True) > self.floor) if active is None else active[:, None, :, None]
-        )
-        flags = frame_on.to(xc)  # (B, 1, Tc, 1)
+        flags = active_flags(mag2.mean(dim=3, keepdim=True), self.floor, active).to(xc)  # (B, 1, Tc, 1)
         floor, smooth, started = state.floor.to(xc), state.smooth.to(xc), state.started.to(xc)
         a, floors = self.alpha, []
         for t in range(xc.shape[2]):
