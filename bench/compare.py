@@ -30,6 +30,7 @@ from streamse.streamer import HopStreamer
 
 from streamse.quality.evaluate import evaluate
 
+from .by_snr import file_snrs, format_snr_table, snr_groups, snr_markdown
 from .evaluate import METRIC_LABELS, read_pair, to_json
 from .machine import describe_machine, machine_info
 from streamse.quality.metrics import score
@@ -255,6 +256,8 @@ def results_markdown(rtf: dict | None = None, quality: list[dict] | None = None)
         for name, means in rows:
             out.append(f"| {name} | " + " | ".join(_num(means.get(k)) for k in keys) + " |")
         out.append("")
+        if "by_snr" in q:
+            out += [*snr_markdown(q["by_snr"]), ""]
     return "\n".join(out)
 
 
@@ -288,6 +291,8 @@ def run_bench_compare(
             pairs = folder_pairs(Path(folder))
             q, signals = run_compare_quality(systems, pairs, progress=f"quality {folder}")
             q.update(set=Path(folder).resolve().name, path=str(folder), plot_file=pairs[0][0])
+            if groups := snr_groups(q, file_snrs(folder)):
+                q["by_snr"] = groups
             report["quality"].append(q)
             kept = kept or signals
     if plots_dir:
@@ -317,6 +322,8 @@ def format_compare(report: dict) -> str:
         parts.append(format_rtf_table(report["rtf"]))
     for q in report.get("quality", []):
         parts.append(format_quality_table(q))
+        if "by_snr" in q:
+            parts.append(format_snr_table(q["by_snr"]))
     parts += [f"wrote {p}" for p in report.get("plots", [])]
     return "\n\n".join(parts)
 
