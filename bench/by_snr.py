@@ -18,6 +18,8 @@ from pathlib import Path
 
 from streamse.errors import StreamseError
 
+from .evaluate import METRIC_LABELS
+
 KEYS = ("pesq", "stoi", "si_sdr")  # METRIC_LABELS keys, in table order
 
 
@@ -78,8 +80,6 @@ def _labels(groups: dict) -> list[str]:
 
 
 def _what(groups: dict) -> str:
-    from .evaluate import METRIC_LABELS
-
     return " / ".join(METRIC_LABELS[k].replace(" (dB)", "") for k in groups["keys"])
 
 
