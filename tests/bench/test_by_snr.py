@@ -82,13 +82,18 @@ def test_file_snrs_reads_pairs_json(tmp_path):
             file_snrs(tmp_path)
 
 
+def _bundled_pair(seconds: float):
+    """The bundled (noisy, clean) pair cut to its first `seconds`, and the rate."""
+    noisy, sr = sf.read(DATA / "noisy.wav", dtype="float32")
+    clean, _ = sf.read(DATA / "clean.wav", dtype="float32")
+    n = min(noisy.size, clean.size, int(seconds * sr))
+    return noisy[:n], clean[:n], sr
+
+
 def test_bench_quality_reports_the_snr_groups(tmp_path):
     """The bundled pair as three files at two SNRs (the noise scaled), through `bench --quality`'s
     function with the shipped crn: the groups in the JSON, the text and the Markdown."""
-    noisy, sr = sf.read(DATA / "noisy.wav", dtype="float32")
-    clean, _ = sf.read(DATA / "clean.wav", dtype="float32")
-    n = min(noisy.size, clean.size, 3 * sr)
-    noisy, clean = noisy[:n], clean[:n]
+    noisy, clean, sr = _bundled_pair(3.0)
     for sub in ("noisy", "clean"):
         (tmp_path / sub).mkdir()
     entries = []
@@ -113,10 +118,8 @@ def test_bench_quality_reports_the_snr_groups(tmp_path):
 
 
 def test_a_set_without_snrs_has_no_groups(tmp_path):
-    noisy, sr = sf.read(DATA / "noisy.wav", dtype="float32")
-    clean, _ = sf.read(DATA / "clean.wav", dtype="float32")
-    n = min(noisy.size, clean.size, 2 * sr)
-    for sub, x in (("noisy", noisy[:n]), ("clean", clean[:n])):
+    noisy, clean, sr = _bundled_pair(2.0)
+    for sub, x in (("noisy", noisy), ("clean", clean)):
         (tmp_path / sub).mkdir()
         sf.write(tmp_path / sub / "a.wav", x, sr)
     report = run_bench_compare(["crn"], with_peers=False, rtf=False, quality_dirs=[str(tmp_path)])
