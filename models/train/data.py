@@ -25,7 +25,13 @@ taken), `p_eq_speech` / `p_eq_noise` colour speech (input and target alike) or n
 random 2nd-order filter, `p_lowpass` band-limits the speech, `p_lead` gives the item a quiet
 start (`augment.quiet_lead`: scaled down or muted, over a converter-like noise floor), and
 `p_clean` adds no noise at all: the model must learn to leave clean speech alone (without
-such items it never sees a noise-free input and attenuates clean speech).
+such items it never sees a noise-free input and attenuates clean speech). `p_fill` continues
+an utterance shorter than the segment with further random utterances, a pause of `fill_gap_s`
+between them, instead of zero-padding it: most training clips are 1-2 s long, so on 6 s
+segments two thirds of such an item would otherwise be noise alone, while the speech a
+denoiser hears (and the dev sets) runs on for many seconds; `speech_by_duration` draws the
+utterances by length rather than per clip, so the long read speech is not outnumbered by the
+short clips (docs/quality.md, seventeenth round).
 """
 
 from __future__ import annotations
@@ -79,6 +85,9 @@ class DataConfig:
     lead_seconds: tuple[float, float] = (0.1, 1.0)
     lead_gain_db: tuple[float, float] = (-60.0, -10.0)  # re the rest; half the leads are muted
     lead_floor_db: tuple[float, float] = (-100.0, -60.0)  # dBFS RMS of the floor noise
+    p_fill: float = 0.0  # a short utterance is continued by others instead of zero-padded
+    fill_gap_s: tuple[float, float] = (0.1, 0.8)  # pause between the joined utterances
+    speech_by_duration: bool = False  # draw utterances by length (each second alike), not per clip
 
     @property
     def segment_samples(self) -> int:
@@ -112,6 +121,15 @@ class MixtureDataset(Dataset):
         self.cfg, self.speech, self.noise = cfg, speech, noise
         self.epoch = 0
         self.rirs = make_rir_bank(cfg)
+        ends = np.cumsum(speech.lengths, dtype=np.float64)
+        self._speech_cdf = ends / ends[-1]  # (clips,) for draws by duration
+
+    def _pick_speech(self, rng: np.random.Generator) -> int:
+        """A random utterance index: each clip alike, or with `speech_by_duration` each second
+        of speech alike (a 14 s clip 14 times as likely as a 1 s one)."""
+        if not self.cfg.speech_by_duration:
+            return int(rng.integers(len(self.speech)))
+        return int(np.searchsorted(self._speech_cdf, rng.random(), side="right"))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -132,7 +150,7 @@ class MixtureDataset(Dataset):
         draw from `aux` (default: a generator seeded from `rng`)."""
         cfg, n = self.cfg, self.cfg.segment_samples
         aux = aux if aux is not None else np.random.default_rng(rng.integers(2**63))
-        speech_idx = int(rng.integers(len(self.speech)))
+        speech_idx = self._pick_speech(rng)
         reverberant, target = self._speech(speech_idx, n, rng, aux)
         noise = self._noise(speech_idx, n, rng)  # unit power
         if aux.random() < cfg.p_eq_noise:
@@ -166,15 +184,32 @@ class MixtureDataset(Dataset):
     def _dry(self, idx: int, n: int, rng: np.random.Generator, aux: np.random.Generator):
         """n samples of utterance idx (n,) float64, with the optional speech augmentations."""
         cfg = self.cfg
+        speech = self._utterance(idx, int(np.ceil(n * max(1.0, cfg.speed_range[1]))) + 32, aux)
         if aux.random() < cfg.p_speed:
-            dry = aug.speed_crop(self.speech[idx], n, aux.uniform(*cfg.speed_range), rng)
+            dry = aug.speed_crop(speech, n, aux.uniform(*cfg.speed_range), rng)
         else:
-            dry = aug.crop_or_pad(self.speech[idx], n, rng)
+            dry = aug.crop_or_pad(speech, n, rng)
         if aux.random() < cfg.p_eq_speech:
             dry = aug.random_biquad(dry, aux, cfg.eq_coef)
         if aux.random() < cfg.p_lowpass:
             dry = aug.lowpass(dry, aux.uniform(*cfg.lowpass_hz), cfg.sample_rate)
         return dry
+
+    def _utterance(self, idx: int, n: int, aux: np.random.Generator) -> np.ndarray:
+        """Utterance idx (samples,); with `p_fill`, if shorter than n samples, followed by
+        random others (a `fill_gap_s` pause of zeros before each) until it is n long. Draws
+        nothing when p_fill is 0, so recipes without it make the items they always made."""
+        first = self.speech[idx]
+        cfg = self.cfg
+        if cfg.p_fill <= 0.0 or first.size >= n or aux.random() >= cfg.p_fill:
+            return first
+        parts, total = [first], first.size
+        while total < n:
+            gap = np.zeros(int(aux.uniform(*cfg.fill_gap_s) * cfg.sample_rate), dtype=first.dtype)
+            more = self.speech[self._pick_speech(aux)]
+            parts += [gap, more]
+            total += gap.size + more.size
+        return np.concatenate(parts)
 
     def _noise(self, speech_idx: int, n: int, rng: np.random.Generator) -> np.ndarray:
         """Unit-power noise (n,) float64: babble, coloured, tonal or real (+ maybe a second one)."""

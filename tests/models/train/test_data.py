@@ -297,3 +297,45 @@ def test_quiet_lead_gives_a_quiet_start_and_keeps_the_rest(data_dir, pools):
             assert 10 ** (-60 / 20) * 0.99 < g < 10 ** (-10 / 20) * 1.01
             np.testing.assert_allclose(c1[:k], g * c0[:k], atol=1e-9)
     assert muted and scaled
+
+
+def _empty_block_fraction(x: np.ndarray, block: int = SR // 4) -> float:
+    """Fraction of 0.25 s blocks of x without a single non-zero sample."""
+    blocks = x[: x.size // block * block].reshape(-1, block)
+    return float(np.mean(~np.any(blocks != 0.0, axis=1)))
+
+
+def test_fill_continues_short_utterances_instead_of_padding_them(data_dir, pools):
+    base = _cfg(data_dir, segment_seconds=6.0, p_reverb=0.0, p_clean=1.0, level_db=(-30.0, -30.0))
+    padded = MixtureDataset(base, *pools)
+    filled = MixtureDataset(dataclasses.replace(base, p_fill=1.0, fill_gap_s=(0.1, 0.3)), *pools)
+    # the clips are 1-4 s long: zero-padded to 6 s, about half of every item is empty
+    assert np.mean([_empty_block_fraction(padded[i][1].numpy()) for i in range(8)]) > 0.35
+    for i in range(8):
+        noisy, clean = (t.numpy() for t in filled[i])
+        assert np.array_equal(noisy, clean) and clean.shape == (6 * SR,)
+        assert _empty_block_fraction(clean) <= 0.2  # only the pauses between utterances
+    assert np.array_equal(filled[3][1].numpy(), filled[3][1].numpy())  # still seeded
+
+
+def test_fill_leaves_long_enough_utterances_and_other_draws_alone(data_dir, pools):
+    base = _cfg(data_dir, segment_seconds=0.5, p_speed=0.5, p_eq_speech=0.5)  # every clip >= 1 s
+    plain, filled = (
+        MixtureDataset(base, *pools),
+        MixtureDataset(dataclasses.replace(base, p_fill=1.0), *pools),
+    )
+    for i in range(8):
+        assert all(torch.equal(a, b) for a, b in zip(plain[i], filled[i]))
+
+
+def test_speech_by_duration_draws_each_second_alike(data_dir, pools):
+    speech = pools[0]
+    share = speech.lengths / speech.lengths.sum()  # clips of 1, 2, 2, 3 and 4 s
+    for by_duration, want in ((True, share), (False, np.full(len(speech), 1 / len(speech)))):
+        ds = MixtureDataset(_cfg(data_dir, speech_by_duration=by_duration), *pools)
+        rng = np.random.default_rng(5)
+        counts = np.bincount([ds._pick_speech(rng) for _ in range(20000)], minlength=len(speech))
+        np.testing.assert_allclose(counts / counts.sum(), want, atol=0.015)
+    plain = MixtureDataset(_cfg(data_dir), *pools)
+    weighted = MixtureDataset(_cfg(data_dir, speech_by_duration=True), *pools)
+    assert not all(torch.equal(plain[i][1], weighted[i][1]) for i in range(8))
