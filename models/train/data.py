@@ -30,8 +30,9 @@ an utterance shorter than the segment with further random utterances, a pause of
 between them, instead of zero-padding it: most training clips are 1-2 s long, so on 6 s
 segments two thirds of such an item would otherwise be noise alone, while the speech a
 denoiser hears (and the dev sets) runs on for many seconds; `speech_by_duration` draws the
-utterances by length rather than per clip, so the long read speech is not outnumbered by the
-short clips (docs/quality.md, seventeenth round).
+utterances by length rather than per clip (from the main generator: it changes every item),
+so the long read speech is not outnumbered by the short clips (docs/quality.md, seventeenth
+round).
 """
 
 from __future__ import annotations
