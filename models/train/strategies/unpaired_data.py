@@ -25,7 +25,8 @@ from ..data import DataConfig, MixtureDataset
 
 
 class PoolView:
-    """A subset of an AudioPool's clips with the same read interface (len, [i], sample_rate)."""
+    """A subset of an AudioPool's clips with the same read interface (len, [i], sample_rate,
+    lengths)."""
 
     def __init__(self, pool: AudioPool, indices: np.ndarray):
         self.pool, self.indices = pool, np.asarray(indices, dtype=np.int64)
@@ -36,6 +37,11 @@ class PoolView:
 
     def __getitem__(self, index: int) -> np.ndarray:
         return self.pool[int(self.indices[index])]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Samples per clip of the view, int64 (len(self),)."""
+        return self.pool.lengths[self.indices]
 
 
 def split_pool(pool: AudioPool) -> tuple[PoolView, PoolView]:

@@ -339,3 +339,11 @@ def test_speech_by_duration_draws_each_second_alike(data_dir, pools):
     plain = MixtureDataset(_cfg(data_dir), *pools)
     weighted = MixtureDataset(_cfg(data_dir, speech_by_duration=True), *pools)
     assert not all(torch.equal(plain[i][1], weighted[i][1]) for i in range(8))
+
+
+def test_pool_views_report_their_clip_lengths(pools):
+    from streamse.models.train.strategies.unpaired_data import split_pool
+
+    even, odd = split_pool(pools[0])
+    assert [c.size for c in (even[i] for i in range(len(even)))] == list(even.lengths)
+    assert [c.size for c in (odd[i] for i in range(len(odd)))] == list(odd.lengths)
