@@ -122,16 +122,14 @@ class MixtureDataset(Dataset):
         self.cfg, self.speech, self.noise = cfg, speech, noise
         self.epoch = 0
         self.rirs = make_rir_bank(cfg)
-        self._speech_cdf: np.ndarray | None = None  # (clips,) for draws by duration, made once
+        ends = np.cumsum(speech.lengths, dtype=np.float64) if cfg.speech_by_duration else None
+        self._speech_cdf = None if ends is None else ends / ends[-1]  # (clips,) draws by duration
 
     def _pick_speech(self, rng: np.random.Generator) -> int:
         """A random utterance index: each clip alike, or with `speech_by_duration` each second
         of speech alike (a 14 s clip 14 times as likely as a 1 s one)."""
-        if not self.cfg.speech_by_duration:
-            return int(rng.integers(len(self.speech)))
         if self._speech_cdf is None:
-            ends = np.cumsum(self.speech.lengths, dtype=np.float64)
-            self._speech_cdf = ends / ends[-1]
+            return int(rng.integers(len(self.speech)))
         return int(np.searchsorted(self._speech_cdf, rng.random(), side="right"))
 
     def set_epoch(self, epoch: int) -> None:

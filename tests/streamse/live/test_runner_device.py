@@ -57,10 +57,10 @@ def test_crn_at_48k_through_virtual_card_is_its_offline_output(need_jack, model)
     if _xruns_reported(r) == 0:
         assert r["measured_delay_samples"] == round(r["latency_samples"])
         # the rest is the resamplers' round trip, which the offline reference does not take:
-        # 36.8 dB for the crn; for crn-32ms 24.5-27.8 with the weights of 2026-12-06 (noise-floor
-        # feature; the first 0.5 s match to ~18 dB, the rest to 30-37), 26.0 and 28.2 with the
-        # sixteenth round's (docs/quality.md), 29.6 and 31.8 with the two before the floor; the
-        # wrong frame phase gives 15.7-16.8
+        # 36.8 dB for the crn (2026-11-30 weights); for crn-32ms 24.5-27.8 with the weights of
+        # 2026-12-06 (noise-floor feature; the first 0.5 s match to ~18 dB, the rest to 30-37),
+        # 26.0 and 28.2 with the sixteenth round's, 32.2 with the seventeenth's (docs/quality.md),
+        # 29.6 and 31.8 with the two before the floor; the wrong frame phase gives 15.7-16.8
         assert r["match_snr_db"] > MATCH_48K_DB[model], r["match_snr_db"]
 
 
