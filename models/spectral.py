@@ -32,7 +32,7 @@ from torch import nn
 
 from streamse.streamer import FrameGeometry
 
-from .streaming.stft import make_window
+from .streaming.stft import window_pair
 from .streaming import (
     ISTFT,
     STFT,
@@ -77,7 +77,7 @@ def shift_frames(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
 
 def mean_square_weights(cfg: "SpectralConfig") -> torch.Tensor:
     """(F,) Parseval weights: sum_k w_k |X_k|^2 = sum_n (window_n x_n)^2 / sum_n window_n^2."""
-    window = make_window(cfg.window, cfg.win).double()
+    window = window_pair(cfg.window, cfg.win, cfg.hop, cfg.synthesis_win)[0]
     w = torch.full((cfg.n_fft // 2 + 1,), 2.0 / cfg.n_fft, dtype=torch.float64)
     w[0] = 1.0 / cfg.n_fft
     if cfg.n_fft % 2 == 0:
@@ -102,6 +102,9 @@ class SpectralConfig:
     """The fields every spectral model's config starts with (each family's config extends it
     and may change the defaults): STFT window/hop/DFT size in samples at `sample_rate`, the
     analysis window, the power-law compression of the spectrum, and the lead gate.
+    `synthesis_win` S < win selects asymmetric windows (`models/streaming/stft.py`): the analysis
+    frame keeps `win` samples of frequency resolution while the latency is that of an S-sample
+    window; 0 = symmetric (S = win).
 
     INFERENCE_FIELDS names the fields that hold no weights and that training runs with their
     defaults while an export may set them (`streamse export --set`): `--init` takes them from
@@ -114,6 +117,7 @@ class SpectralConfig:
     hop: int = 160
     n_fft: int = 320
     window: str = "sqrt_hann"
+    synthesis_win: int = 0
     compress: float = 0.3
     lead_gate: bool = False  # leading silent frames do not step the network
     silence_db: float | None = None  # frames at or below this dBFS are silent; None: all-zero only
@@ -130,8 +134,8 @@ class SpectralEnhancer(nn.Module):
     def __init__(self, cfg: SpectralConfig):
         super().__init__()
         self.cfg = cfg
-        self.stft = STFT(cfg.win, cfg.hop, cfg.n_fft, cfg.window)
-        self.istft = ISTFT(cfg.win, cfg.hop, cfg.n_fft, cfg.window)
+        self.stft = STFT(cfg.win, cfg.hop, cfg.n_fft, cfg.window, cfg.synthesis_win)
+        self.istft = ISTFT(cfg.win, cfg.hop, cfg.n_fft, cfg.window, cfg.synthesis_win)
         self.register_buffer("_ms_weights", mean_square_weights(cfg), persistent=False)
 
     @property
@@ -140,7 +144,10 @@ class SpectralEnhancer(nn.Module):
 
     @property
     def geometry(self) -> FrameGeometry:
-        return FrameGeometry(self.cfg.sample_rate, self.cfg.hop, self.cfg.win)
+        """The latency's window is the synthesis window (the analysis frame may be longer)."""
+        cfg = self.cfg
+        synthesis = cfg.synthesis_win or cfg.win
+        return FrameGeometry(cfg.sample_rate, cfg.hop, synthesis, cfg.win if cfg.win != synthesis else 0)
 
     # hooks ----------------------------------------------------------------------------------
     def net_forward(self, xc: torch.Tensor) -> torch.Tensor:
@@ -183,11 +190,12 @@ class SpectralEnhancer(nn.Module):
         return shift_frames(net(shift_frames(xc, t0)), -t0)
 
     def synthesise(self, yc: torch.Tensor) -> torch.Tensor:
-        """compressed spectrum (B, 2, T, F) -> wav (B, T * hop), delayed by win - hop."""
+        """compressed spectrum (B, 2, T, F) -> wav (B, T * hop), delayed by geometry.delay_samples
+        (synthesis window - hop)."""
         return self.istft(decompress(yc, self.cfg.compress))
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        """wav (B, N) -> enhanced (B, (N // hop) * hop); sample n estimates clean n - (win-hop)."""
+        """wav (B, N) -> enhanced (B, (N // hop) * hop); sample n estimates clean n - delay_samples."""
         return self.synthesise(self.estimate(wav))
 
     # streaming ------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ def run_demo(model: str, output: Path, threads: int = 1) -> str:
             f"{meta.macs_per_second / 1e9:.2f} GMAC/s)",
             f"input      {DEMO_INPUT.name} ({res.seconds:.2f} s, bundled noisy sample)",
             f"output     {output}",
-            f"frames     window {meta.ms(meta.window):.1f} ms, hop {meta.ms(meta.hop):.1f} ms",
+            f"frames     window {meta.ms(meta.window):.1f} ms"
+            + (f" (analysis {meta.ms(meta.analysis):.1f} ms)" if meta.analysis != meta.window else "")
+            + f", hop {meta.ms(meta.hop):.1f} ms",
             f"latency    algorithmic {meta.ms(meta.algorithmic_latency_samples):.1f} ms",
             f"speed      {describe_rtf(res.rtf)} ({threads} thread{'s' if threads > 1 else ''}, hop by hop)",
         ]

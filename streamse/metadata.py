@@ -32,6 +32,7 @@ class ModelMetadata:
     params: int
     macs_per_second: float
     config: dict = field(default_factory=dict)
+    analysis_window: int = 0  # samples one analysis frame spans when longer than `window`; 0: same
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -43,6 +44,10 @@ class ModelMetadata:
             StateInfo(s["name"], s["out_name"], tuple(s["shape"]), s["batch_axis"]) for s in data["states"]
         )
         return cls(**data)
+
+    @property
+    def analysis(self) -> int:
+        return self.analysis_window or self.window
 
     def ms(self, samples: int) -> float:
         return 1000.0 * samples / self.sample_rate

@@ -94,7 +94,7 @@ def open_model(
     path = resolve_model(str(model))
     session = make_session(path, threads, provider, batch)
     meta = read_metadata(session, path)
-    return path, session, meta, FrameGeometry(meta.sample_rate, meta.hop, meta.window)
+    return path, session, meta, FrameGeometry(meta.sample_rate, meta.hop, meta.window, meta.analysis_window)
 
 
 def read_metadata(session, path: Path) -> ModelMetadata:

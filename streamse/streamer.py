@@ -30,7 +30,13 @@ class FrameGeometry:
 
     sample_rate: int
     hop: int
-    window: int
+    window: int  # the synthesis window: the one that sets delay and latency
+    analysis_window: int = 0  # samples one analysis frame spans, when longer (asymmetric windows)
+
+    @property
+    def analysis(self) -> int:
+        """Samples one analysis frame spans (frequency resolution): `window` unless longer."""
+        return self.analysis_window or self.window
 
     @property
     def delay_samples(self) -> int:
