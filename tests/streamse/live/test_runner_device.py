@@ -40,8 +40,9 @@ def test_crn_at_48k_through_virtual_card_is_its_offline_output(need_jack, model)
     output at the reported delay. Before the engine plays the file it hears exact zeros, which
     its 48 -> 16 kHz resampler turns into a few frames of pre-ringing far under -80 dBFS; the
     weights shipped before `silence_db` took those as a quiet start and the capture matched the
-    offline output to only 11 dB (now ~36 dB: the resamplers' round trip and where the first
-    16 kHz frame falls, to which the non-linear mask is sensitive: block by block the first
+    offline output to only 11 dB (then ~36 dB, 23.6 with the eighteenth round's crn: the
+    resamplers' round trip and where the first 16 kHz frame falls, to which the non-linear mask
+    is sensitive: block by block the first
     ~0.2 s differ by more than the FIR test's -30 dB, so that check is not made here).
     crn-32ms's 16 ms hop is 768 samples at 48 kHz, so a lead of whole 480-sample blocks puts
     its frame grid at one of 8 phases; the reference is taken at the one the capture matches
@@ -57,14 +58,16 @@ def test_crn_at_48k_through_virtual_card_is_its_offline_output(need_jack, model)
     if _xruns_reported(r) == 0:
         assert r["measured_delay_samples"] == round(r["latency_samples"])
         # the rest is the resamplers' round trip, which the offline reference does not take:
-        # 36.8 dB for the crn (2026-11-30 weights); for crn-32ms 24.5-27.8 with the weights of
+        # 36.8 dB for the symmetric 20 ms crn (2026-11-30 weights); 23.6 dB for the eighteenth
+        # round's crn (crn-32ms's network and noise-floor feature on asymmetric windows; per
+        # 0.5 s: 14.7 dB in the first, 25-33 after, as crn-32ms's); for crn-32ms 24.5-27.8 with the weights of
         # 2026-12-06 (noise-floor feature; the first 0.5 s match to ~18 dB, the rest to 30-37),
         # 26.0 and 28.2 with the sixteenth round's, 32.2 with the seventeenth's (docs/quality.md),
         # 29.6 and 31.8 with the two before the floor; the wrong frame phase gives 15.7-16.8
         assert r["match_snr_db"] > MATCH_48K_DB[model], r["match_snr_db"]
 
 
-MATCH_48K_DB = {"crn": 30.0, "crn-32ms": 22.0}  # the crn's limit as before; see the test above
+MATCH_48K_DB = {"crn": 22.0, "crn-32ms": 22.0}  # both the noise-floor network now; see the test above
 
 
 def _delays_before_and_after_raises(r: dict, hop: int) -> set[int]:
