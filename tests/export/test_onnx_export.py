@@ -124,7 +124,7 @@ def test_asymmetric_windows_export_and_stream(tmp_path, noisy_clean, pattern):
     """A crn with asymmetric windows (32 ms analysis, 20 ms synthesis, 10 ms hop): the metadata
     gives the 20 ms window (delay, latency) and the 32 ms analysis frame; ONNX streamed over
     ragged chunks, across a reset, equals PyTorch offline."""
-    from streamse_testing import perturbed_crn
+    from streamse_testing import feed_pattern, perturbed_crn
 
     model = perturbed_crn(seed=7, win=512, n_fft=512, hop=160, synthesis_win=320, decoder=True)
     meta = export_onnx(model, "asym", "crn", tmp_path / "asym.onnx")
@@ -136,10 +136,5 @@ def test_asymmetric_windows_export_and_stream(tmp_path, noisy_clean, pattern):
     ref = _offline(model, x)
     for _ in range(2):  # the second round runs after a reset
         s.reset()
-        outs, pos, k = [], 0, 0
-        while pos < x.size:
-            n = pattern[k % len(pattern)]
-            outs.append(s.feed(x[pos : pos + n]))
-            pos, k = pos + n, k + 1
-        y = np.concatenate(outs)
+        y = feed_pattern(s, x, pattern)
         assert np.abs(y - ref).max() / np.abs(ref).max() < REL_TOL
