@@ -8,6 +8,13 @@ samples [t*H - (W-H), t*H + H), i.e. the signal is left-padded with W - H zeros,
 complete as soon as hop t has arrived. Synthesis uses g[n] = w[n] / sum_k w[n + kH]^2, so
 analysis + synthesis is the identity delayed by W - H samples: output sample n reconstructs
 input sample n - (W - H).
+
+Asymmetric windows (`synthesis` S < W, S % H == 0; after Mauler & Martin): the analysis window
+rises over its first W - S/2 samples (the first half of a sqrt-Hann of twice that length) and
+falls over its last S/2 (the second half of a sqrt-Hann of S); the synthesis window lives on the
+frame's last S samples only, where analysis x synthesis is a Hann of S (scaled to overlap-add to
+1 at hop H). The analysis keeps the long frame's frequency resolution; the overlap-add spans S
+samples, so output sample n reconstructs input n - (S - H): the latency of an S-sample window.
 """
 
 from __future__ import annotations
