@@ -56,13 +56,15 @@ def lowpass(x: np.ndarray, cutoff_hz: float, sample_rate: int) -> np.ndarray:
     return sosfiltfilt(sos, np.asarray(x, dtype=np.float64))
 
 
-def speed_crop(x: np.ndarray, n: int, factor: float, rng: np.random.Generator) -> np.ndarray:
+def speed_crop(
+    x: np.ndarray, n: int, factor: float, rng: np.random.Generator, loop: bool = False
+) -> np.ndarray:
     """n samples of x played `factor` times faster (tempo and pitch together, as a tape
     speed change): a random crop of ~n * factor samples resampled to n (zero-padded like
-    `crop_or_pad` when x is short)."""
+    `crop_or_pad` when x is short, or with `loop` looped like `crop_loop`: noise)."""
     from streamse.dsp.resample import resample_hq
 
-    src = crop_or_pad(x, int(np.ceil(n * factor)) + 32, rng)
+    src = (crop_loop if loop else crop_or_pad)(x, int(np.ceil(n * factor)) + 32, rng)
     y = resample_hq(src, 1000.0 * factor, 1000.0)
     return np.pad(y, (0, max(0, n - y.size)))[:n].astype(np.float64)
 

@@ -23,8 +23,10 @@ generator seeded with (seed, epoch, index, 1), so turning them on leaves every o
 it was): `p_speed` plays the speech 0.9-1.1x faster (tempo and pitch, before the crop is
 taken), `p_eq_speech` / `p_eq_noise` colour speech (input and target alike) or noise with a
 random 2nd-order filter, `p_lowpass` band-limits the speech, `p_lead` gives the item a quiet
-start (`augment.quiet_lead`: scaled down or muted, over a converter-like noise floor), and
-`p_clean` adds no noise at all: the model must learn to leave clean speech alone (without
+start (`augment.quiet_lead`: scaled down or muted, over a converter-like noise floor),
+`p_speed_noise` plays a real noise clip 0.75-1.33x faster (its hums, engines and bells shift
+in pitch: the real training noise is under an hour in about 400 clips), and `p_clean` adds no
+noise at all: the model must learn to leave clean speech alone (without
 such items it never sees a noise-free input and attenuates clean speech). `p_fill` continues
 an utterance shorter than the segment with further random utterances, a pause of `fill_gap_s`
 between them, instead of zero-padding it: most training clips are 1-2 s long, so on 6 s
@@ -77,6 +79,8 @@ class DataConfig:
     p_clean: float = 0.0  # items with no noise at all (noisy = speech as heard)
     p_speed: float = 0.0  # speed (tempo + pitch) perturbation of the speech
     speed_range: tuple[float, float] = (0.9, 1.1)
+    p_speed_noise: float = 0.0  # speed (pitch + tempo) perturbation of each real noise clip
+    noise_speed_range: tuple[float, float] = (0.75, 1.33)
     p_eq_speech: float = 0.0  # random 2nd-order filter on the speech (input and target)
     p_eq_noise: float = 0.0  # random 2nd-order filter on the noise
     eq_coef: float = 0.375  # filter coefficients uniform in [-eq_coef, eq_coef]
@@ -153,7 +157,7 @@ class MixtureDataset(Dataset):
         aux = aux if aux is not None else np.random.default_rng(rng.integers(2**63))
         speech_idx = self._pick_speech(rng)
         reverberant, target = self._speech(speech_idx, n, rng, aux)
-        noise = self._noise(speech_idx, n, rng)  # unit power
+        noise = self._noise(speech_idx, n, rng, aux)  # unit power
         if aux.random() < cfg.p_eq_noise:
             noise = aug.random_biquad(noise, aux, cfg.eq_coef)
         speech_power = aug.active_power(reverberant, cfg.sample_rate)
@@ -212,7 +216,9 @@ class MixtureDataset(Dataset):
             total += gap.size + more.size
         return np.concatenate(parts)
 
-    def _noise(self, speech_idx: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    def _noise(
+        self, speech_idx: int, n: int, rng: np.random.Generator, aux: np.random.Generator
+    ) -> np.ndarray:
         """Unit-power noise (n,) float64: babble, coloured, tonal or real (+ maybe a second one)."""
         cfg, u = self.cfg, rng.random()
         if u < cfg.p_babble:
@@ -222,14 +228,21 @@ class MixtureDataset(Dataset):
         elif u < cfg.p_babble + cfg.p_colored + cfg.p_tonal:
             noise = aug.tonal_noise(n, cfg.sample_rate, rng)
         else:
-            noise = self._real_noise(n, rng)
+            noise = self._real_noise(n, rng, aux)
         if rng.random() < cfg.p_second_noise:
             gain_db = rng.uniform(*cfg.second_noise_db)
-            noise = noise + self._real_noise(n, rng) * 10 ** (gain_db / 20)
+            noise = noise + self._real_noise(n, rng, aux) * 10 ** (gain_db / 20)
         return aug.scale_to_power(noise, 1.0)
 
-    def _real_noise(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def _real_noise(self, n: int, rng: np.random.Generator, aux: np.random.Generator) -> np.ndarray:
+        """A random real noise clip, looped to n samples, unit power; with `p_speed_noise`
+        played faster or slower (draws from aux only when p_speed_noise > 0, so recipes
+        without it make the items they always made)."""
+        cfg = self.cfg
         clip = self.noise[int(rng.integers(len(self.noise)))]
+        if cfg.p_speed_noise > 0.0 and aux.random() < cfg.p_speed_noise:
+            factor = aux.uniform(*cfg.noise_speed_range)
+            return aug.scale_to_power(aug.speed_crop(clip, n, factor, rng, loop=True), 1.0)
         return aug.scale_to_power(aug.crop_loop(clip, n, rng), 1.0)
 
     def _babble(self, speech_idx: int, n: int, rng: np.random.Generator) -> np.ndarray:

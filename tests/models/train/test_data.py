@@ -264,6 +264,29 @@ def test_speed_crop_changes_pitch_and_tempo():
     assert f == pytest.approx(220, abs=3)
 
 
+def test_speed_crop_loops_a_short_noise_to_full_length():
+    tone = np.sin(2 * np.pi * 200 * np.arange(SR // 4) / SR)  # 0.25 s, a whole number of cycles
+    y = aug.speed_crop(tone, SR, 1.25, np.random.default_rng(0), loop=True)
+    assert y.shape == (SR,)
+    assert np.min(np.abs(y).reshape(-1, SR // 8).max(axis=1)) > 0.9  # looped, not zero-padded
+    f = np.fft.rfftfreq(y.size, 1 / SR)[np.argmax(np.abs(np.fft.rfft(y * np.hanning(y.size))))]
+    assert f == pytest.approx(250, abs=3)
+
+
+def test_noise_speed_changes_the_noise_not_the_speech_or_the_snr(data_dir, pools):
+    base = _cfg(data_dir, p_reverb=0.0, p_babble=0.0, p_colored=0.0, snr_db=(5.0, 5.0))
+    plain = MixtureDataset(base, *pools)
+    faster = MixtureDataset(dataclasses.replace(base, p_speed_noise=1.0), *pools)
+    for i in range(4):
+        (n0, c0), (n1, c1) = ((t.double().numpy() for t in pair) for pair in (plain[i], faster[i]))
+        g = np.dot(c1, c0) / np.dot(c0, c0)  # same speech; the mixture's level sets its gain
+        assert 0.9 < g < 1.1
+        np.testing.assert_allclose(c1, g * c0, atol=1e-6)
+        assert not np.allclose(n1 - c1, n0 - c0, atol=1e-4)
+        snr = 10 * np.log10(aug.active_power(c1, SR) / aug.power(n1 - c1))
+        assert snr == pytest.approx(5.0, abs=0.01)
+
+
 def test_random_biquad_is_stable_and_keeps_power():
     rng = np.random.default_rng(0)
     x = rng.standard_normal(SR)
