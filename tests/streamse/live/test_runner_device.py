@@ -216,7 +216,11 @@ def test_cnunet_tb_ts_runs_a_minute_live_without_underruns_and_the_probe_reads_i
     be clean: the engine falling behind on its own (an underrun with the test client on time)
     fails at once. If all three stalled, every miss of the engine (underrun, overrun, resync)
     must be one the stalls explain: no more of them than the test client's own missed cycles;
-    the probe is then not compared (a start-up probe cannot foresee load that comes later)."""
+    the probe is then not compared (a start-up probe cannot foresee load that comes later).
+    A clean run whose speed left the probe's range is also measured again: this virtual
+    machine's speed varies (one CI run went at RTF 0.20 after a start-up probe of 0.33; the
+    same test run again at once passed), so a probe that is wrong fails every run, a machine
+    that changed speed once does not."""
     from streamse.bench.e2e import e2e_run
     from streamse.runtime import load_streamer
 
@@ -225,13 +229,14 @@ def test_cnunet_tb_ts_runs_a_minute_live_without_underruns_and_the_probe_reads_i
     runs = []
     for _ in range(3):
         r = e2e_run(streamer, 48000, 480, 60.0)
-        runs.append({k: r[k] for k in keys})
+        runs.append({k: r[k] for k in keys} | {"probe_rtf": r["probe_rtf"], "rtf": r["rtf"]})
         if not r["vio_xruns"]:
-            break
+            assert not any(r[k] for k in keys), runs
+            if 0.75 < r["probe_rtf"] / r["rtf"] < 1.33:
+                break
     xruns = runs[-1]
     if not xruns["vio_xruns"]:
-        assert not any(xruns.values()), runs
-        assert 0.75 < r["probe_rtf"] / r["rtf"] < 1.33, (r["probe_rtf"], r["rtf"])
+        assert 0.75 < r["probe_rtf"] / r["rtf"] < 1.33, runs
     else:
         misses = xruns["underruns"] + xruns["overruns"] + xruns["resyncs"]
         assert misses <= xruns["vio_xruns"], runs
