@@ -217,12 +217,15 @@ def test_cnunet_tb_ts_runs_a_minute_live_without_underruns_and_the_probe_reads_i
     fails at once. If all three stalled, every miss of the engine (underrun, overrun, resync)
     must be one the stalls explain: no more of them than the test client's own missed cycles;
     the probe is then not compared (a start-up probe cannot foresee load that comes later).
-    A clean run whose speed left the probe's range is also measured again: this virtual
-    machine's speed varies (one CI run went at RTF 0.20 after a start-up probe of 0.33; the
-    same test run again at once passed), so a probe that is wrong fails every run, a machine
-    that changed speed once does not."""
+    A clean run whose speed left the probe's range is also measured again, and one of the
+    clean runs must then be in range: this virtual machine's speed varies (one CI run went at
+    RTF 0.20 after a start-up probe of 0.33; the same test run again at once passed), so a
+    probe that is wrong fails every run, a machine that changed speed once does not."""
     from streamse.bench.e2e import e2e_run
     from streamse.runtime import load_streamer
+
+    def probe_fits(run: dict) -> bool:
+        return 0.75 < run["probe_rtf"] / run["rtf"] < 1.33
 
     streamer = load_streamer("cnunet-tb-ts")
     keys = ("underruns", "overruns", "device_xruns", "vio_xruns", "resyncs")
@@ -232,12 +235,13 @@ def test_cnunet_tb_ts_runs_a_minute_live_without_underruns_and_the_probe_reads_i
         runs.append({k: r[k] for k in keys} | {"probe_rtf": r["probe_rtf"], "rtf": r["rtf"]})
         if not r["vio_xruns"]:
             assert not any(r[k] for k in keys), runs
-            if 0.75 < r["probe_rtf"] / r["rtf"] < 1.33:
+            if probe_fits(r):
                 break
-    xruns = runs[-1]
-    if not xruns["vio_xruns"]:
-        assert 0.75 < r["probe_rtf"] / r["rtf"] < 1.33, runs
+    clean = [run for run in runs if not run["vio_xruns"]]
+    if clean:  # a clean run out of range, then stalls, does not pass on the stalls
+        assert any(probe_fits(run) for run in clean), runs
     else:
+        xruns = runs[-1]
         misses = xruns["underruns"] + xruns["overruns"] + xruns["resyncs"]
         assert misses <= xruns["vio_xruns"], runs
     hop = streamer.hop * 48000 // streamer.sample_rate
