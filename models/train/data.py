@@ -241,9 +241,10 @@ class MixtureDataset(Dataset):
         cfg = self.cfg
         clip = self.noise[int(rng.integers(len(self.noise)))]
         if cfg.p_speed_noise > 0.0 and aux.random() < cfg.p_speed_noise:
-            factor = aux.uniform(*cfg.noise_speed_range)
-            return aug.scale_to_power(aug.speed_crop(clip, n, factor, rng, loop=True), 1.0)
-        return aug.scale_to_power(aug.crop_loop(clip, n, rng), 1.0)
+            seg = aug.speed_crop(clip, n, aux.uniform(*cfg.noise_speed_range), rng, loop=True)
+        else:
+            seg = aug.crop_loop(clip, n, rng)
+        return aug.scale_to_power(seg, 1.0)
 
     def _babble(self, speech_idx: int, n: int, rng: np.random.Generator) -> np.ndarray:
         """Sum of 3-6 other utterances at equal active level, each looped to n samples."""
