@@ -65,7 +65,6 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
             sd._terminate()  # close PortAudio's JACK client before the server goes
     sd._initialize()  # after the server is gone: PortAudio must not hold a client of it
     rec = got["rec"]
-    reported = int(round(report["latency_samples"]))
     y = resample_stream(x, samplerate, fs_m)
     ref = offline_at_phase(streamer, y, 0, samplerate)
     lag = jackio.measure_delay(rec, ref, tail)
@@ -73,19 +72,41 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
     if phase:
         ref = offline_at_phase(streamer, y, phase, samplerate)
         lag = jackio.measure_delay(rec, ref, tail)
+    segments = delay_segments(rec, ref, report, streamer, samplerate, blocksize)
+    last = segments[-1][0]  # measured again over the stretch after the last delay raise
+    final = lag if last == 0 else jackio.measure_delay(rec[last:], ref[last:], tail)
     report.update(
         frame_phase=phase,
         measured_delay_samples=lag,
         measured_delay_ms=1e3 * lag / samplerate,
+        measured_final_delay_samples=final,
+        measured_final_delay_ms=1e3 * final / samplerate,
+        delay_segments=[(s / samplerate, 1e3 * k / samplerate) for s, k in segments],
         reported_latency_ms=report["latency_ms"],
         vio_xruns=got["vio_xruns"],
-        match_snr_db=jackio.snr_db(rec, ref, reported),
-        damaged=jackio.damaged_regions(rec, ref, reported, blocksize),
+        match_snr_db=jackio.segmented_snr_db(rec, ref, segments),
+        damaged=jackio.damaged_regions(rec, ref, sorted({k for _, k in segments}), blocksize),
         rec=rec,
         ref=ref,
         x=x,
     )
     return report
+
+
+def delay_segments(
+    rec: np.ndarray, ref: np.ndarray, report: dict, streamer: HopStreamer, samplerate: int, blocksize: int
+) -> list[tuple[int, int]]:
+    """[(start, delay)] in device samples: the reported delay the capture is at, stretch by
+    stretch (where the match is judged). Without a delay raise, the reported delay throughout;
+    after k raises (the engine raises its delay by one model hop each time the model is late),
+    each stretch at whichever of the reported delay and the k delays below it it matches
+    (`jack_card.delay_segments`)."""
+    reported = int(round(report["latency_samples"]))
+    if not report["delay_growths"]:
+        return [(0, reported)]
+    hop = -(-streamer.hop * samplerate // streamer.sample_rate)  # as the engine's chain rounds it
+    lags = [reported - k * hop for k in range(report["delay_growths"] + 1)]
+    return jackio.delay_segments(rec, ref, lags, blocksize)
 
 
 def offline_at_phase(streamer: HopStreamer, y: np.ndarray, phase: int, samplerate: int) -> np.ndarray:
@@ -135,6 +156,8 @@ def run_e2e_bench(
     keys = (
         "reported_latency_ms",
         "measured_delay_ms",
+        "measured_final_delay_ms",
+        "delay_growths",
         "device_latency_ms",
         "match_snr_db",
         "frame_phase",
@@ -152,4 +175,5 @@ def run_e2e_bench(
         "samplerate": samplerate,
         "blocksize": blocksize,
         **{k: r[k] if isinstance(r[k], int) else round(float(r[k]), 3) for k in keys},
+        "delay_segments": [[round(t, 3), round(ms, 3)] for t, ms in r["delay_segments"]],
     }

@@ -199,6 +199,57 @@ def damaged_regions(
     return regions
 
 
+def delay_segments(
+    rec: np.ndarray, ref: np.ndarray, lags: Sequence[int], block: int
+) -> list[tuple[int, int]]:
+    """Which of the candidate `lags` rec follows where: [(start, lag), ...] on ref's time axis,
+    lags rising. The live engine raises its delay by a model hop when the model is late, so a
+    capture is at one delay before a raise and at the next after it; `lags` are those delays
+    (the final reported one and each one hop below it). The path through them is the rising
+    one (delays never fall) with the least total block error, each block's error relative to
+    its energy and capped at 1, so a stretch that matches no lag (the dry fallback while the
+    model is late) weighs no more than a mismatch; quiet blocks cost nothing."""
+    lags = sorted(set(int(k) for k in lags))
+    nb = min(ref.size, rec.size - lags[-1]) // block
+    if nb <= 0 or len(lags) == 1:
+        return [(0, lags[-1] if nb <= 0 else lags[0])]
+    r = ref[: nb * block].reshape(nb, block)
+    energy = (r**2).mean(axis=1)
+    audible = energy > 0.01 * energy.mean()
+    err = np.stack([block_errors(rec, r, k) for k in lags])  # (lags, nb)
+    cost = np.where(audible, np.minimum(err / np.maximum(energy, 1e-20), 1.0), 0.0)
+    # dynamic programme: d[i, k] = least cost of blocks 0..k with block k at lag i, lags rising
+    d, came = np.empty_like(cost), np.zeros(cost.shape, dtype=np.int64)
+    d[:, 0] = cost[:, 0]
+    for k in range(1, nb):
+        prev = d[:, k - 1]
+        arg = np.array([int(np.argmin(prev[: i + 1])) for i in range(len(lags))])
+        came[:, k] = arg
+        d[:, k] = cost[:, k] + prev[arg]
+    i, path = int(np.argmin(d[:, -1])), []
+    for k in range(nb - 1, -1, -1):
+        path.append(i)
+        i = int(came[i, k])
+    path.reverse()
+    segments = [(0, lags[path[0]])]
+    for k in range(1, nb):
+        if path[k] != path[k - 1]:
+            segments.append((k * block, lags[path[k]]))
+    return segments
+
+
+def segmented_snr_db(rec: np.ndarray, ref: np.ndarray, segments: Sequence[tuple[int, int]]) -> float:
+    """`snr_db` with each stretch of ref taken at its own lag (`delay_segments`)."""
+    num = den = 0.0
+    for i, (start, lag) in enumerate(segments):
+        end = segments[i + 1][0] if i + 1 < len(segments) else ref.size
+        seg = rec[lag + start : lag + end]
+        r = ref[start : start + seg.size]
+        num += float(np.sum(r**2))
+        den += float(np.sum((seg - r) ** 2))
+    return float(10 * np.log10(num / max(den, 1e-20))) if num else float("-inf")
+
+
 def snr_db(rec: np.ndarray, ref: np.ndarray, lag: int) -> float:
     """How well rec[lag:] matches ref (dB); both (n,) float."""
     seg = rec[lag : lag + ref.size]
