@@ -6,7 +6,7 @@ per-file scores by that value shows where a system gains or loses (a model level
 at 10 dB can trail them at -5 dB). No torch.
 
     groups = snr_groups(report, file_snrs(folder))
-    {"snr_db": [-5.0, 0.0, ...], "n_files": [11, 13, ...], "keys": ["pesq", "stoi", "si_sdr"],
+    {"snr_db": [-5.0, 0.0, ...], "n_files": [11, 13, ...], "keys": ["pesq", "stoi", "si_sdr", ...],
      "rows": [{"name": "noisy input", "means": [[m(pesq), m(stoi), m(si_sdr)] per SNR]}, ...]}
 """
 
@@ -21,6 +21,7 @@ from streamse.errors import StreamseError
 from .evaluate import METRIC_LABELS
 
 KEYS = ("pesq", "stoi", "si_sdr")  # METRIC_LABELS keys, in table order
+DECOMPOSED = ("noise_leak_db", "artefacts_db")  # added where the report has them (`bench --quality`)
 
 
 def file_snrs(folder: str | Path) -> dict[str, float]:
@@ -43,11 +44,15 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(finite) / len(finite) if finite else None
 
 
-def snr_groups(report: dict, snrs: dict[str, float], keys: tuple[str, ...] = KEYS) -> dict | None:
+def snr_groups(report: dict, snrs: dict[str, float], keys: tuple[str, ...] | None = None) -> dict | None:
     """Means of `keys` per input SNR for the noisy input and every system of a
     `run_compare_quality` report (its systems' "files" rows); None when `snrs` names none of its
-    files. Files `snrs` does not name are left out of the groups (counted in "unknown")."""
+    files. Files `snrs` does not name are left out of the groups (counted in "unknown"). keys
+    None: KEYS, and DECOMPOSED (noise leak, artefacts) where the first file's output has them."""
     files = report["systems"][0]["files"]
+    if keys is None:
+        first = files[0]["enhanced"] if files else {}
+        keys = KEYS + tuple(k for k in DECOMPOSED if k in first)
     levels = sorted({snrs[f["name"]] for f in files if f["name"] in snrs})
     if not levels:
         return None
@@ -69,9 +74,10 @@ def snr_groups(report: dict, snrs: dict[str, float], keys: tuple[str, ...] = KEY
 
 
 def _cell(means: list[float | None], keys: list[str]) -> str:
-    """ "1.234 / 0.567 / 8.90": dB values to two decimals, the others to three."""
+    """ "1.234 / 0.567 / 8.90 / 14.73 / 5.56": dB values to two decimals, the others to three."""
     return " / ".join(
-        "-" if v is None else f"{v:.2f}" if k == "si_sdr" else f"{v:.3f}" for k, v in zip(keys, means)
+        "-" if v is None else f"{v:.2f}" if k == "si_sdr" or k.endswith("_db") else f"{v:.3f}"
+        for k, v in zip(keys, means)
     )
 
 
@@ -85,7 +91,8 @@ def _what(groups: dict) -> str:
 
 def format_snr_table(groups: dict) -> str:
     """Plain-text table: a row per system, a column per input SNR, cells "PESQ-WB / STOI /
-    SI-SDR" (the default keys)."""
+    SI-SDR", then noise leak and artefacts dB where the report has them
+    (`metrics.leak_and_artefacts`)."""
     cells = [[_cell(m, groups["keys"]) for m in r["means"]] for r in groups["rows"]]
     width = max(16, *(len(c) + 2 for row in cells for c in row))
     lines = [

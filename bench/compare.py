@@ -160,6 +160,7 @@ def run_compare_quality(
         BENCH_RATE,
         lambda c, y, r: score(c, y, r, with_dnsmos),
         keep=keep,
+        decompose=True,
     )
     if "clean" in kept:
         kept["clean"] = kept["clean"].astype(np.float32)

@@ -26,6 +26,9 @@ METRIC_LABELS = {
     "covl": "COVL",
     "pause_db": "pause dB",
     "speech_snr": "speech SNR",
+    "noise_leak_db": "noise leak dB",
+    "artefacts_db": "artefacts dB",
+    "speech_gain_db": "speech gain dB",
     "dnsmos_sig": "DNSMOS SIG",
     "dnsmos_bak": "DNSMOS BAK",
     "dnsmos_ovrl": "DNSMOS OVRL",
@@ -54,6 +57,7 @@ def evaluate_pairs(
         {"enhanced": lambda x: np.asarray(enhance(x, sr), np.float64).ravel()},
         sr,
         lambda c, y, r: score(c, y, r, with_dnsmos),
+        decompose=True,
     )
     return reports["enhanced"]
 

@@ -76,16 +76,25 @@ def evaluate(
     scorer: Scorer,
     score_input: bool = True,
     keep: int = -1,
+    decompose: bool = False,
 ) -> tuple[dict[str, EvalReport], dict[str, np.ndarray]]:
     """Score every system on (name, noisy, clean) items of equal length at `sr` Hz.
 
-    score_input: also score the noisy input (each row's `noisy`). Returns (a report per
-    system, the signals of item `keep`: {"noisy", "clean", system name: output}, for plots).
-    A system whose output length differs from its input's is a ValueError."""
+    score_input: also score the noisy input (each row's `noisy`). decompose: add each signal's
+    noise leak, artefacts and speech gain (`metrics.leak_and_artefacts`, which needs the noisy
+    input beside the clean). Returns (a report per system, the signals of item `keep`:
+    {"noisy", "clean", system name: output}, for plots). A system whose output length differs
+    from its input's is a ValueError."""
+    from .metrics import leak_and_artefacts
+
+    def scored(clean: np.ndarray, noisy: np.ndarray, y: np.ndarray) -> dict:
+        out = scorer(clean, y, sr)
+        return {**out, **leak_and_artefacts(clean, noisy, y)} if decompose else out
+
     reports = {name: EvalReport(sr) for name in systems}
     kept: dict[str, np.ndarray] = {}
     for i, (name, noisy, clean) in enumerate(items):
-        base = scorer(clean, noisy, sr) if score_input else {}
+        base = scored(clean, noisy, noisy) if score_input else {}
         if i == keep:
             kept.update(noisy=noisy, clean=clean)
         for sys_name, enhance in systems.items():
@@ -99,5 +108,5 @@ def evaluate(
                 )
             if i == keep:
                 kept[sys_name] = y
-            reports[sys_name].rows.append(EvalRow(name, noisy.size / sr, base, scorer(clean, y, sr)))
+            reports[sys_name].rows.append(EvalRow(name, noisy.size / sr, base, scored(clean, noisy, y)))
     return reports, kept

@@ -62,6 +62,37 @@ def si_sdr(ref: np.ndarray, est: np.ndarray) -> float:
         return float(10 * np.log10(np.sum(target**2) / noise_energy))
 
 
+def leak_and_artefacts(clean: np.ndarray, noisy: np.ndarray, est: np.ndarray, cap_db: float = 100.0) -> dict:
+    """Where an output's error comes from: est split by least squares into a * clean + b * noise
+    + rest, noise = noisy - clean (all (N,), sample-aligned). Returns
+    {"noise_leak_db": 10 log10(|a clean|^2 / |b noise|^2), "artefacts_db": 10 log10(|a clean|^2 /
+    |rest|^2), "speech_gain_db": 20 log10 |a|}: a mask that removes more noise raises the first
+    and, when it also removes speech, lowers the second. A part more than `cap_db` below the
+    speech (none of it: the noisy input's artefacts, a noise-free output's leak) is nan, as is
+    everything for a silent clean reference or a noise-free input."""
+    clean, est = _pair(clean, est)
+    noise = _pair(clean, noisy)[1] - clean
+    nan = {"noise_leak_db": NAN, "artefacts_db": NAN, "speech_gain_db": NAN}
+    basis = np.stack([clean, noise], axis=1)
+    gram = basis.T @ basis
+    if np.linalg.matrix_rank(gram) < 2:  # silent clean, no noise, or noise a copy of the speech
+        return nan
+    a, b = np.linalg.solve(gram, basis.T @ est)
+    speech = float(np.sum((a * clean) ** 2))
+    if speech == 0.0:
+        return nan
+
+    def ratio(part: float) -> float:
+        return NAN if part <= speech * 10 ** (-cap_db / 10) else float(10 * np.log10(speech / part))
+
+    rest = est - a * clean - b * noise
+    return {
+        "noise_leak_db": ratio(float(np.sum((b * noise) ** 2))),
+        "artefacts_db": ratio(float(np.sum(rest**2))),
+        "speech_gain_db": float(20 * np.log10(abs(a))),
+    }
+
+
 def pesq_wb(ref: np.ndarray, est: np.ndarray, sr: int = 16000) -> float:
     """Wideband PESQ (MOS-LQO); input at another rate is resampled to 16 kHz first.
 

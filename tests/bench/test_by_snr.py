@@ -55,6 +55,20 @@ def test_undefined_scores_are_left_out_of_a_mean():
     assert two[0][0] == 7.0 and two[0][1] == pytest.approx(0.5)
 
 
+def test_noise_leak_and_artefacts_join_the_groups_when_the_report_has_them():
+    r = _report()
+    for sys_ in r["systems"]:
+        for k, f in enumerate(sys_["files"]):
+            f["enhanced"].update(noise_leak_db=10.0 + k, artefacts_db=5.0)
+            f["noisy"].update(noise_leak_db=float(k), artefacts_db=None)  # the input has no artefacts
+    g = snr_groups(r, SNRS)
+    assert g["keys"] == ["pesq", "stoi", "si_sdr", "noise_leak_db", "artefacts_db"]
+    noisy, one, _ = (row["means"] for row in g["rows"])
+    assert noisy[0][3:] == [0.5, None] and one[0][3:] == [10.5, 5.0]
+    assert "noise leak dB / artefacts dB" in format_snr_table(g)
+    assert "1.500 / 0.150 / 15.00 / 10.50 / 5.00" in format_snr_table(g)
+
+
 def test_no_groups_when_no_file_is_named():
     assert snr_groups(_report(), {}) is None
     assert snr_groups(_report(), {"x.wav": 5.0}) is None

@@ -64,7 +64,12 @@ def test_perfect_enhancer_improves_every_metric(pairs, tmp_path):
     assert enhanced["si_sdr"] == math.inf or enhanced["si_sdr"] > 100
     assert enhanced["speech_snr"] > noisy["speech_snr"] + 50
     table = format_table(report)
-    assert "PESQ-WB" in table and "2 files" in table and len(table.splitlines()) == 10
+    assert "PESQ-WB" in table and "2 files" in table and len(table.splitlines()) == 13
+    # the input's noise leak is its SNR (0 and 10 dB); a noise-free output has none to measure
+    assert noisy["noise_leak_db"] == pytest.approx(5.0, abs=0.2) and noisy["speech_gain_db"] == pytest.approx(
+        0.0
+    )
+    assert math.isnan(enhanced["noise_leak_db"]) and math.isnan(enhanced["artefacts_db"])
 
 
 def test_to_json_is_strict_json(pairs):

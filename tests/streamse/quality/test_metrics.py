@@ -147,3 +147,23 @@ def test_dnsmos_scores_clean_above_noisy():
     assert set(clean) == {"dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808"}
     assert all(1.0 <= v <= 5.0 for v in clean.values())
     assert clean["dnsmos_bak"] > noisy["dnsmos_bak"]
+
+
+def test_leak_and_artefacts_split_an_output_into_its_parts():
+    """est = a clean + b noise + rest with rest orthogonal to both: the exact ratios come back;
+    the noisy input leaks its own SNR and has no artefacts; a silent reference is nan."""
+    rng = np.random.default_rng(3)
+    clean, noise = speechlike(2.0), 0.05 * rng.standard_normal(2 * SR)
+    rest = 0.01 * rng.standard_normal(2 * SR)
+    basis = np.stack([clean, noise], 1)
+    rest -= basis @ np.linalg.lstsq(basis, rest, rcond=None)[0]  # orthogonal to both
+    est = 0.5 * clean + 0.1 * noise + rest
+    d = metrics.leak_and_artefacts(clean, clean + noise, est)
+    speech = np.sum((0.5 * clean) ** 2)
+    assert d["noise_leak_db"] == pytest.approx(10 * np.log10(speech / np.sum((0.1 * noise) ** 2)), abs=1e-6)
+    assert d["artefacts_db"] == pytest.approx(10 * np.log10(speech / np.sum(rest**2)), abs=1e-6)
+    assert d["speech_gain_db"] == pytest.approx(20 * np.log10(0.5), abs=1e-9)
+    snr = 10 * np.log10(np.sum(clean**2) / np.sum(noise**2))
+    d = metrics.leak_and_artefacts(clean, clean + noise, clean + noise)
+    assert d["noise_leak_db"] == pytest.approx(snr, abs=1e-6) and math.isnan(d["artefacts_db"])
+    assert all(math.isnan(v) for v in metrics.leak_and_artefacts(0 * clean, noise, noise).values())
