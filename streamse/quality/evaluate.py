@@ -16,6 +16,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .metrics import leak_and_artefacts
+
 System = Callable[[np.ndarray], np.ndarray]
 Scorer = Callable[[np.ndarray, np.ndarray, int], dict]
 
@@ -85,8 +87,6 @@ def evaluate(
     input beside the clean). Returns (a report per system, the signals of item `keep`:
     {"noisy", "clean", system name: output}, for plots). A system whose output length differs
     from its input's is a ValueError."""
-    from .metrics import leak_and_artefacts
-
     def scored(clean: np.ndarray, noisy: np.ndarray, y: np.ndarray) -> dict:
         out = scorer(clean, y, sr)
         return {**out, **leak_and_artefacts(clean, noisy, y)} if decompose else out
