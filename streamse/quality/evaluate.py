@@ -87,6 +87,7 @@ def evaluate(
     input beside the clean). Returns (a report per system, the signals of item `keep`:
     {"noisy", "clean", system name: output}, for plots). A system whose output length differs
     from its input's is a ValueError."""
+
     def scored(clean: np.ndarray, noisy: np.ndarray, y: np.ndarray) -> dict:
         out = scorer(clean, y, sr)
         return {**out, **leak_and_artefacts(clean, noisy, y)} if decompose else out
