@@ -72,7 +72,7 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
     if phase:
         ref = offline_at_phase(streamer, y, phase, samplerate)
         lag = jackio.measure_delay(rec, ref, tail)
-    segments = delay_segments(rec, ref, report, streamer, samplerate, blocksize)
+    segments = delay_segments(rec, ref, report, blocksize)
     last = segments[-1][0]  # measured again over the stretch after the last delay raise
     final = lag if last == 0 else jackio.measure_delay(rec[last:], ref[last:], tail)
     report.update(
@@ -93,9 +93,7 @@ def e2e_run(streamer: HopStreamer, samplerate: int, blocksize: int, seconds: flo
     return report
 
 
-def delay_segments(
-    rec: np.ndarray, ref: np.ndarray, report: dict, streamer: HopStreamer, samplerate: int, blocksize: int
-) -> list[tuple[int, int]]:
+def delay_segments(rec: np.ndarray, ref: np.ndarray, report: dict, blocksize: int) -> list[tuple[int, int]]:
     """[(start, delay)] in device samples: the reported delay the capture is at, stretch by
     stretch (where the match is judged). Without a delay raise, the reported delay throughout;
     after k raises (the engine raises its delay by one model hop each time the model is late),
@@ -104,8 +102,8 @@ def delay_segments(
     reported = int(round(report["latency_samples"]))
     if not report["delay_growths"]:
         return [(0, reported)]
-    hop = -(-streamer.hop * samplerate // streamer.sample_rate)  # as the engine's chain rounds it
-    lags = [reported - k * hop for k in range(report["delay_growths"] + 1)]
+    step = report["delay_step_samples"]
+    lags = [reported - k * step for k in range(report["delay_growths"] + 1)]
     return jackio.delay_segments(rec, ref, lags, blocksize)
 
 

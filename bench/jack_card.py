@@ -252,6 +252,4 @@ def segmented_snr_db(rec: np.ndarray, ref: np.ndarray, segments: Sequence[tuple[
 
 def snr_db(rec: np.ndarray, ref: np.ndarray, lag: int) -> float:
     """How well rec[lag:] matches ref (dB); both (n,) float."""
-    seg = rec[lag : lag + ref.size]
-    r = ref[: seg.size]
-    return float(10 * np.log10(np.sum(r**2) / max(np.sum((seg - r) ** 2), 1e-20)))
+    return segmented_snr_db(rec, ref, [(0, lag)])

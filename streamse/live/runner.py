@@ -444,6 +444,7 @@ def run_live(
         "switches": st.switches(),
         "degraded": degraded,
         "delay_growths": st.delay_growths,
+        "delay_step_samples": engine.chain.hop,  # what each delay growth added
         "events": st.events().tolist(),
         "ended": ended,
         "closed": closed,
