@@ -17,6 +17,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from .basis_stage import BasisStage
 from .intra_frame import IntraFrameGRU
 from .spectral import SpectralConfig, SpectralEnhancer
 from .streaming import (
@@ -75,6 +76,9 @@ class CRNConfig(SpectralConfig):
     steady tone under a voice sits at its floor, a harmonic above it. It enters the first
     encoder layer and the mask logits through two convolutions that start at zero, so it too
     can be added to a trained checkpoint.
+    stage2_basis, stage2_hidden: with stage2_basis N > 0, a second stage refines the masked
+    estimate in a learned basis of N functions with a GRU of stage2_hidden units
+    (`BasisStage`, after DTLN's second core); residual and zero at the start, like the decoder.
     """
 
     INFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("mask_power", "silence_db")
@@ -99,6 +103,8 @@ class CRNConfig(SpectralConfig):
     intra: tuple[int, ...] = ()  # per encoder layer: across-frequency biGRU units, 0 = none
     noise_floor: bool = False  # feed each bin's dB above a causal noise floor (`NoiseFloor`)
     floor_rise_db_s: float = 5.0  # how fast that floor may rise, dB per second
+    stage2_basis: int = 0  # learned-basis second stage (`BasisStage`): basis size, 0 = none
+    stage2_hidden: int = 128  # its GRU units
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,7 @@ class CRNNetState:
     level: LevelState | None = None  # input_norm 'level' only
     df: ConvState | None = None  # df_order > 1 only: the last df_order - 1 input frames
     floor: FloorState | None = None  # noise_floor only
+    stage2: GRUState | None = None  # stage2_basis > 0 only
 
 
 class _EncoderLayer(nn.Module):
@@ -234,6 +241,9 @@ class MaskCRN(SpectralEnhancer):
             for conv in (self.floor_enc, self.floor_out):  # start at the network without it
                 nn.init.zeros_(conv.weight)
                 nn.init.zeros_(conv.bias)
+        self.stage2 = None
+        if cfg.stage2_basis > 0:
+            self.stage2 = BasisStage(self.n_bins, cfg.stage2_basis, cfg.stage2_hidden)
 
     def _init_identity_mask(self) -> None:
         """Start as (almost) the identity: real mask ~1, imaginary ~0, so training learns what
@@ -304,7 +314,8 @@ class MaskCRN(SpectralEnhancer):
         for layer, intra, extra in zip(self.encoder, self.intra, self._encoder_extras(floor)):
             x = intra(layer(x, extra))  # (B, C, T, F')
             skips.append(x)
-        return self._apply_mask(xc, self.rnn(self._flatten(x)), xn, skips, floor=floor)[0]
+        y = self._apply_mask(xc, self.rnn(self._flatten(x)), xn, skips, floor=floor)[0]
+        return y if self.stage2 is None else self.stage2(y)
 
     def _encoder_extras(self, floor: torch.Tensor | None) -> list[torch.Tensor | None]:
         """noise-floor feature (B, 1, T, F) or None -> per encoder layer what is added to its
@@ -324,7 +335,8 @@ class MaskCRN(SpectralEnhancer):
         level = None if self.level is None else self.level.init_state(batch, device=device, dtype=dtype)
         df = None if self.df is None else self.df.init_state(batch, device=device, dtype=dtype)
         fl = None if self.floor is None else self.floor.init_state(batch, device=device, dtype=dtype)
-        return CRNNetState(enc, self.rnn.init_state(batch, device=device, dtype=dtype), level, df, fl)
+        s2 = None if self.stage2 is None else self.stage2.init_state(batch, device=device, dtype=dtype)
+        return CRNNetState(enc, self.rnn.init_state(batch, device=device, dtype=dtype), level, df, fl, s2)
 
     def net_step(self, xc: torch.Tensor, state: CRNNetState) -> tuple[torch.Tensor, CRNNetState]:
         x, enc, level, floor, s_floor = xc, [], None, None, None
@@ -341,4 +353,7 @@ class MaskCRN(SpectralEnhancer):
             skips.append(x)
         h, s_rnn = self.rnn.step(self._flatten(x), state.rnn)
         y, s_df = self._apply_mask(xc, h, xn, skips, state.df, floor)
-        return y, CRNNetState(tuple(enc), s_rnn, level, s_df, s_floor)
+        s2 = None
+        if self.stage2 is not None:
+            y, s2 = self.stage2.step(y, state.stage2)
+        return y, CRNNetState(tuple(enc), s_rnn, level, s_df, s_floor, s2)
