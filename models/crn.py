@@ -79,6 +79,7 @@ class CRNConfig(SpectralConfig):
     stage2_basis, stage2_hidden: with stage2_basis N > 0, a second stage refines the masked
     estimate in a learned basis of N functions with a GRU of stage2_hidden units
     (`BasisStage`, after DTLN's second core); residual and zero at the start, like the decoder.
+    stage2_noisy: the second stage's basis spans the noisy input as well as the estimate.
     """
 
     INFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("mask_power", "silence_db")
@@ -105,6 +106,7 @@ class CRNConfig(SpectralConfig):
     floor_rise_db_s: float = 5.0  # how fast that floor may rise, dB per second
     stage2_basis: int = 0  # learned-basis second stage (`BasisStage`): basis size, 0 = none
     stage2_hidden: int = 128  # its GRU units
+    stage2_noisy: bool = False  # its basis spans the noisy input too
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,7 @@ class MaskCRN(SpectralEnhancer):
                 nn.init.zeros_(conv.bias)
         self.stage2 = None
         if cfg.stage2_basis > 0:
-            self.stage2 = BasisStage(self.n_bins, cfg.stage2_basis, cfg.stage2_hidden)
+            self.stage2 = BasisStage(self.n_bins, cfg.stage2_basis, cfg.stage2_hidden, cfg.stage2_noisy)
 
     def _init_identity_mask(self) -> None:
         """Start as (almost) the identity: real mask ~1, imaginary ~0, so training learns what
@@ -315,7 +317,9 @@ class MaskCRN(SpectralEnhancer):
             x = intra(layer(x, extra))  # (B, C, T, F')
             skips.append(x)
         y = self._apply_mask(xc, self.rnn(self._flatten(x)), xn, skips, floor=floor)[0]
-        return y if self.stage2 is None else self.stage2(y)
+        if self.stage2 is None:
+            return y
+        return self.stage2(y, xc if self.cfg.stage2_noisy else None)
 
     def _encoder_extras(self, floor: torch.Tensor | None) -> list[torch.Tensor | None]:
         """noise-floor feature (B, 1, T, F) or None -> per encoder layer what is added to its
@@ -355,5 +359,5 @@ class MaskCRN(SpectralEnhancer):
         y, s_df = self._apply_mask(xc, h, xn, skips, state.df, floor)
         s2 = None
         if self.stage2 is not None:
-            y, s2 = self.stage2.step(y, state.stage2)
+            y, s2 = self.stage2.step(y, state.stage2, xc if self.cfg.stage2_noisy else None)
         return y, CRNNetState(tuple(enc), s_rnn, level, s_df, s_floor, s2)
