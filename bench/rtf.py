@@ -86,6 +86,7 @@ def run_rtf(model: str, threads: int | None = None, seconds: float = 10.0) -> di
         "window_ms": meta.ms(meta.window),
         "analysis_window_ms": meta.ms(meta.analysis),
         "hop_ms": meta.ms(meta.hop),
+        "lookahead_ms": meta.ms(meta.lookahead),
         "algorithmic_latency_ms": meta.ms(meta.algorithmic_latency_samples),
         "audio_seconds": x.size / meta.sample_rate,
         "machine": machine_info(),
@@ -128,7 +129,8 @@ def format_report(r: dict) -> str:
         f"  window {r['window_ms']:.1f} ms"
         + (f" (analysis {analysis:.1f} ms)" if analysis > r["window_ms"] else "")
         + f", hop {r['hop_ms']:.1f} ms, "
-        f"algorithmic latency {r['algorithmic_latency_ms']:.1f} ms",
+        f"algorithmic latency {r['algorithmic_latency_ms']:.1f} ms"
+        + (f" (look-ahead {r['lookahead_ms']:.1f} ms)" if r.get("lookahead_ms") else ""),
         f"  machine: {describe_machine(m, onnxruntime=True)}",
         f"  {'runtime':<18}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'RTF':>9}",
     ]

@@ -53,6 +53,7 @@ def build_metadata(model: nn.Module, name: str, family: str) -> ModelMetadata:
         macs_per_second=macs_per_second(model),
         config=json.loads(json.dumps(dataclasses.asdict(model.cfg))),  # JSON types, as stored
         analysis_window=geo.analysis_window,
+        lookahead=geo.lookahead,
     )
 
 

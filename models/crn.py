@@ -19,6 +19,7 @@ from torch import nn
 
 from .basis_stage import BasisStage
 from .intra_frame import IntraFrameGRU
+from .lookahead import Lookahead, LookaheadState, widen_for_lookahead
 from .spectral import SpectralConfig, SpectralEnhancer
 from .streaming import (
     CausalConv2d,
@@ -80,6 +81,10 @@ class CRNConfig(SpectralConfig):
     estimate in a learned basis of N functions with a GRU of stage2_hidden units
     (`BasisStage`, after DTLN's second core); residual and zero at the start, like the decoder.
     stage2_noisy: the second stage's basis spans the noisy input as well as the estimate.
+    lookahead: L frames of look-ahead: the mask of frame t is made when frame t + L arrives
+    (L hops more delay and latency, reported in the frame geometry), from what the network
+    computed at frame t and the GRU's output at t + L (`models/lookahead.py`); a checkpoint
+    without look-ahead loads as itself, L frames later.
     """
 
     INFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("mask_power", "silence_db")
@@ -107,6 +112,7 @@ class CRNConfig(SpectralConfig):
     stage2_basis: int = 0  # learned-basis second stage (`BasisStage`): basis size, 0 = none
     stage2_hidden: int = 128  # its GRU units
     stage2_noisy: bool = False  # its basis spans the noisy input too
+    lookahead: int = 0  # frames of later input each estimate waits for (whole hops)
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,7 @@ class CRNNetState:
     df: ConvState | None = None  # df_order > 1 only: the last df_order - 1 input frames
     floor: FloorState | None = None  # noise_floor only
     stage2: GRUState | None = None  # stage2_basis > 0 only
+    lookahead: LookaheadState | None = None  # lookahead > 0 only: the delay lines
 
 
 class _EncoderLayer(nn.Module):
@@ -214,9 +221,12 @@ class MaskCRN(SpectralEnhancer):
         )
         rnn_cls = {"gru": StreamGRU, "lstm": StreamLSTM}[cfg.rnn]
         self.rnn = rnn_cls(cin * freq, cfg.rnn_hidden, cfg.rnn_layers)
+        if cfg.lookahead < 0:
+            raise ValueError(f"lookahead must be >= 0 frames, got {cfg.lookahead}")
+        late = cfg.rnn_hidden if cfg.lookahead > 0 else 0  # the head and decoder also read h(t + L)
         skip = self.n_bins if cfg.head_skip else 0
         self.head = nn.Sequential(
-            nn.Linear(cfg.rnn_hidden + skip, cfg.fc_hidden),
+            nn.Linear(cfg.rnn_hidden + skip + late, cfg.fc_hidden),
             nn.ReLU(),
             nn.Linear(cfg.fc_hidden, 2 * self.n_bins),
         )
@@ -224,7 +234,8 @@ class MaskCRN(SpectralEnhancer):
         freqs = [self.n_bins] + [layer.out_freq for layer in self.encoder]
         self.decoder = None
         if cfg.decoder:
-            self.decoder = MaskDecoder(cfg.rnn_hidden, cfg.channels, freqs, cfg.kernel[1], cfg.stride_f)
+            hidden = cfg.rnn_hidden + late
+            self.decoder = MaskDecoder(hidden, cfg.channels, freqs, cfg.kernel[1], cfg.stride_f)
         self.df = None
         if cfg.df_order > 1:
             if self.decoder is None or cfg.mask != "crm" or not 0 < cfg.df_bins <= self.n_bins:
@@ -246,6 +257,37 @@ class MaskCRN(SpectralEnhancer):
         self.stage2 = None
         if cfg.stage2_basis > 0:
             self.stage2 = BasisStage(self.n_bins, cfg.stage2_basis, cfg.stage2_hidden, cfg.stage2_noisy)
+        self.lookahead = None
+        if cfg.lookahead > 0:
+            signals = 2 + (2 if self.level is not None else 0) + (1 if self.floor is not None else 0)
+            shapes = [(c, f) for c, f in zip(cfg.channels, freqs[1:])]
+            self.lookahead = Lookahead(cfg.lookahead, signals, self.n_bins, shapes, cfg.rnn_hidden)
+            with torch.no_grad():  # the weights on h(t + L) start at zero
+                self.head[0].weight[:, -late:].zero_()
+                if self.decoder is not None:
+                    self.decoder.proj.weight[:, -late:].zero_()
+            wide = {"head.0.weight": self.head[0].in_features}
+            if self.decoder is not None:
+                wide["decoder.proj.weight"] = self.decoder.proj.in_features
+            self._register_load_state_dict_pre_hook(lambda sd, pre, *_: widen_for_lookahead(sd, pre, wide))
+
+    @property
+    def lookahead_frames(self) -> int:
+        return self.cfg.lookahead
+
+    def _late(self, xc, xn, floor, skips, h, state: LookaheadState | None = None):
+        """What the mask of frame t - L is made from, at input frame t: (xc, xn, floor, skips,
+        h) of frame t - L, h(t) itself (None without look-ahead) and the delay lines' state."""
+        if self.lookahead is None:
+            return xc, xn, floor, skips, h, None, None
+        parts = [xc] + ([xn] if self.level is not None else []) + ([floor] if floor is not None else [])
+        args = (torch.cat(parts, dim=1), skips, h)
+        la = self.lookahead
+        sig, skips_l, h_l, *rest = la(*args) if state is None else la.step(*args, state)
+        xc_l = sig[:, :2]
+        xn_l = sig[:, 2:4] if self.level is not None else xc_l
+        floor_l = sig[:, -1:] if floor is not None else None
+        return xc_l, xn_l, floor_l, skips_l, h_l, h, (rest[0] if rest else None)
 
     def _init_identity_mask(self) -> None:
         """Start as (almost) the identity: real mask ~1, imaginary ~0, so training learns what
@@ -267,16 +309,20 @@ class MaskCRN(SpectralEnhancer):
         skips: list[torch.Tensor],
         s_df: ConvState | None = None,
         floor: torch.Tensor | None = None,
+        h_next: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ConvState | None]:
         """xc (B, 2, T, F) input, h (B, T, H) GRU output, xn (B, 2, T, F) the network's
         (normalised) input, skips the encoder layers' outputs (B, C_i, T, F_i), s_df the deep
         filter's state (None: its initial state), floor (B, 1, T, F) the noise-floor feature
-        (noise_floor only) -> masked (B, 2, T, F), next deep-filter state."""
+        (noise_floor only), h_next (B, T, H) the GRU output L frames later (look-ahead only)
+        -> masked (B, 2, T, F), next deep-filter state."""
         b, _, t, f = xc.shape
         g = h
         if self.cfg.head_skip:
             mag = torch.sqrt(xn.pow(2).sum(dim=1) + 1e-8)  # (B, T, F)
             g = torch.cat([h, mag], dim=-1)
+        if h_next is not None:  # read last, so its weights are the columns a widening appends
+            g, h = torch.cat([g, h_next], dim=-1), torch.cat([h, h_next], dim=-1)
         z = self.head(g).reshape(b, t, 2, f).transpose(1, 2)  # (B, 2, T, F)
         feats = None
         if self.decoder is not None:
@@ -316,7 +362,8 @@ class MaskCRN(SpectralEnhancer):
         for layer, intra, extra in zip(self.encoder, self.intra, self._encoder_extras(floor)):
             x = intra(layer(x, extra))  # (B, C, T, F')
             skips.append(x)
-        y = self._apply_mask(xc, self.rnn(self._flatten(x)), xn, skips, floor=floor)[0]
+        xc, xn, floor, skips, h, h_next, _ = self._late(xc, xn, floor, skips, self.rnn(self._flatten(x)))
+        y = self._apply_mask(xc, h, xn, skips, floor=floor, h_next=h_next)[0]
         if self.stage2 is None:
             return y
         return self.stage2(y, xc if self.cfg.stage2_noisy else None)
@@ -340,7 +387,8 @@ class MaskCRN(SpectralEnhancer):
         df = None if self.df is None else self.df.init_state(batch, device=device, dtype=dtype)
         fl = None if self.floor is None else self.floor.init_state(batch, device=device, dtype=dtype)
         s2 = None if self.stage2 is None else self.stage2.init_state(batch, device=device, dtype=dtype)
-        return CRNNetState(enc, self.rnn.init_state(batch, device=device, dtype=dtype), level, df, fl, s2)
+        dl = None if self.lookahead is None else self.lookahead.init_state(batch, device=device, dtype=dtype)
+        return CRNNetState(enc, self.rnn.init_state(batch, device=device, dtype=dtype), level, df, fl, s2, dl)
 
     def net_step(self, xc: torch.Tensor, state: CRNNetState) -> tuple[torch.Tensor, CRNNetState]:
         x, enc, level, floor, s_floor = xc, [], None, None, None
@@ -356,8 +404,9 @@ class MaskCRN(SpectralEnhancer):
             enc.append(s)
             skips.append(x)
         h, s_rnn = self.rnn.step(self._flatten(x), state.rnn)
-        y, s_df = self._apply_mask(xc, h, xn, skips, state.df, floor)
+        xc, xn, floor, skips, h, h_next, s_late = self._late(xc, xn, floor, skips, h, state.lookahead)
+        y, s_df = self._apply_mask(xc, h, xn, skips, state.df, floor, h_next)
         s2 = None
         if self.stage2 is not None:
             y, s2 = self.stage2.step(y, state.stage2, xc if self.cfg.stage2_noisy else None)
-        return y, CRNNetState(tuple(enc), s_rnn, level, s_df, s_floor, s2)
+        return y, CRNNetState(tuple(enc), s_rnn, level, s_df, s_floor, s2, s_late)

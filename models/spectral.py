@@ -143,11 +143,19 @@ class SpectralEnhancer(nn.Module):
         return self.cfg.n_fft // 2 + 1
 
     @property
+    def lookahead_frames(self) -> int:
+        """Frames the network's output trails its input by: its estimate of frame t comes with
+        frame t + lookahead_frames (0: with frame t). Models with look-ahead override this."""
+        return 0
+
+    @property
     def geometry(self) -> FrameGeometry:
-        """The latency's window is the synthesis window (the analysis frame may be longer)."""
+        """The latency's window is the synthesis window (the analysis frame may be longer);
+        look-ahead frames add whole hops to delay and latency."""
         cfg = self.cfg
         synthesis = cfg.synthesis_win or cfg.win
-        return FrameGeometry(cfg.sample_rate, cfg.hop, synthesis, cfg.win if cfg.win != synthesis else 0)
+        analysis = cfg.win if cfg.win != synthesis else 0
+        return FrameGeometry(cfg.sample_rate, cfg.hop, synthesis, analysis, self.lookahead_frames * cfg.hop)
 
     # hooks ----------------------------------------------------------------------------------
     def net_forward(self, xc: torch.Tensor) -> torch.Tensor:
@@ -177,7 +185,8 @@ class SpectralEnhancer(nn.Module):
         return compress(self.stft(wav), self.cfg.compress)
 
     def estimate(self, wav: torch.Tensor) -> torch.Tensor:
-        """wav (B, N) -> estimated clean compressed spectrum (B, 2, T, F)."""
+        """wav (B, N) -> estimated clean compressed spectrum (B, 2, T, F); frame t estimates
+        input frame t - lookahead_frames."""
         return self.gated(self.net_forward, self.analyse(wav))
 
     def gated(self, net, xc: torch.Tensor) -> torch.Tensor:

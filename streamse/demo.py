@@ -24,7 +24,8 @@ def run_demo(model: str, output: Path, threads: int = 1) -> str:
             f"frames     window {meta.ms(meta.window):.1f} ms"
             + (f" (analysis {meta.ms(meta.analysis):.1f} ms)" if meta.analysis != meta.window else "")
             + f", hop {meta.ms(meta.hop):.1f} ms",
-            f"latency    algorithmic {meta.ms(meta.algorithmic_latency_samples):.1f} ms",
+            f"latency    algorithmic {meta.ms(meta.algorithmic_latency_samples):.1f} ms"
+            + (f" (look-ahead {meta.ms(meta.lookahead):.1f} ms)" if meta.lookahead else ""),
             f"speed      {describe_rtf(res.rtf)} ({threads} thread{'s' if threads > 1 else ''}, hop by hop)",
         ]
     )

@@ -33,6 +33,7 @@ class ModelMetadata:
     macs_per_second: float
     config: dict = field(default_factory=dict)
     analysis_window: int = 0  # samples one analysis frame spans when longer than `window`; 0: same
+    lookahead: int = 0  # samples of later input an output frame waits for; in delay and latency
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -94,7 +94,12 @@ def open_model(
     path = resolve_model(str(model))
     session = make_session(path, threads, provider, batch)
     meta = read_metadata(session, path)
-    return path, session, meta, FrameGeometry(meta.sample_rate, meta.hop, meta.window, meta.analysis_window)
+    return (
+        path,
+        session,
+        meta,
+        FrameGeometry(meta.sample_rate, meta.hop, meta.window, meta.analysis_window, meta.lookahead),
+    )
 
 
 def read_metadata(session, path: Path) -> ModelMetadata:

@@ -2,8 +2,9 @@
 
 Units: everything here counts samples at the model's sample rate. A streamer consumes input in
 hops of `hop` samples; the sample it returns at output index j reconstructs input sample
-j - `delay_samples` (`delay_samples` = window - hop for an STFT model). `algorithmic_latency`
-(= window) adds the time spent collecting one hop: it is what a listener waits at best.
+j - `delay_samples` (`delay_samples` = window - hop + lookahead for an STFT model).
+`algorithmic_latency` (= window + lookahead) adds the time spent collecting one hop: it is what a
+listener waits at best.
 
 Verbs:
 - `feed(x)`: append samples, run every complete hop, return the enhanced samples those hops made
@@ -32,6 +33,7 @@ class FrameGeometry:
     hop: int
     window: int  # the synthesis window: the one that sets delay and latency
     analysis_window: int = 0  # samples one analysis frame spans, when longer (asymmetric windows)
+    lookahead: int = 0  # samples of later input an output frame waits for (whole hops)
 
     @property
     def analysis(self) -> int:
@@ -41,12 +43,13 @@ class FrameGeometry:
     @property
     def delay_samples(self) -> int:
         """Index delay between input and output streams: output j reconstructs input j - delay."""
-        return self.window - self.hop
+        return self.window - self.hop + self.lookahead
 
     @property
     def algorithmic_latency(self) -> int:
-        """Best-case wait for a sample: collect a hop, then the overlap of one window."""
-        return self.window
+        """Best-case wait for a sample: collect a hop, then the overlap of one window, then the
+        look-ahead."""
+        return self.window + self.lookahead
 
     def ms(self, samples: int) -> float:
         return 1000.0 * samples / self.sample_rate

@@ -9,6 +9,7 @@ model's tree of such states into named tensors for ONNX.
 from .complex_conv import ComplexCausalConv2d
 from .conv import CausalConv1d, CausalConv2d, ConvState
 from .deep_filter import DeepFilter
+from .delay import FrameDelay
 from .fused_norm import FusedFrameNorm
 from .level_norm import LevelNorm, LevelState
 from .noise_floor import FloorState, NoiseFloor
@@ -30,6 +31,7 @@ __all__ = [
     "CausalConv2d",
     "ConvState",
     "DeepFilter",
+    "FrameDelay",
     "FrameNorm",
     "GRUState",
     "LSTMState",

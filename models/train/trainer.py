@@ -201,6 +201,9 @@ class Trainer:
         """The configured `EnhancementLoss` of a compressed estimate (B, 2, T, F) vs clean (B, N).
         With `loss.level_norm`, `noisy` (B, N) sets each item's scale (see LossConfig)."""
         ref_c = self.model.analyse(clean)
+        lag = self.model.lookahead_frames  # estimate frame t is input frame t - lag
+        if lag:
+            ref_c = F.pad(ref_c, (0, 0, lag, 0))[:, :, : ref_c.shape[2]]
         if self.cfg.loss.level_norm and noisy is not None:
             ref_rms = 10 ** (LEVEL_NORM_DBFS / 20)
             rel = noisy.pow(2).mean(dim=-1).clamp_min(1e-10).sqrt() / ref_rms  # (B,)

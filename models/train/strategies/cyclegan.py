@@ -82,6 +82,8 @@ class CycleGANTrainer(Trainer):
     def setup_extra(self) -> None:
         if self.world > 1:
             raise StreamseError("the cyclegan strategy runs in one process (no torchrun)")
+        if self.model.lookahead_frames:  # its identity and cycle terms compare frames in place
+            raise StreamseError("the cyclegan strategy does not train a model with look-ahead")
         s = self.scfg
         self.gen_b = NoiseGenerator(s.generator).to(self.device)
         self.d_clean = SpectrumDiscriminator(s.discriminator).to(self.device)
