@@ -56,8 +56,10 @@ def model_system(model: str, threads: int = 1) -> System:
     s = load_streamer(model, threads=threads)
     if s.sample_rate != BENCH_RATE:
         raise StreamseError(f"{model}: the comparison runs at 16 kHz, model is {s.sample_rate} Hz")
+    # a file is named by its path too: an export of a shipped architecture carries that name
+    label = s.meta.name if model == s.meta.name else f"{s.meta.name} ({model})"
     info = PeerInfo(
-        f"streamse {s.meta.name}",
+        f"streamse {label}",
         "streamse",
         s.sample_rate,
         s.geometry.ms(s.hop),
@@ -74,6 +76,8 @@ def build_systems(
 ) -> tuple[list[System], list[str]]:
     """(our models then the peers that run here, one notice line per skipped peer).
     `peers_dir`: folder of the file-based peers' ONNX files (DTLN, GTCRN)."""
+    if len(set(models)) < len(models):
+        raise StreamseError(f"each --model once: {', '.join(models)}")
     systems = [model_system(m, threads) for m in models]
     if not with_peers:
         return systems, []
