@@ -282,12 +282,14 @@ class MaskCRN(SpectralEnhancer):
             return xc, xn, floor, skips, h, None, None
         parts = [xc] + ([xn] if self.level is not None else []) + ([floor] if floor is not None else [])
         args = (torch.cat(parts, dim=1), skips, h)
-        la = self.lookahead
-        sig, skips_l, h_l, *rest = la(*args) if state is None else la.step(*args, state)
+        if state is None:
+            sig, skips_l, h_l = self.lookahead(*args)
+        else:
+            sig, skips_l, h_l, state = self.lookahead.step(*args, state)
         xc_l = sig[:, :2]
         xn_l = sig[:, 2:4] if self.level is not None else xc_l
         floor_l = sig[:, -1:] if floor is not None else None
-        return xc_l, xn_l, floor_l, skips_l, h_l, h, (rest[0] if rest else None)
+        return xc_l, xn_l, floor_l, skips_l, h_l, h, state
 
     def _init_identity_mask(self) -> None:
         """Start as (almost) the identity: real mask ~1, imaginary ~0, so training learns what

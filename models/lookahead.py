@@ -33,7 +33,6 @@ class Lookahead(nn.Module):
 
     def __init__(self, frames: int, signals: int, n_bins: int, skips: list[tuple[int, int]], hidden: int):
         super().__init__()
-        self.frames = frames
         self.signals = FrameDelay(frames, signals, (n_bins,))
         self.skips = nn.ModuleList(FrameDelay(frames, c, (f,)) for c, f in skips)
         self.hidden = FrameDelay(frames, hidden)

@@ -9,7 +9,7 @@ model's tree of such states into named tensors for ONNX.
 from .complex_conv import ComplexCausalConv2d
 from .conv import CausalConv1d, CausalConv2d, ConvState
 from .deep_filter import DeepFilter
-from .delay import FrameDelay
+from .delay import FrameDelay, delay_frames
 from .fused_norm import FusedFrameNorm
 from .level_norm import LevelNorm, LevelState
 from .noise_floor import FloorState, NoiseFloor
@@ -32,6 +32,7 @@ __all__ = [
     "ConvState",
     "DeepFilter",
     "FrameDelay",
+    "delay_frames",
     "FrameNorm",
     "GRUState",
     "LSTMState",

@@ -23,6 +23,14 @@ class ConvState:
     past: torch.Tensor  # (B, C_in, context[, F_in]): the last `context` input frames
 
 
+def extend_cache(past: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, ConvState]:
+    """Cached frames `past` (B, C, P, ...) and new frames x (B, C, Tc, ...) -> (both along time
+    (B, C, P + Tc, ...), the next cache: the last P of them)."""
+    full = torch.cat([past, x], dim=2)
+    # as many new frames as the cache holds: they are the cache (no Slice node in the graph)
+    return full, ConvState(x if x.shape[2] == past.shape[2] else full[:, :, -past.shape[2] :])
+
+
 class CausalTimeConv(nn.Module):
     conv: nn.Conv1d | nn.Conv2d
     context: int
@@ -41,10 +49,8 @@ class CausalTimeConv(nn.Module):
         """x: (B, C_in, Tc[, F]) new frames, Tc >= 1 -> (B, C_out, Tc[, F_out]), next state."""
         if state is None:  # kernel 1 in time: nothing to remember
             return self.conv(x), None
-        full = torch.cat([state.past, x], dim=2)  # (B, C_in, context + Tc[, F])
-        # as many new frames as the cache holds: they are the cache (no Slice node in the graph)
-        past = x if x.shape[2] == self.context else full[:, :, -self.context :]
-        return self.conv(full), ConvState(past)
+        full, state = extend_cache(state.past, x)  # (B, C_in, context + Tc[, F])
+        return self.conv(full), state
 
     def _zeros(self, shape: tuple[int, ...], device=None, dtype=None) -> ConvState | None:
         if self.context == 0:

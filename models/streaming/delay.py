@@ -11,8 +11,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .conv import ConvState
+from .conv import ConvState, extend_cache
 from .state import state_zeros
+
+
+def delay_frames(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """x (B, C, T, ...) -> the same `frames` frames late along T: zeros first, the last dropped."""
+    zeros = x.new_zeros(x.shape[0], x.shape[1], frames, *x.shape[3:])
+    return torch.cat([zeros, x], dim=2)[:, :, : x.shape[2]]
 
 
 class FrameDelay(nn.Module):
@@ -26,14 +32,12 @@ class FrameDelay(nn.Module):
         self.frames, self.channels, self.rest = frames, channels, tuple(rest)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        zeros = x.new_zeros(x.shape[0], x.shape[1], self.frames, *x.shape[3:])
-        return torch.cat([zeros, x], dim=2)[:, :, : x.shape[2]]
+        return delay_frames(x, self.frames)
 
     def step(self, x: torch.Tensor, state: ConvState) -> tuple[torch.Tensor, ConvState]:
         """x (B, C, Tc, ...) new frames -> the Tc frames `frames` steps older, next state."""
-        full = torch.cat([state.past, x], dim=2)  # (B, C, frames + Tc, ...)
-        past = x if x.shape[2] == self.frames else full[:, :, -self.frames :]
-        return full[:, :, : x.shape[2]], ConvState(past)
+        full, state = extend_cache(state.past, x)  # (B, C, frames + Tc, ...)
+        return full[:, :, : x.shape[2]], state
 
     def init_state(self, batch: int, *, device=None, dtype=None) -> ConvState:
         shape = (batch, self.channels, self.frames) + self.rest

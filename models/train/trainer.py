@@ -26,6 +26,7 @@ from torch import nn
 from streamse.errors import StreamseError
 
 from ..registry import architecture, build, checkpoint_dict, config_from_dict, read_checkpoint
+from ..streaming import delay_frames
 from .audio_pool import AudioPool
 from .config import TrainConfig, to_tables
 from .data import MixtureDataset
@@ -203,7 +204,7 @@ class Trainer:
         ref_c = self.model.analyse(clean)
         lag = self.model.lookahead_frames  # estimate frame t is input frame t - lag
         if lag:
-            ref_c = F.pad(ref_c, (0, 0, lag, 0))[:, :, : ref_c.shape[2]]
+            ref_c = delay_frames(ref_c, lag)
         if self.cfg.loss.level_norm and noisy is not None:
             ref_rms = 10 ** (LEVEL_NORM_DBFS / 20)
             rel = noisy.pow(2).mean(dim=-1).clamp_min(1e-10).sqrt() / ref_rms  # (B,)
