@@ -31,6 +31,7 @@ from streamse.streamer import HopStreamer
 from streamse.quality.evaluate import evaluate
 
 from .by_snr import file_snrs, format_snr_table, snr_groups, snr_markdown
+from .paired import format_paired_table, paired_differences, paired_markdown
 from .evaluate import METRIC_LABELS, read_pair, to_json
 from .machine import describe_machine, machine_info
 from streamse.quality.metrics import score
@@ -263,6 +264,8 @@ def results_markdown(rtf: dict | None = None, quality: list[dict] | None = None)
         out.append("")
         if "by_snr" in q:
             out += [*snr_markdown(q["by_snr"]), ""]
+        if q.get("paired"):
+            out += [*paired_markdown(q["paired"]), ""]
     return "\n".join(out)
 
 
@@ -298,6 +301,8 @@ def run_bench_compare(
             q.update(set=Path(folder).resolve().name, path=str(folder), plot_file=pairs[0][0])
             if groups := snr_groups(q, file_snrs(folder)):
                 q["by_snr"] = groups
+            if paired := paired_differences(q):
+                q["paired"] = paired
             report["quality"].append(q)
             kept = kept or signals
     if plots_dir:
@@ -329,6 +334,8 @@ def format_compare(report: dict) -> str:
         parts.append(format_quality_table(q))
         if "by_snr" in q:
             parts.append(format_snr_table(q["by_snr"]))
+        if q.get("paired"):
+            parts.append(format_paired_table(q["paired"]))
     parts += [f"wrote {p}" for p in report.get("plots", [])]
     return "\n\n".join(parts)
 
