@@ -73,12 +73,14 @@ def snr_groups(report: dict, snrs: dict[str, float], keys: tuple[str, ...] | Non
     }
 
 
+def decimals(key: str) -> int:
+    """Decimals a metric is shown to: dB values (SI-SDR, *_db) two, the others three."""
+    return 2 if key == "si_sdr" or key.endswith("_db") else 3
+
+
 def _cell(means: list[float | None], keys: list[str]) -> str:
     """ "1.234 / 0.567 / 8.90 / 14.73 / 5.56": dB values to two decimals, the others to three."""
-    return " / ".join(
-        "-" if v is None else f"{v:.2f}" if k == "si_sdr" or k.endswith("_db") else f"{v:.3f}"
-        for k, v in zip(keys, means)
-    )
+    return " / ".join("-" if v is None else f"{v:.{decimals(k)}f}" for k, v in zip(keys, means))
 
 
 def _labels(groups: dict) -> list[str]:

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .by_snr import KEYS
+from .by_snr import KEYS, decimals
 from .evaluate import METRIC_LABELS
 
 
@@ -69,8 +69,8 @@ def _cell(c: dict, key: str) -> str:
     """ "+0.076 [+0.041, +0.110] 40/52": dB metrics to two decimals, the others to three."""
     if c["mean"] is None:
         return "-"
-    f = "{:+.2f}" if key == "si_sdr" or key.endswith("_db") else "{:+.3f}"
-    return f"{f.format(c['mean'])} [{f.format(c['low'])}, {f.format(c['high'])}] {c['ahead']}/{c['n']}"
+    d = decimals(key)
+    return f"{c['mean']:+.{d}f} [{c['low']:+.{d}f}, {c['high']:+.{d}f}] {c['ahead']}/{c['n']}"
 
 
 def format_paired_table(table: dict) -> str:
