@@ -60,11 +60,23 @@ class Skipped:
     reason: str
 
 
+MIN_TIMED_SECONDS = 0.5  # shorter files time start-up and flush, not the model
+
+
 def describe_rtf(rtf: float) -> str:
     """A real-time factor in words that cannot be misread."""
     if rtf >= 1.0:
         return f"RTF {rtf:.3f}: NOT real time ({rtf:.1f} times slower than real time)"
     return f"RTF {rtf:.3f}: {1 / max(rtf, 1e-9):.1f} times faster than real time"
+
+
+def describe_speed(seconds: float, rtf: float) -> str:
+    """`describe_rtf`, or why there is none: a file under MIN_TIMED_SECONDS is too short for
+    its real-time factor to say anything about the model (a 10-sample file read "NOT real
+    time")."""
+    if seconds < MIN_TIMED_SECONDS:
+        return f"too short to time (under {MIN_TIMED_SECONDS:g} s)"
+    return describe_rtf(rtf)
 
 
 def _same_file(a: Path, b: Path) -> bool:

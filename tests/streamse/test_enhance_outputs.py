@@ -183,3 +183,16 @@ def test_real_time_factor_is_worded_so_it_cannot_be_misread():
 
     assert describe_rtf(0.05) == "RTF 0.050: 20.0 times faster than real time"
     assert "NOT real time" in describe_rtf(1.84) and "1.8 times slower" in describe_rtf(1.84)
+
+
+def test_a_file_too_short_to_time_gets_no_real_time_factor(tmp_path, capsys):
+    from streamse.enhance import MIN_TIMED_SECONDS, describe_speed
+
+    assert describe_speed(MIN_TIMED_SECONDS, 0.05) == "RTF 0.050: 20.0 times faster than real time"
+    assert "too short to time" in describe_speed(0.2, 5.3) and "RTF" not in describe_speed(0.2, 5.3)
+    tiny = tmp_path / "tiny.wav"
+    sf.write(tiny, np.zeros(10, "float32"), 16000)  # start-up and flush dominate: read "NOT real time"
+    code, out, _ = _run(capsys, "enhance", tiny, "-o", tmp_path / "out.wav")
+    assert code == 0 and "too short to time" in out and "RTF" not in out, out
+    code, out, _ = _run(capsys, "enhance", DATA_NOISY, "-o", tmp_path / "full.wav")
+    assert code == 0 and "times faster than real time" in out, out
