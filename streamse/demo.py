@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .enhance import describe_rtf, enhance_file
+from .enhance import enhance_file
 from .runtime import ASSETS, load_streamer
 
 DEMO_INPUT = ASSETS / "samples" / "noisy.wav"
@@ -26,6 +26,6 @@ def run_demo(model: str, output: Path, threads: int = 1) -> str:
             + f", hop {meta.ms(meta.hop):.1f} ms",
             f"latency    algorithmic {meta.ms(meta.algorithmic_latency_samples):.1f} ms"
             + (f" (look-ahead {meta.ms(meta.lookahead):.1f} ms)" if meta.lookahead else ""),
-            f"speed      {describe_rtf(res.rtf)} ({threads} thread{'s' if threads > 1 else ''}, hop by hop)",
+            f"speed      {res.describe_speed()} ({threads} thread{'s' if threads > 1 else ''}, hop by hop)",
         ]
     )

@@ -21,6 +21,7 @@ from .errors import StreamseError
 from .streamer import HopStreamer
 
 CHUNK_SECONDS = 1.0  # audio fed per call, so long files report progress
+MIN_TIMED_SECONDS = 0.5  # shorter files time start-up and flush, not the model
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,14 @@ class EnhanceResult:
     @property
     def rtf(self) -> float:
         return self.compute_seconds / max(self.seconds, 1e-9)
+
+    def describe_speed(self) -> str:
+        """`describe_rtf(self.rtf)`, or why there is none: a file under MIN_TIMED_SECONDS is too
+        short for its real-time factor to say anything about the model (a 10-sample file read
+        "NOT real time")."""
+        if self.seconds < MIN_TIMED_SECONDS:
+            return f"too short to time (under {MIN_TIMED_SECONDS:g} s)"
+        return describe_rtf(self.rtf)
 
     def warnings(self) -> list[str]:
         """What the user should hear about this file although it was enhanced."""
@@ -60,23 +69,11 @@ class Skipped:
     reason: str
 
 
-MIN_TIMED_SECONDS = 0.5  # shorter files time start-up and flush, not the model
-
-
 def describe_rtf(rtf: float) -> str:
     """A real-time factor in words that cannot be misread."""
     if rtf >= 1.0:
         return f"RTF {rtf:.3f}: NOT real time ({rtf:.1f} times slower than real time)"
     return f"RTF {rtf:.3f}: {1 / max(rtf, 1e-9):.1f} times faster than real time"
-
-
-def describe_speed(seconds: float, rtf: float) -> str:
-    """`describe_rtf`, or why there is none: a file under MIN_TIMED_SECONDS is too short for
-    its real-time factor to say anything about the model (a 10-sample file read "NOT real
-    time")."""
-    if seconds < MIN_TIMED_SECONDS:
-        return f"too short to time (under {MIN_TIMED_SECONDS:g} s)"
-    return describe_rtf(rtf)
 
 
 def _same_file(a: Path, b: Path) -> bool:

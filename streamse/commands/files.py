@@ -11,7 +11,7 @@ from .common import add_runtime_args
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
-    from streamse.enhance import Skipped, describe_speed, enhance_files, plan_outputs
+    from streamse.enhance import Skipped, enhance_files, plan_outputs
     from streamse.runtime import load_streamer
 
     pairs = plan_outputs([Path(p) for p in args.inputs], Path(args.output), args.overwrite, args.subtype)
@@ -25,7 +25,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
         for warning in res.warnings():
             print(f"streamse: warning: {res.source}: {warning}", file=sys.stderr)
         if len(pairs) == 1:
-            print(f"{res.target}  ({res.seconds:.2f} s of audio, {describe_speed(res.seconds, res.rtf)})")
+            print(f"{res.target}  ({res.seconds:.2f} s of audio, {res.describe_speed()})")
     if failed:
         print(f"streamse: {failed} of {len(pairs)} files failed", file=sys.stderr)
     return 1 if failed else 0

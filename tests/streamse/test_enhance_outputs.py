@@ -186,10 +186,13 @@ def test_real_time_factor_is_worded_so_it_cannot_be_misread():
 
 
 def test_a_file_too_short_to_time_gets_no_real_time_factor(tmp_path, capsys):
-    from streamse.enhance import MIN_TIMED_SECONDS, describe_speed
+    from streamse.enhance import MIN_TIMED_SECONDS, EnhanceResult
 
-    assert describe_speed(MIN_TIMED_SECONDS, 0.05) == "RTF 0.050: 20.0 times faster than real time"
-    assert "too short to time" in describe_speed(0.2, 5.3) and "RTF" not in describe_speed(0.2, 5.3)
+    def speed(seconds: float, rtf: float) -> str:
+        return EnhanceResult(Path("in.wav"), Path("out.wav"), seconds, rtf * seconds, 0).describe_speed()
+
+    assert speed(MIN_TIMED_SECONDS, 0.05) == "RTF 0.050: 20.0 times faster than real time"
+    assert "too short to time" in speed(0.2, 5.3) and "RTF" not in speed(0.2, 5.3)
     tiny = tmp_path / "tiny.wav"
     sf.write(tiny, np.zeros(10, "float32"), 16000)  # start-up and flush dominate: read "NOT real time"
     code, out, _ = _run(capsys, "enhance", tiny, "-o", tmp_path / "out.wav")
